@@ -1,0 +1,85 @@
+/* impasto.h — public API of Impasto's embedded CPU inference engine (libimpasto).
+ *
+ * The engine loads ONNX style-transfer models and runs them on the CPU.  It knows nothing of GIMP,
+ * GTK or GEGL.  Errors are reported through ImpastoError; no function exits or aborts the process.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef IMPASTO_H
+#define IMPASTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  IMPASTO_OK = 0,
+  IMPASTO_E_IO,          /* file missing or unreadable */
+  IMPASTO_E_FORMAT,      /* not an ONNX file, truncated, corrupt, inconsistent graph */
+  IMPASTO_E_UNSUPPORTED, /* op, attribute or data type we do not run */
+  IMPASTO_E_SHAPE,       /* wrong or absurd tensor shapes */
+  IMPASTO_E_NOMEM,       /* allocation failed or size arithmetic would overflow */
+  IMPASTO_E_ARGUMENT,    /* bad argument from the caller */
+  IMPASTO_E_CANCELLED    /* the progress callback asked to stop */
+} ImpastoStatus;
+
+#define IMPASTO_ERROR_MAX 512
+
+typedef struct {
+  ImpastoStatus code;
+  char message[IMPASTO_ERROR_MAX]; /* one line, no trailing newline */
+} ImpastoError;
+
+typedef struct ImpastoModel ImpastoModel;
+
+/* Load and prepare an ONNX model.  Returns NULL and fills err on failure. */
+ImpastoModel *impasto_model_load (const char *path, ImpastoError *err);
+void impasto_model_free (ImpastoModel *model);
+
+/* Human-readable description (inputs/outputs, opset, op histogram, parameter count, metadata).
+ * Returns a malloc'd string; free() it. */
+char *impasto_model_describe (const ImpastoModel *model);
+
+/* metadata_props value for key, or NULL. Owned by the model. */
+const char *impasto_model_metadata (const ImpastoModel *model, const char *key);
+
+/* Called with fraction in 0..1.  Return false to cancel the run (IMPASTO_E_CANCELLED). */
+typedef bool (*ImpastoProgressFunc) (double fraction, void *user_data);
+
+typedef struct {
+  float strength;        /* 0..1: blend of stylised over original; default 1 */
+  bool preserve_colors;  /* keep the original colours, take lightness from the stylised image */
+  int threads;           /* worker threads; 0 = number of online CPUs */
+  int tile_size;         /* -1 automatic, 0 whole image in one piece, > 0 tile edge in pixels */
+  ImpastoProgressFunc progress;
+  void *progress_data;
+} ImpastoOptions;
+
+void impasto_options_init (ImpastoOptions *options);
+
+/* An interleaved float image with values in 0..1 (gamma-encoded sRGB, as stored in files).
+ * channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.  stride counts floats per row (0: width*channels). */
+typedef struct {
+  int width;
+  int height;
+  int channels;
+  size_t stride;
+  float *data;
+} ImpastoImage;
+
+/* Stylise in into out (same width, height and channels, allocated by the caller; may not alias).
+ * Alpha is copied unchanged; gray input is stylised as RGB and converted back to gray. */
+ImpastoStatus impasto_stylize (ImpastoModel *model, const ImpastoImage *in, ImpastoImage *out,
+                               const ImpastoOptions *options, ImpastoError *err);
+
+/* Library version string, e.g. "0.1.0". */
+const char *impasto_version (void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+/* util.c — error reporting, checked sizes, aligned allocation. */
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ImpastoStatus imp_fail (ImpastoError *err, ImpastoStatus code, const char *fmt, ...)
+{
+  if (err) {
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (err->message, sizeof err->message, fmt, ap);
+    va_end (ap);
+    err->code = code;
+  }
+  return code;
+}
+
+void imp_error_clear (ImpastoError *err)
+{
+  if (err) {
+    err->code = IMPASTO_OK;
+    err->message[0] = '\0';
+  }
+}
+
+bool imp_dims_count (const int64_t *dims, int rank, size_t *out)
+{
+  size_t n = 1;
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] < 0 || !imp_mul_size (n, (size_t) dims[i], &n))
+      return false;
+  }
+  *out = n;
+  return true;
+}
+
+void *imp_alloc (size_t count, size_t elem_size, const char *what, ImpastoError *err)
+{
+  size_t bytes;
+  if (!imp_mul_size (count, elem_size, &bytes) || bytes > SIZE_MAX - 64) {
+    imp_fail (err, IMPASTO_E_NOMEM, "%s: size %zu x %zu overflows", what, count, elem_size);
+    return NULL;
+  }
+  bytes = (bytes + 63) & ~(size_t) 63; /* aligned_alloc wants a multiple of the alignment */
+  if (bytes == 0)
+    bytes = 64;
+  void *p = aligned_alloc (64, bytes);
+  if (!p)
+    imp_fail (err, IMPASTO_E_NOMEM, "%s: out of memory allocating %zu bytes", what, bytes);
+  return p;
+}
+
+void *imp_alloc0 (size_t count, size_t elem_size, const char *what, ImpastoError *err)
+{
+  void *p = imp_alloc (count, elem_size, what, err);
+  if (p)
+    memset (p, 0, count * elem_size);
+  return p;
+}
+
+void imp_free (void *p)
+{
+  free (p);
+}
+
+int imp_cpu_count (void)
+{
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : (n > 256 ? 256 : (int) n);
+}

@@ -1,0 +1,39 @@
+/* util.h — error reporting, checked size arithmetic and aligned allocation for the engine. */
+#ifndef IMP_UTIL_H
+#define IMP_UTIL_H
+
+#include "impasto.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fill err (may be NULL) with code and a printf-style one-line message; returns code. */
+ImpastoStatus imp_fail (ImpastoError *err, ImpastoStatus code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* Clear err to IMPASTO_OK. */
+void imp_error_clear (ImpastoError *err);
+
+/* a * b into *out; false on overflow. */
+static inline bool imp_mul_size (size_t a, size_t b, size_t *out)
+{
+  return !__builtin_mul_overflow (a, b, out);
+}
+
+/* Product of dims (each must be >= 0) into *out; false on a negative dim or overflow. */
+bool imp_dims_count (const int64_t *dims, int rank, size_t *out);
+
+/* 64-byte aligned allocation of count * elem_size bytes, checked for overflow.  On failure sets
+ * IMPASTO_E_NOMEM in err (naming what) and returns NULL.  Free with imp_free. */
+void *imp_alloc (size_t count, size_t elem_size, const char *what, ImpastoError *err);
+/* Same, zero-filled. */
+void *imp_alloc0 (size_t count, size_t elem_size, const char *what, ImpastoError *err);
+void imp_free (void *p);
+
+/* Number of online CPUs (>= 1). */
+int imp_cpu_count (void);
+
+#define IMP_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define IMP_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif
