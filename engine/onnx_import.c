@@ -14,6 +14,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,44 @@ static bool check_nesting (const uint8_t *data, size_t n)
       return true; /* groups (3, 4) and invalid wire types: protobuf-c rejects or skips them */
     }
   }
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* protobuf-c allocator with a memory budget.                                                   */
+
+typedef struct {
+  size_t used, limit;
+  bool exhausted;
+} Budget;
+
+typedef union {
+  size_t size;
+  max_align_t align; /* keep the returned pointer aligned for any type */
+} BudgetHeader;
+
+static void *budget_alloc (void *data, size_t size)
+{
+  Budget *b = data;
+  if (size > b->limit - b->used || size > SIZE_MAX - sizeof (BudgetHeader)) {
+    b->exhausted = true;
+    return NULL;
+  }
+  BudgetHeader *h = malloc (sizeof *h + size);
+  if (!h)
+    return NULL;
+  h->size = size;
+  b->used += size;
+  return h + 1;
+}
+
+static void budget_free (void *data, void *p)
+{
+  if (!p)
+    return;
+  Budget *b = data;
+  BudgetHeader *h = (BudgetHeader *) p - 1;
+  b->used -= h->size;
+  free (h);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -1071,14 +1110,24 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
               label, MAX_PROTO_DEPTH);
     return NULL;
   }
-  Onnx__ModelProto *mp = onnx__model_proto__unpack (NULL, n_bytes, bytes);
+  /* A budget of 4x the input + 64 MiB: enough for any real model (raw tensor data is copied
+   * once; graph structure costs a few times its wire size) but not for hostile input made of
+   * millions of empty messages, each 2 bytes on the wire and ~100 bytes unpacked. */
+  Budget budget = { .limit = (n_bytes > (SIZE_MAX - (64u << 20)) / 4 ? SIZE_MAX
+                                                                     : 4 * n_bytes + (64u << 20)) };
+  ProtobufCAllocator allocator = { budget_alloc, budget_free, &budget };
+  Onnx__ModelProto *mp = onnx__model_proto__unpack (&allocator, n_bytes, bytes);
   if (!mp) {
-    imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (protobuf parse failed)", label);
+    if (budget.exhausted)
+      imp_fail (err, IMPASTO_E_NOMEM, "%s: unpacking the protobuf needs more than %zu MiB", label,
+                budget.limit >> 20);
+    else
+      imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (protobuf parse failed)", label);
     return NULL;
   }
   if (!mp->graph) {
     imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (no graph)", label);
-    onnx__model_proto__free_unpacked (mp, NULL);
+    onnx__model_proto__free_unpacked (mp, &allocator);
     return NULL;
   }
 
@@ -1091,7 +1140,7 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
   if (st == IMPASTO_OK)
     st = load_graph (&L, mp->graph);
   free (L.slots);
-  onnx__model_proto__free_unpacked (mp, NULL);
+  onnx__model_proto__free_unpacked (mp, &allocator);
   if (st != IMPASTO_OK) {
     imp_graph_free (L.g);
     return NULL;

@@ -1028,6 +1028,20 @@ static void test_limits (void)
                 IMPASTO_E_FORMAT, "nested more than");
   free (buf);
 
+  /* 4 million empty nodes: 8 MB on the wire, several hundred MB unpacked: over the budget */
+  size_t n_empty = (size_t) 4 << 20;
+  size_t glen = 2 * n_empty;
+  buf = malloc (glen + 16);
+  buf[0] = 7 << 3 | 2; /* Model.graph */
+  h = 1 + put_varint (buf + 1, glen);
+  for (size_t i = 0; i < n_empty; i++) {
+    buf[h + 2 * i] = 1 << 3 | 2; /* Graph.node, length 0 */
+    buf[h + 2 * i + 1] = 0;
+  }
+  EXPECT_ERROR ("millions of empty messages", imp_onnx_load_bytes (buf, h + glen, NULL, &err), &err,
+                IMPASTO_E_NOMEM, "unpacking the protobuf needs more than 96 MiB");
+  free (buf);
+
   /* more nodes than IMP_MAX_NODES */
   Model m;
   build_base (&m);
