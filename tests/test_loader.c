@@ -902,7 +902,27 @@ static void test_names (void)
   build_base (&m);
   m.init[1].name = "w";
   EXPECT_ERROR ("two initializers", load_model (&m, NULL, &err), &err, IMPASTO_E_FORMAT,
-                "value 'w' is defined twice (initializer and an initializer)");
+                "value 'w' is defined twice (an initializer and an initializer)");
+
+  build_base (&m);
+  m.node[0].name = "";
+  m.node_out[2][0] = "c";
+  EXPECT_ERROR ("unnamed producer", load_model (&m, NULL, &err), &err, IMPASTO_E_FORMAT,
+                "value 'c' is defined twice (output of node 'add' (Add) and output of node #0 "
+                "(Conv))");
+
+  build_base (&m);
+  Onnx__ValueInfoProto *xx[2] = { &m.vi[0], &m.vi[0] };
+  m.graph.input = xx;
+  m.graph.n_input = 2;
+  EXPECT_ERROR ("input twice", load_model (&m, NULL, &err), &err, IMPASTO_E_FORMAT,
+                "value 'x' is defined twice (a graph input and a graph input)");
+
+  build_base (&m);
+  m.node[2].name = "";
+  m.node_in[2][1] = "nope";
+  EXPECT_ERROR ("undefined input, unnamed node", load_model (&m, NULL, &err), &err,
+                IMPASTO_E_FORMAT, "node #2 (Add) input 'nope' is not defined");
 
   build_base (&m);
   m.init[1].name = "";
