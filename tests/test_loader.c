@@ -115,6 +115,40 @@ static bool order_is_topological (const ImpGraph *g, const int *order)
   return ok;
 }
 
+/* The graph's indices all point where they should. */
+static bool graph_consistent (const ImpGraph *g)
+{
+  for (int v = 0; v < g->n_values; v++) {
+    const ImpValue *val = &g->values[v];
+    if (!val->name || val->producer < -1 || val->producer >= g->n_nodes)
+      return false;
+    if (val->is_const && (!val->t.data || val->t.rank < 0))
+      return false;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ImpNode *n = &g->nodes[i];
+    if (!n->name || !n->op_type || !n->op_type[0] || !n->domain)
+      return false;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] < -1 || n->inputs[k] >= g->n_values)
+        return false;
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k] < -1 || n->outputs[k] >= g->n_values
+          || (n->outputs[k] >= 0 && g->values[n->outputs[k]].producer != i))
+        return false;
+    for (int k = 0; k < n->n_attrs; k++)
+      if (!n->attrs[k].name)
+        return false;
+  }
+  for (int i = 0; i < g->n_inputs; i++)
+    if (g->inputs[i] < 0 || g->inputs[i] >= g->n_values || !g->values[g->inputs[i]].is_input)
+      return false;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] < 0 || g->outputs[i] >= g->n_values)
+      return false;
+  return g->producer && g->path && (g->n_meta == 0 || g->meta);
+}
+
 /* ------------------------------------------------------------------------------------------- */
 /* Part 1: the shared models against an independent unpack.                                    */
 
@@ -172,6 +206,7 @@ static void check_model (const char *dir, const char *file)
     return;
   }
   const Onnx__GraphProto *gp = mp->graph;
+  CHECK (graph_consistent (g), "%s: graph indices inconsistent", file);
   CHECK (err.code == IMPASTO_OK, "%s: error code %d after success", file, err.code);
   CHECK (strcmp (g->path, path) == 0, "%s: path '%s'", file, g->path);
   CHECK (g->ir_version == mp->ir_version, "%s: ir_version %lld", file, (long long) g->ir_version);
@@ -649,6 +684,28 @@ static void test_bad_bytes (const char *tmp)
   EXPECT_ERROR ("prefix n-1", g, &err, IMPASTO_E_FORMAT, "not an ONNX model (protobuf parse failed)");
   g = imp_onnx_load_bytes (full, n / 2, NULL, &err);
   EXPECT_ERROR ("prefix n/2", g, &err, IMPASTO_E_FORMAT, "not an ONNX model");
+
+  /* random byte changes of a valid model: an error with a message, or a consistent graph */
+  int n_mutants_bad = 0, n_mutants_loaded = 0;
+  for (int trial = 0; trial < 5000; trial++) {
+    uint8_t *mut = malloc (n);
+    memcpy (mut, full, n);
+    int changes = 1 + trial % 4;
+    for (int c = 0; c < changes; c++) {
+      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+      mut[(s >> 8) % n] = (uint8_t) s;
+    }
+    g = imp_onnx_load_bytes (mut, n, NULL, &err);
+    if (g)
+      n_mutants_loaded++;
+    if (g ? err.code != IMPASTO_OK || !graph_consistent (g) : err.code == IMPASTO_OK
+                                                             || !err.message[0])
+      n_mutants_bad++;
+    imp_graph_free (g);
+    free (mut);
+  }
+  CHECK (n_mutants_bad == 0, "mutated models: %d inconsistent results (%d loaded)", n_mutants_bad,
+         n_mutants_loaded);
 
   /* a truncated file on disk */
   snprintf (path, sizeof path, "%s/truncated.onnx", tmp);
