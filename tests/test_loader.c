@@ -740,6 +740,8 @@ static void test_files (const char *tmp)
   snprintf (want, sizeof want, "%s: cannot read: %s", tmp, strerror (EISDIR));
   EXPECT_ERROR ("directory", imp_onnx_load (tmp, &err), &err, IMPASTO_E_IO, want);
   EXPECT_ERROR ("NULL path", imp_onnx_load (NULL, &err), &err, IMPASTO_E_ARGUMENT, "no path");
+  EXPECT_ERROR ("device", imp_onnx_load ("/dev/null", &err), &err, IMPASTO_E_IO,
+                "/dev/null: not a regular file");
 
   /* just over the size limit: a sparse file, refused before reading */
   snprintf (path, sizeof path, "%s/huge.onnx", tmp);
