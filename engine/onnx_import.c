@@ -4,7 +4,15 @@
  * protobuf-c does the wire-format decoding (onnx.pb-c.c, generated from onnx.proto); this file
  * checks what a hostile or broken file could get wrong — names, counts, tensor sizes against the
  * bytes present, external data paths — before trusting or allocating anything, and converts
- * tensors to the two element types the engine keeps (float32, int64). */
+ * tensors to the two element types the engine keeps (float32, int64).
+ *
+ * Conventions of the graph built here (beyond graph.h):
+ *  - opset is 0 when the file imports no default-domain ("" / "ai.onnx") opset; node domain
+ *    "ai.onnx" is stored as "".
+ *  - Constant nodes stay nodes (their tensor is the "value" attribute); only initializers are
+ *    is_const.  prepare folds Constant subgraphs.
+ *  - Values produced by nodes have rank -1 unless they are graph outputs with a declared shape.
+ *  - path is "" for imp_onnx_load_bytes. */
 #include "graph.h"
 #include "onnx.pb-c.h"
 #include "util.h"
