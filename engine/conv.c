@@ -37,8 +37,9 @@ static void blas_single_thread (void)
   openblas_set_num_threads (1);
 }
 
-/* Floats of im2col scratch per thread we aim for (≈ L2 of one core). */
-#define COL_BUDGET_FLOATS (256 * 1024)
+/* Floats of im2col scratch per thread (512 KiB, half the L2 of one core: the packed sgemm panels
+ * need the rest; 64K..256K measured within noise of each other). */
+#define COL_BUDGET_FLOATS (128 * 1024)
 /* kx-folded path: used up to this many output channels (M' = out_c * kw), scratch budget. */
 #define FOLD_MAX_OUT_C 8
 #define FOLD_BUDGET_FLOATS (64 * 1024)

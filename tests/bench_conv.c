@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench_conv.c — times the fast conv (imp_conv_run) at the TransformerNet's shapes for a
  * 1024x1024 input and prints GFLOP/s per shape.  Not a test: run it by hand,
- *   build/tests/bench_conv [size] [threads]
+ *   build/tests/bench_conv [size] [threads] [repetitions]
+ * The best of the repetitions is reported (the minimum is the least disturbed by other load).
  * FLOPs counted as 2 * out_c * oh * ow * (in_c / group) * kh * kw. */
 #include "kernels.h"
 #include "pool.h"
@@ -29,6 +30,7 @@ int main (int argc, char **argv)
 {
   int size = argc > 1 ? atoi (argv[1]) : 1024;
   int threads = argc > 2 ? atoi (argv[2]) : 0;
+  int reps = argc > 3 ? atoi (argv[3]) : 5;
   if (size < 16 || size % 4 != 0) {
     fprintf (stderr, "size must be a multiple of 4, >= 16\n");
     return 2;
@@ -74,7 +76,7 @@ int main (int argc, char **argv)
       return 1;
     }
     double best = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < reps; rep++) {
       double t0 = now ();
       if (imp_conv_run (conv, h, w, x, y, pool, &err) != IMPASTO_OK) {
         fprintf (stderr, "%s\n", err.message);
