@@ -254,6 +254,8 @@ static void conv_case (const ImpConvShape *s, int h, int w, bool with_bias, ImpP
   ImpastoError err = { 0 };
   ImpConv *conv = imp_conv_new (s, wt, bias, &err);
   ImpastoStatus st = conv ? imp_conv_run (conv, h, w, x, yb, pool, &err) : err.code;
+  if (conv && memcmp (imp_conv_shape (conv), s, sizeof *s) != 0)
+    st = IMPASTO_E_ARGUMENT; /* the prepared conv must report the shape it was made for */
   size_t at = 0;
   double q = st == IMPASTO_OK ? worst_ratio (yb, ya, mag, ny, 1e-4, &at) : INFINITY;
   check (q <= 1.0,
