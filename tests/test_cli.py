@@ -366,6 +366,31 @@ def test_errors(shared, inputs, tmp):
     os.unlink(out)
 
 
+def test_interrupt(shared, tmp):
+    """Ctrl-C during a run: the process dies by SIGINT and leaves neither output nor temp file."""
+    import signal
+    import time
+    model = os.path.join(shared, "models", "mosaic-9.onnx")
+    img = os.path.join(shared, "models-src", "images-kodak", "kodim01.png")
+    folder = os.path.join(tmp, "interrupt")
+    os.mkdir(folder)
+    out = os.path.join(folder, "out.png")
+    p = subprocess.Popen([CLI, "stylize", model, img, out, "--threads", THREADS],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The temporary file appears right after the image is read, before the model is even loaded;
+    # signal as soon as it exists, long before the stylisation can finish.
+    deadline = time.monotonic() + 60
+    while not os.listdir(folder) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    started = bool(os.listdir(folder))
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    check("SIGINT: temp file seen while running", started)
+    check("SIGINT: process killed by SIGINT", p.returncode == -signal.SIGINT,
+          f"exit {p.returncode}, stderr {err!r}")
+    check("SIGINT: nothing left behind", os.listdir(folder) == [], f"left {os.listdir(folder)}")
+
+
 def test_misc(shared):
     rc, out, _ = run_cli("--version")
     check("--version", rc == 0 and out.startswith("impasto ") and out.count("\n") == 1, repr(out))
@@ -392,6 +417,7 @@ def main():
         inputs = make_inputs(shared, tmp)
         test_misc(shared)
         test_errors(shared, inputs, tmp)
+        test_interrupt(shared, tmp)
         for model in models:
             test_model_vs_ort(model, inputs, tmp)
         test_strength_and_colors(os.path.join(models_dir, "mosaic-9.onnx"),
