@@ -47,7 +47,7 @@ def check(name, ok, detail=""):
     global passed, failed
     if ok:
         passed += 1
-        print(f"ok   - {name}")
+        print(f"ok   - {name}" + (f" ({detail})" if detail else ""))
     else:
         failed += 1
         print(f"FAIL - {name}" + (f": {detail}" if detail else ""))
@@ -322,12 +322,14 @@ def test_errors(shared, inputs, tmp):
     out = os.path.join(tmp, "fail-out.png")
 
     missing = os.path.join(tmp, "no-such-model.onnx")
-    expect_failure("missing model", tmp, ["stylize", missing, img, out], ["no-such-model.onnx"])
+    expect_failure("missing model", tmp, ["stylize", missing, img, out],
+                   ["no-such-model.onnx", "no such file"])
 
     text = os.path.join(tmp, "not-a-model.onnx")
     with open(text, "w") as f:
         f.write("This is not an ONNX file, just some text.\n" * 10)
-    expect_failure("not an ONNX file", tmp, ["stylize", text, img, out], ["not-a-model.onnx"])
+    expect_failure("not an ONNX file", tmp, ["stylize", text, img, out],
+                   ["not-a-model.onnx", "not an ONNX model"])
 
     truncated = os.path.join(tmp, "truncated.onnx")
     with open(mosaic, "rb") as f, open(truncated, "wb") as g:
@@ -336,14 +338,15 @@ def test_errors(shared, inputs, tmp):
 
     lrn = os.path.join(tmp, "lrn.onnx")
     make_unsupported_model(lrn)
-    expect_failure("unsupported op", tmp, ["stylize", lrn, img, out], ["LRN"])
+    expect_failure("unsupported op", tmp, ["stylize", lrn, img, out],
+                   ["lrn.onnx", "unsupported", "LRN"])
     expect_failure("info on unsupported op", tmp, ["info", lrn], ["LRN"], out_name=None)
 
     bad_img = os.path.join(tmp, "not-an-image.png")
     with open(bad_img, "w") as f:
         f.write("not a PNG\n")
     expect_failure("unreadable image", tmp, ["stylize", mosaic, bad_img, out],
-                   ["not-an-image.png"])
+                   ["not-an-image.png", "cannot read image"])
     expect_failure("missing image", tmp, ["stylize", mosaic, os.path.join(tmp, "nope.png"), out],
                    ["nope.png"])
     expect_failure("unwritable output", tmp,
