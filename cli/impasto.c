@@ -623,6 +623,9 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
 
+  free (run->in.data); /* no longer needed: lower the peak while encoding big images */
+  run->in.data = NULL;
+
   /* JPEG has no alpha channel: such outputs drop it. */
   bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
   if (!(run->output = image_to_pixbuf (&run->out, run->input, keep_alpha)))
