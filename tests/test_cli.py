@@ -5,8 +5,8 @@
     python3 tests/test_cli.py BUILD/cli/impasto
 
 For every model in $IMPASTO_SHARED/models and a few small images (RGB PNG, odd-sized PNG, JPEG,
-RGBA PNG, gray PNG, gray + alpha PNG) the CLI's output must match ONNX Runtime run on the same pixels with the
-documented pre/post-processing (PSNR >= 50 dB, max |diff| <= 2 of 255); alpha must pass through
+RGBA PNG, gray PNG, gray + alpha PNG) the CLI's output must match ONNX Runtime run on the same
+pixels with the documented pre/post-processing (PSNR >= 50 dB, max |diff| <= 2 of 255); alpha must pass through
 byte for byte.  Also checks --strength, --preserve-colors, `info`, and the error paths (exit
 status, one "impasto: " line naming the problem, no output file left behind).
 
@@ -284,8 +284,14 @@ def test_strength_and_colors(model, ipath, tmp):
     check("preserve-colors takes the stylised luma", dy <= 1.5 and dy_in > 4 * max(dy, 0.5),
           f"median |Y - Y_stylised| {dy:.2f}, |Y - Y_input| {dy_in:.2f}")
     sty_chroma = np.median(np.abs(ycbcr(full)[1] - cb_in))
-    check("preserve-colors differs in chroma from the plain stylised result", sty_chroma > 3 * max(dcb, 0.5),
-          f"stylised median |dCb| {sty_chroma:.2f}")
+    check("preserve-colors differs in chroma from the plain stylised result",
+          sty_chroma > 3 * max(dcb, 0.5), f"stylised median |dCb| {sty_chroma:.2f}")
+    # Per pixel: the engine adds the luma change (BT.601) to each channel of the original and
+    # clips, i.e. keeps the original's Cb/Cr wherever the result fits in the RGB cube.
+    st = ort_stylize_float(session_for(model, tmp), src)
+    dy_ort = (st - src.astype(np.float64)) @ LUMA
+    want = to_u8(np.clip(src + dy_ort[..., None], 0, 255))
+    check_close("preserve-colors vs ORT (original + luma change, clipped)", pc, want)
 
 
 def no_leftovers(tmp, out_name):
