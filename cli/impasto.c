@@ -284,97 +284,91 @@ static bool pixbuf_is_gray (const GdkPixbuf *pixbuf)
   return true;
 }
 
-/* Allocate a float image of w x h x channels; false after reporting if too large. */
+/* Allocate an 8-bit image of w x h x channels; false after reporting if too large. */
 static bool image_alloc (ImpastoImage *img, int w, int h, int channels)
 {
   size_t count;
-  img->width = w;
-  img->height = h;
-  img->channels = channels;
-  img->stride = (size_t) w * (size_t) channels;
-  img->data = NULL;
+  *img = (ImpastoImage) { .width = w, .height = h, .channels = channels,
+                          .stride = (size_t) w * (size_t) channels, .type = IMPASTO_PIXEL_U8 };
   if (__builtin_mul_overflow (img->stride, (size_t) h, &count)
-      || __builtin_mul_overflow (count, sizeof (float), &count)
-      || !(img->data = malloc (count ? count : 1))) {
+      || !(img->data_u8 = malloc (count ? count : 1))) {
     report ("image of %dx%d is too large for the available memory", w, h);
     return false;
   }
   return true;
 }
 
-/* Convert the pixbuf into a float image with values v/255.  gray: take R as the gray value and
- * keep alpha, giving a 1- or 2-channel image; otherwise 3 or 4 channels as in the pixbuf. */
-static bool pixbuf_to_image (const GdkPixbuf *pixbuf, bool gray, ImpastoImage *img)
+/* The engine reads 8-bit pixels directly: an RGB(A) pixbuf is used as it is, with no copy (a
+ * 24-megapixel photo stays 72 MB).  Gray input (R = G = B) becomes a 1- or 2-channel copy. */
+static bool pixbuf_to_image (const GdkPixbuf *pixbuf, bool gray, ImpastoImage *img, bool *owned)
 {
   int w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
   int nch = gdk_pixbuf_get_n_channels (pixbuf);
   bool alpha = gdk_pixbuf_get_has_alpha (pixbuf);
   int rowstride = gdk_pixbuf_get_rowstride (pixbuf);
-  int channels = gray ? (alpha ? 2 : 1) : nch;
-  if (!image_alloc (img, w, h, channels))
-    return false;
   const guint8 *pixels = gdk_pixbuf_read_pixels (pixbuf);
+  *owned = gray;
+  if (!gray) {
+    *img = (ImpastoImage) { .width = w, .height = h, .channels = nch, .stride = (size_t) rowstride,
+                            .type = IMPASTO_PIXEL_U8, .data_u8 = (uint8_t *) pixels };
+    return true;
+  }
+  if (!image_alloc (img, w, h, alpha ? 2 : 1))
+    return false;
   for (int y = 0; y < h; y++) {
     const guint8 *src = pixels + (size_t) y * (size_t) rowstride;
-    float *dst = img->data + (size_t) y * img->stride;
-    for (int x = 0; x < w; x++, src += nch, dst += channels) {
-      if (gray) {
-        dst[0] = src[0] / 255.0f;
-        if (alpha)
-          dst[1] = src[3] / 255.0f;
-      } else {
-        for (int c = 0; c < nch; c++)
-          dst[c] = src[c] / 255.0f;
-      }
+    uint8_t *dst = img->data_u8 + (size_t) y * img->stride;
+    for (int x = 0; x < w; x++, src += nch, dst += img->channels) {
+      dst[0] = src[0];
+      if (alpha)
+        dst[1] = src[3];
     }
   }
   return true;
 }
 
-/* round(clamp(v, 0, 1) * 255); NaN becomes 0. */
-static guint8 to_u8 (float v)
+/* The output pixbuf (RGB, or RGBA when keep_alpha) and the engine's output image.  When the
+ * layouts agree the engine writes into the pixbuf itself; otherwise (gray, or alpha dropped for
+ * JPEG) into a separate image that image_finish copies over.  false after reporting. */
+static bool output_prepare (const ImpastoImage *in, bool keep_alpha, GdkPixbuf **pixbuf,
+                            ImpastoImage *out, bool *owned)
 {
-  if (!(v > 0.0f))
-    return 0;
-  if (v >= 1.0f)
-    return 255;
-  return (guint8) (v * 255.0f + 0.5f);
+  int w = in->width, h = in->height;
+  *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, keep_alpha, 8, w, h);
+  if (!*pixbuf) {
+    report ("image of %dx%d is too large for the available memory", w, h);
+    return false;
+  }
+  int nch = gdk_pixbuf_get_n_channels (*pixbuf);
+  *owned = in->channels != nch;
+  if (*owned)
+    return image_alloc (out, w, h, in->channels);
+  *out = (ImpastoImage) { .width = w, .height = h, .channels = nch,
+                          .stride = (size_t) gdk_pixbuf_get_rowstride (*pixbuf),
+                          .type = IMPASTO_PIXEL_U8, .data_u8 = gdk_pixbuf_get_pixels (*pixbuf) };
+  return true;
 }
 
-/* Build the output pixbuf (RGB, or RGBA when keep_alpha) from the engine's result.  Gray results
- * are expanded to R = G = B.  Alpha is copied byte for byte from the input pixbuf, so it passes
- * through exactly.  NULL after reporting. */
-static GdkPixbuf *image_to_pixbuf (const ImpastoImage *img, const GdkPixbuf *input, bool keep_alpha)
+/* Copy a separate output image into the pixbuf: gray expands to R = G = B; alpha comes byte for
+ * byte from the input pixbuf. */
+static void output_finish (const ImpastoImage *img, const GdkPixbuf *input, GdkPixbuf *out)
 {
-  int w = img->width, h = img->height;
-  GdkPixbuf *out = gdk_pixbuf_new (GDK_COLORSPACE_RGB, keep_alpha, 8, w, h);
-  if (!out) {
-    report ("image of %dx%d is too large for the available memory", w, h);
-    return NULL;
-  }
-  int out_nch = gdk_pixbuf_get_n_channels (out);
-  int out_stride = gdk_pixbuf_get_rowstride (out);
+  int out_nch = gdk_pixbuf_get_n_channels (out), out_stride = gdk_pixbuf_get_rowstride (out);
+  int in_nch = gdk_pixbuf_get_n_channels (input), in_stride = gdk_pixbuf_get_rowstride (input);
   guint8 *out_pixels = gdk_pixbuf_get_pixels (out);
-  int in_nch = gdk_pixbuf_get_n_channels (input);
-  int in_stride = gdk_pixbuf_get_rowstride (input);
   const guint8 *in_pixels = gdk_pixbuf_read_pixels (input);
-  bool gray = img->channels <= 2;
-  for (int y = 0; y < h; y++) {
-    const float *src = img->data + (size_t) y * img->stride;
+  bool gray = img->channels <= 2, keep_alpha = out_nch == 4;
+  for (int y = 0; y < img->height; y++) {
+    const uint8_t *src = img->data_u8 + (size_t) y * img->stride;
     const guint8 *in = in_pixels + (size_t) y * (size_t) in_stride;
     guint8 *dst = out_pixels + (size_t) y * (size_t) out_stride;
-    for (int x = 0; x < w; x++, src += img->channels, in += in_nch, dst += out_nch) {
-      if (gray) {
-        dst[0] = dst[1] = dst[2] = to_u8 (src[0]);
-      } else {
-        for (int c = 0; c < 3; c++)
-          dst[c] = to_u8 (src[c]);
-      }
+    for (int x = 0; x < img->width; x++, src += img->channels, in += in_nch, dst += out_nch) {
+      for (int c = 0; c < 3; c++)
+        dst[c] = src[gray ? 0 : c];
       if (keep_alpha)
         dst[3] = in[3];
     }
   }
-  return out;
 }
 
 typedef enum { FORMAT_NONE, FORMAT_PNG, FORMAT_JPEG } OutputFormat;
@@ -444,8 +438,8 @@ static void print_usage (FILE *f)
          "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
          "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
-         "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
-         "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n",
+         "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged and\n"
+         "gray images give gray results.\n",
          f);
 }
 
@@ -569,6 +563,7 @@ typedef struct {
   GdkPixbuf *output;
   ImpastoImage in;
   ImpastoImage out;
+  bool in_owned, out_owned; /* the images own their pixels (else they are the pixbufs') */
   int fd;
 } StylizeRun;
 
@@ -583,8 +578,10 @@ static void stylize_run_clear (StylizeRun *run)
     g_object_unref (run->input);
   if (run->output)
     g_object_unref (run->output);
-  free (run->in.data);
-  free (run->out.data);
+  if (run->in_owned)
+    free (run->in.data_u8);
+  if (run->out_owned)
+    free (run->out.data_u8);
 }
 
 /* The steps of a stylize run; false after reporting an error. */
@@ -603,9 +600,11 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
 
+  /* JPEG has no alpha channel: such outputs drop it. */
+  bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
   bool gray = pixbuf_is_gray (run->input);
-  if (!pixbuf_to_image (run->input, gray, &run->in)
-      || !image_alloc (&run->out, run->in.width, run->in.height, run->in.channels))
+  if (!pixbuf_to_image (run->input, gray, &run->in, &run->in_owned)
+      || !output_prepare (&run->in, keep_alpha, &run->output, &run->out, &run->out_owned))
     return false;
 
   Progress progress = { .enabled = isatty (STDERR_FILENO), .shown_percent = -1 };
@@ -623,13 +622,8 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
 
-  free (run->in.data); /* no longer needed: lower the peak while encoding big images */
-  run->in.data = NULL;
-
-  /* JPEG has no alpha channel: such outputs drop it. */
-  bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
-  if (!(run->output = image_to_pixbuf (&run->out, run->input, keep_alpha)))
-    return false;
+  if (run->out_owned)
+    output_finish (&run->out, run->input, run->output);
   if (!image_save (run->output, format, run->fd, output_path))
     return false;
   if (!temp_file_commit (run->fd, output_path))

@@ -16,15 +16,9 @@ typedef struct {
 } Slot;
 
 typedef struct {
-  float *data;
-  size_t capacity;
-} FreeBuffer;
-
-typedef struct {
   ImpastoModel *m;
   Slot *slots;          /* one per graph value */
-  FreeBuffer cache[64]; /* freed buffers for reuse */
-  int n_cache;
+  ImpBufferCache cache; /* freed buffers for reuse */
   ImpastoError *err;
 } Exec;
 
@@ -42,40 +36,12 @@ static ImpastoStatus shape_error (Exec *x, const ImpStep *s, const char *what)
 /* ------------------------------------------------------------------------------------------ */
 /* Buffers.                                                                                     */
 
-static float *take_buffer (Exec *x, size_t count, size_t *capacity)
-{
-  int best = -1;
-  for (int i = 0; i < x->n_cache; i++)
-    if (x->cache[i].capacity >= count
-        && (best < 0 || x->cache[i].capacity < x->cache[best].capacity))
-      best = i;
-  if (best >= 0) {
-    float *p = x->cache[best].data;
-    *capacity = x->cache[best].capacity;
-    x->cache[best] = x->cache[--x->n_cache];
-    return p;
-  }
-  *capacity = count;
-  return imp_alloc (count ? count : 1, sizeof (float), "activation", x->err);
-}
-
-static void give_buffer (Exec *x, float *p, size_t capacity)
-{
-  if (!p)
-    return;
-  if (x->n_cache == (int) (sizeof x->cache / sizeof x->cache[0])) {
-    imp_free (p);
-    return;
-  }
-  x->cache[x->n_cache++] = (FreeBuffer) { p, capacity };
-}
-
 /* One read of value v is done: recycle its buffer after the last one. */
 static void release (Exec *x, int v)
 {
   Slot *s = &x->slots[v];
   if (--s->uses == 0 && s->capacity) {
-    give_buffer (x, s->t.data, s->capacity);
+    imp_cache_give (&x->cache, s->t.data, s->capacity);
     s->t.data = NULL;
     s->capacity = 0;
   }
@@ -85,7 +51,7 @@ static ImpastoStatus alloc_output (Exec *x, const ImpStep *s)
 {
   Slot *o = &x->slots[s->output];
   size_t count = imp_tensor_count (&o->t);
-  o->t.data = take_buffer (x, count, &o->capacity);
+  o->t.data = imp_cache_take (&x->cache, count, &o->capacity, x->err);
   return o->t.data ? IMPASTO_OK : IMPASTO_E_NOMEM;
 }
 
@@ -407,9 +373,51 @@ static void exec_cleanup (Exec *x, int keep)
   for (int v = 0; v < x->m->graph->n_values; v++)
     if (v != keep && x->slots[v].capacity)
       imp_free (x->slots[v].t.data);
-  for (int i = 0; i < x->n_cache; i++)
-    imp_free (x->cache[i].data);
+  imp_cache_clear (&x->cache);
   imp_free (x->slots);
+}
+
+/* Pass 1: shapes, reads per value, total cost.  Fills x->slots from the input. */
+static ImpastoStatus plan_shapes (Exec *x, const ImpTensor *input, double *total)
+{
+  ImpastoModel *m = x->m;
+  const ImpGraph *g = m->graph;
+  for (int v = 0; v < g->n_values; v++)
+    if (g->values[v].is_const)
+      x->slots[v].t = g->values[v].t; /* borrowed */
+  if (input->rank != 4 || input->dtype != IMP_DT_FLOAT)
+    return imp_fail (x->err, IMPASTO_E_SHAPE, "the input must be a 4-D float tensor");
+  x->slots[m->input].t = *input; /* borrowed */
+  *total = 0;
+  ImpastoStatus st = IMPASTO_OK;
+  for (int i = 0; !st && i < m->n_steps; i++) {
+    const ImpStep *s = &m->steps[i];
+    for (int k = 0; k < s->n_inputs; k++)
+      x->slots[s->inputs[k]].uses++;
+    if (!(st = infer_step (x, s)) && !(st = check_size (x, s)))
+      *total += s->cost * (double) imp_tensor_count (&x->slots[s->output].t) + 1;
+  }
+  x->slots[m->output].uses++; /* the caller's read */
+  return st;
+}
+
+ImpastoStatus imp_model_shapes (ImpastoModel *m, const int64_t in_dims[4], ImpTensor *shapes,
+                                ImpastoError *err)
+{
+  Exec x = { .m = m, .err = err };
+  x.slots = imp_alloc0 ((size_t) m->graph->n_values, sizeof (Slot), "value slots", err);
+  if (!x.slots)
+    return IMPASTO_E_NOMEM;
+  ImpTensor input = { .dtype = IMP_DT_FLOAT, .rank = 4 };
+  memcpy (input.dims, in_dims, 4 * sizeof (int64_t));
+  double total;
+  ImpastoStatus st = plan_shapes (&x, &input, &total);
+  for (int v = 0; !st && v < m->graph->n_values; v++) {
+    shapes[v] = x.slots[v].t;
+    shapes[v].data = NULL;
+  }
+  imp_free (x.slots);
+  return st;
 }
 
 ImpastoStatus imp_model_exec (ImpastoModel *m, const ImpTensor *input, ImpTensor *out,
@@ -420,26 +428,8 @@ ImpastoStatus imp_model_exec (ImpastoModel *m, const ImpTensor *input, ImpTensor
   x.slots = imp_alloc0 ((size_t) g->n_values, sizeof (Slot), "value slots", err);
   if (!x.slots)
     return IMPASTO_E_NOMEM;
-  for (int v = 0; v < g->n_values; v++)
-    if (g->values[v].is_const)
-      x.slots[v].t = g->values[v].t; /* borrowed */
-  if (input->rank != 4 || input->dtype != IMP_DT_FLOAT) {
-    imp_free (x.slots);
-    return imp_fail (err, IMPASTO_E_SHAPE, "the input must be a 4-D float tensor");
-  }
-  x.slots[m->input].t = *input; /* borrowed */
-
-  /* pass 1: shapes, uses, cost */
-  double total = 0, done = 0;
-  ImpastoStatus st = IMPASTO_OK;
-  for (int i = 0; !st && i < m->n_steps; i++) {
-    const ImpStep *s = &m->steps[i];
-    for (int k = 0; k < s->n_inputs; k++)
-      x.slots[s->inputs[k]].uses++;
-    if (!(st = infer_step (&x, s)) && !(st = check_size (&x, s)))
-      total += s->cost * (double) imp_tensor_count (&x.slots[s->output].t) + 1;
-  }
-  x.slots[m->output].uses++; /* the caller's read */
+  double total, done = 0;
+  ImpastoStatus st = plan_shapes (&x, input, &total);
 
   /* pass 2: run */
   for (int i = 0; !st && i < m->n_steps; i++) {

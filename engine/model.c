@@ -4,7 +4,9 @@
  * right, mirrored) to a size the network accepts, runs it, crops back, and composes the result:
  * optional colour preservation (luma from the stylised image, chroma from the original, BT.601
  * Y'CbCr), strength blend with the original, gray conversion and alpha pass-through. */
+#include "image.h"
 #include "model.h"
+#include "stream.h"
 #include "util.h"
 
 #include <math.h>
@@ -262,125 +264,9 @@ char *impasto_model_describe (const ImpastoModel *m)
 /* ------------------------------------------------------------------------------------------ */
 /* stylise                                                                                      */
 
-/* Mirror coordinate i (>= 0) into [0, n): reflection without repeating the edge, repeated as
- * often as needed, so any padding works even on a 1-3 pixel image. */
-static int64_t mirror (int64_t i, int64_t n)
-{
-  if (n == 1)
-    return 0;
-  int64_t period = 2 * (n - 1), r = i % period;
-  return r < n ? r : period - r;
-}
-
-static const float *pixel (const ImpastoImage *im, int64_t x, int64_t y)
-{
-  size_t stride = im->stride ? im->stride : (size_t) im->width * (size_t) im->channels;
-  return im->data + (size_t) y * stride + (size_t) x * (size_t) im->channels;
-}
-
-static float *pixel_mut (ImpastoImage *im, int64_t x, int64_t y)
-{
-  return (float *) pixel (im, x, y);
-}
-
-static void get_rgb (const ImpastoImage *im, int64_t x, int64_t y, float rgb[3])
-{
-  const float *p = pixel (im, x, y);
-  if (im->channels >= 3) {
-    rgb[0] = p[0]; rgb[1] = p[1]; rgb[2] = p[2];
-  } else {
-    rgb[0] = rgb[1] = rgb[2] = p[0];
-  }
-}
-
 static int64_t round_up (int64_t v, int64_t mult)
 {
   return (v + mult - 1) / mult * mult;
-}
-
-static ImpastoStatus check_images (const ImpastoImage *in, const ImpastoImage *out,
-                                   const ImpastoOptions *o, ImpastoError *err)
-{
-  if (!in || !out || !in->data || !out->data || !o)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "missing image or options");
-  if (in->width < 1 || in->height < 1 || in->channels < 1 || in->channels > 4)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "invalid image: %d x %d with %d channels",
-                     in->width, in->height, in->channels);
-  if (out->width != in->width || out->height != in->height || out->channels != in->channels)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "the output image must have the input's size and channels");
-  if ((in->stride && in->stride < (size_t) in->width * (size_t) in->channels)
-      || (out->stride && out->stride < (size_t) out->width * (size_t) out->channels))
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "image stride is smaller than a row");
-  if (in->width > (1 << 20) || in->height > (1 << 20))
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "image too large: %d x %d", in->width, in->height);
-  if (!(o->strength >= 0.0f && o->strength <= 1.0f))
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "strength must be between 0 and 1 (got %g)", o->strength);
-  return IMPASTO_OK;
-}
-
-/* [1, 3, ph, pw] model input from the image, mirrored past the bottom/right edges. */
-static ImpastoStatus make_input (const ImpastoModel *m, const ImpastoImage *in, int64_t ph,
-                                 int64_t pw, ImpTensor *t, ImpastoError *err)
-{
-  size_t plane = (size_t) ph * (size_t) pw;
-  float *data = imp_alloc (plane, 3 * sizeof (float), "model input", err);
-  if (!data)
-    return IMPASTO_E_NOMEM;
-  for (int64_t y = 0; y < ph; y++)
-    for (int64_t x = 0; x < pw; x++) {
-      float rgb[3];
-      get_rgb (in, mirror (x, in->width), mirror (y, in->height), rgb);
-      for (int c = 0; c < 3; c++)
-        data[(size_t) c * plane + (size_t) y * (size_t) pw + (size_t) x]
-            = rgb[c] * m->in_scale + m->in_offset;
-    }
-  *t = (ImpTensor) { .dtype = IMP_DT_FLOAT, .rank = 4, .dims = { 1, 3, ph, pw }, .data = data };
-  return IMPASTO_OK;
-}
-
-static float clamp01 (float v)
-{
-  return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-}
-
-static float luma (const float rgb[3])
-{
-  return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
-}
-
-/* out = original blended with the stylised pixels (planar [3, th, tw] in model range). */
-static void compose (const ImpastoModel *m, const ImpastoImage *in, const ImpTensor *styled,
-                     const ImpastoOptions *o, ImpastoImage *out)
-{
-  size_t tw = (size_t) styled->dims[3], plane = (size_t) styled->dims[2] * tw;
-  const float *s = styled->data;
-  float k = o->strength;
-  for (int y = 0; y < in->height; y++)
-    for (int x = 0; x < in->width; x++) {
-      float orig[3], st[3], res[3];
-      get_rgb (in, x, y, orig);
-      size_t i = (size_t) y * tw + (size_t) x;
-      for (int c = 0; c < 3; c++)
-        st[c] = clamp01 ((s[(size_t) c * plane + i] - m->out_offset) / m->out_scale);
-      if (o->preserve_colors) { /* luma of the stylised, chroma of the original */
-        float dy = luma (st) - luma (orig);
-        for (int c = 0; c < 3; c++)
-          st[c] = clamp01 (orig[c] + dy);
-      }
-      for (int c = 0; c < 3; c++)
-        res[c] = k == 1.0f ? st[c] : orig[c] + k * (st[c] - orig[c]);
-      const float *ip = pixel (in, x, y);
-      float *op = pixel_mut (out, x, y);
-      if (in->channels >= 3) {
-        op[0] = res[0]; op[1] = res[1]; op[2] = res[2];
-        if (in->channels == 4)
-          op[3] = ip[3];
-      } else {
-        op[0] = clamp01 (luma (res));
-        if (in->channels == 2)
-          op[1] = ip[1];
-      }
-    }
 }
 
 static ImpastoStatus ensure_pool (ImpastoModel *m, int threads)
@@ -395,6 +281,31 @@ static ImpastoStatus ensure_pool (ImpastoModel *m, int threads)
   return IMPASTO_OK;
 }
 
+/* Whole image in one piece: fastest, but memory grows with the image. */
+static ImpastoStatus stylize_whole (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                    const ImpastoOptions *o, int64_t ph, int64_t pw,
+                                    ImpastoError *err)
+{
+  float *data = imp_alloc ((size_t) ph * (size_t) pw, 3 * sizeof (float), "model input", err);
+  if (!data)
+    return IMPASTO_E_NOMEM;
+  imp_image_input_rows (m, in, 0, ph, pw, data, m->pool); /* [3, ph, pw] */
+  ImpTensor input = { .dtype = IMP_DT_FLOAT, .rank = 4, .dims = { 1, 3, ph, pw }, .data = data };
+  ImpTensor result = { 0 };
+  ImpastoStatus st = imp_model_exec (m, &input, &result, o->progress, o->progress_data, err);
+  imp_free (data);
+  if (st)
+    return st;
+  if (result.rank != 4 || result.dims[0] != 1 || result.dims[1] != 3
+      || result.dims[2] < in->height || result.dims[3] < in->width) {
+    imp_free (result.data);
+    return imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the input's size");
+  }
+  imp_image_compose_rows (m, in, result.data, 0, result.dims[2], result.dims[3], o, out, m->pool);
+  imp_free (result.data);
+  return IMPASTO_OK;
+}
+
 ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *o, ImpastoError *err)
 {
@@ -406,25 +317,13 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   }
   if (!m)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "no model");
-  ImpastoStatus st = check_images (in, out, o, err);
+  ImpastoStatus st = imp_image_check (in, out, o, err);
   if (st)
     return st;
   ensure_pool (m, o->threads);
   int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
   int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
-  ImpTensor input, result = { 0 };
-  if ((st = make_input (m, in, ph, pw, &input, err)))
-    return st;
-  st = imp_model_exec (m, &input, &result, o->progress, o->progress_data, err);
-  imp_free (input.data);
-  if (st)
-    return st;
-  if (result.rank != 4 || result.dims[1] != 3 || result.dims[2] < in->height
-      || result.dims[3] < in->width) {
-    imp_free (result.data);
-    return imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the input's size");
-  }
-  compose (m, in, &result, o, out);
-  imp_free (result.data);
-  return IMPASTO_OK;
+  if (imp_stream_wanted (m, ph, pw, o->tile_size))
+    return imp_stream_run (m, in, out, o, ph, pw, err);
+  return stylize_whole (m, in, out, o, ph, pw, err);
 }

@@ -31,7 +31,8 @@ typedef struct {
   double cost;        /* multiply-adds per output element (rough), for progress */
   bool dead;          /* fused into another step */
   union {
-    struct { ImpConvShape shape; const float *weight, *bias; ImpConv *conv; } conv;
+    struct { ImpConvShape shape; const float *weight, *bias; ImpConv *conv;
+             ImpConv *band_conv; /* same weights, no top/bottom padding (stream.c) */ } conv;
     struct { ImpConvTShape shape; const float *weight, *bias; ImpConvT *conv; } convt;
     struct { int t, l, b, r; ImpPadMode mode; float value; } pad;
     struct { const float *scale, *bias; float eps; bool relu; int channels; } instnorm;
@@ -73,5 +74,10 @@ ImpastoStatus imp_fold_node (ImpGraph *graph, const ImpNode *node, ImpastoError 
 typedef bool (*ImpProgressCb) (double fraction, void *user);
 ImpastoStatus imp_model_exec (ImpastoModel *model, const ImpTensor *input, ImpTensor *out,
                               ImpProgressCb progress, void *progress_data, ImpastoError *err);
+
+/* exec.c: infer the shape of every value for an input of in_dims [N, C, H, W]; shapes has one
+ * entry per graph value (dims only, data NULL).  Also checks sizes against limits. */
+ImpastoStatus imp_model_shapes (ImpastoModel *model, const int64_t in_dims[4], ImpTensor *shapes,
+                                ImpastoError *err);
 
 #endif
