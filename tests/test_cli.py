@@ -294,6 +294,17 @@ def test_strength_and_colors(model, ipath, tmp):
     check_close("preserve-colors vs ORT (original + luma change, clipped)", pc, want)
 
 
+def test_tiles(models, ipath, tmp):
+    """--tile-size > 0 runs the image in horizontal bands (streaming): same result as ORT."""
+    src = load_image(ipath)
+    for model in models:
+        name = f"{os.path.basename(model)} {os.path.basename(ipath)} --tile-size 64"
+        got = stylize(model, ipath, os.path.join(tmp, "tiled.png"), "--tile-size", "64")
+        if got is not None:
+            want = to_u8(ort_stylize_float(session_for(model, tmp), src[..., :3]))
+            check_close(f"{name} vs ORT", got, want)
+
+
 def no_leftovers(tmp, out_name):
     left = [f for f in os.listdir(tmp) if f == out_name or (out_name in f and "impasto-" in f)]
     return not left, left
@@ -431,6 +442,8 @@ def main():
         test_interrupt(shared, tmp)
         for model in models:
             test_model_vs_ort(model, inputs, tmp)
+        test_tiles([m for m in models if os.path.basename(m).startswith("mosaic-")],
+                   inputs["odd-251x189.png"], tmp)
         test_strength_and_colors(os.path.join(models_dir, "mosaic-9.onnx"),
                                  inputs["rgb-256x192.png"], tmp)
     print(f"{passed} passed, {failed} failed")
