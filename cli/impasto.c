@@ -438,8 +438,8 @@ static void print_usage (FILE *f)
          "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
          "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
-         "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged and\n"
-         "gray images give gray results.\n",
+         "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
+         "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n",
          f);
 }
 

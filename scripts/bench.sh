@@ -7,8 +7,9 @@
 #
 # Runs inside the Debian 13 root (re-executes itself through scripts/in-trixie.sh when needed),
 # makes a release build, makes the inputs (a Kodak image resized with numpy), then for each size
-# runs ours and ORT alternately N times and prints median wall time, the ratio ours/ORT, peak RSS
-# (GNU time's "Maximum resident set size", max over runs) and how close the two outputs are.
+# runs ours and ORT alternately N times and prints median wall time, the ratio ours/ORT, median CPU
+# time (user + system), peak RSS (GNU time's "Maximum resident set size", max over runs) and how
+# close the two outputs are (PSNR dB / max |difference| of 255).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -64,25 +65,33 @@ trap 'rm -rf "$work"' EXIT
 ort_model=$work/$model-ort.onnx
 python3 "$here/bench_ort.py" prepare "$model_path" "$ort_model"
 
-# Seconds (wall) of one whole-process run; peak RSS in KiB goes to the file named by $1.
+# One whole-process run of "$@": appends wall seconds to $1.t, peak RSS (KiB) to $1.rss and CPU
+# seconds (user + system) to $1.cpu.  On failure (e.g. out of memory) logs why and returns 1.
 timed() {
-  local rss_file=$1; shift
+  local stem=$1; shift
   local t0 t1
   t0=$(date +%s%N)
-  /usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || {
-    echo "bench.sh: run failed: $*" >&2; cat "$work/stderr.txt" >&2; exit 1; }
+  if ! /usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
+    log "run failed: $* — $(grep -v 'Schema error\|^$' "$work/stderr.txt" | tail -1)"
+    return 1
+  fi
   t1=$(date +%s%N)
-  awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time.txt" >> "$rss_file"
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'
+  awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time.txt" >> "$stem.rss"
+  awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f\n", s }' "$work/time.txt" >> "$stem.cpu"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$stem.t"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-peak_mib() { sort -g "$1" | tail -1 | awk '{ printf "%.0f", $1 / 1024 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+peak_mib() { sort -g "$1" | tail -1 | awk '{ printf "%.0f", $1 / 1024 } END { if (NR == 0) print "-" }'; }
 
 printf '\nimpasto %s vs ONNX Runtime %s — %s, %s threads, %s runs each (median wall s, whole process)\n' \
   "$("$cli" --version | cut -d' ' -f2)" "$(python3 -c 'import onnxruntime; print(onnxruntime.__version__)')" \
   "$model" "$threads" "$runs"
-printf '%-11s %10s %10s %8s %12s %12s %14s\n' size "ours s" "ORT s" ours/ORT "ours RSS MiB" "ORT RSS MiB" "PSNR/max|d|"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+printf 'load average before: %s on %s CPUs%s\n' "$load" "$(nproc)" \
+  "$(awk -v l="${load%% *}" 'BEGIN { if (l > 0.5) print " — machine busy: wall times are noisy, compare CPU s" }')"
+printf '%-11s %8s %8s %8s %9s %9s %9s %9s %12s\n' size "ours s" "ORT s" ours/ORT "ours CPU" "ORT CPU" \
+  "ours MiB" "ORT MiB" "PSNR/max|d|"
 
 IFS=, read -ra size_list <<< "$sizes"
 for size in "${size_list[@]}"; do
@@ -91,21 +100,30 @@ for size in "${size_list[@]}"; do
   else echo "bench.sh: bad size '$size' (N or WxH)" >&2; exit 2; fi
   input=$work/in-${w}x$h.png
   python3 "$here/bench_ort.py" make-input "$kodak" "$w" "$h" "$input"
-  : > "$work/ours.t"; : > "$work/ort.t"; : > "$work/ours.rss"; : > "$work/ort.rss"
-  # One untimed run of each first, so both start with warm caches.
-  # (Debian's ORT prints hundreds of harmless "Schema error" lines on stderr: keep them out.)
-  "$cli" stylize "$model_path" "$input" "$work/ours.png" --threads "$threads"
-  python3 "$here/bench_ort.py" run "$ort_model" "$input" "$work/ort.png" "$threads" 2>/dev/null
+  for side in ours ort; do : > "$work/$side.t"; : > "$work/$side.rss"; : > "$work/$side.cpu"; done
+  rm -f "$work/ours.png" "$work/ort.png"
+  ours_cmd=("$cli" stylize "$model_path" "$input" "$work/ours.png" --threads "$threads")
+  ort_cmd=(python3 "$here/bench_ort.py" run "$ort_model" "$input" "$work/ort.png" "$threads")
+  ours_ok=1; ort_ok=1
+  # One untimed run of each first (small sizes only), so both start with warm caches.
+  if (( w * h <= 4 * 1024 * 1024 )); then
+    "${ours_cmd[@]}" >/dev/null 2>&1 || true
+    "${ort_cmd[@]}" >/dev/null 2>&1 || true  # Debian's ORT prints many harmless "Schema error" lines
+  fi
   for ((r = 1; r <= runs; r++)); do
     log "${w}x$h run $r/$runs"
-    timed "$work/ours.rss" "$cli" stylize "$model_path" "$input" "$work/ours.png" \
-      --threads "$threads" >> "$work/ours.t"
-    timed "$work/ort.rss" python3 "$here/bench_ort.py" run "$ort_model" "$input" "$work/ort.png" \
-      "$threads" >> "$work/ort.t"
+    (( ours_ok )) && { timed "$work/ours" "${ours_cmd[@]}" || ours_ok=0; }
+    (( ort_ok )) && { timed "$work/ort" "${ort_cmd[@]}" || ort_ok=0; }
   done
   ours=$(median < "$work/ours.t"); ort=$(median < "$work/ort.t")
-  ratio=$(awk -v a="$ours" -v b="$ort" 'BEGIN { printf "%.2f", a / b }')
-  close=$(python3 "$here/bench_ort.py" compare "$work/ours.png" "$work/ort.png" | tr ' ' /)
-  printf '%-11s %10s %10s %8s %12s %12s %14s\n' "${w}x$h" "$ours" "$ort" "$ratio" \
+  (( ours_ok )) || ours="failed"
+  (( ort_ok )) || ort="failed"
+  ratio=$(awk -v a="$ours" -v b="$ort" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
+  close=-
+  if (( ours_ok && ort_ok )); then
+    close=$(python3 "$here/bench_ort.py" compare "$work/ours.png" "$work/ort.png" | tr ' ' /)
+  fi
+  printf '%-11s %8s %8s %8s %9s %9s %9s %9s %12s\n' "${w}x$h" "$ours" "$ort" "$ratio" \
+    "$(median < "$work/ours.cpu")" "$(median < "$work/ort.cpu")" \
     "$(peak_mib "$work/ours.rss")" "$(peak_mib "$work/ort.rss")" "$close"
 done

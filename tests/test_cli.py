@@ -5,8 +5,8 @@
     python3 tests/test_cli.py BUILD/cli/impasto
 
 For every model in $IMPASTO_SHARED/models and a few small images (RGB PNG, odd-sized PNG, JPEG,
-RGBA PNG, gray PNG) the CLI's output must match ONNX Runtime run on the same pixels with the
-documented pre/post-processing (PSNR >= 50 dB, max |diff| <= 2 of 255); alpha must pass through
+RGBA PNG, gray PNG, gray + alpha PNG) the CLI's output must match ONNX Runtime run on the same
+pixels with the documented pre/post-processing (PSNR >= 50 dB, max |diff| <= 2 of 255); alpha must pass through
 byte for byte.  Also checks --strength, --preserve-colors, `info`, and the error paths (exit
 status, one "impasto: " line naming the problem, no output file left behind).
 
@@ -47,7 +47,7 @@ def check(name, ok, detail=""):
     global passed, failed
     if ok:
         passed += 1
-        print(f"ok   - {name}")
+        print(f"ok   - {name}" + (f" ({detail})" if detail else ""))
     else:
         failed += 1
         print(f"FAIL - {name}" + (f": {detail}" if detail else ""))
@@ -218,6 +218,8 @@ def make_inputs(shared, tmp):
     # Gray: R = G = B (gdk-pixbuf loads gray files as RGB, so this is what a gray PNG looks like).
     g = to_u8(ycbcr(k05[300:420, 400:560])[0])
     add("gray-160x120.png", np.dstack([g, g, g]))
+    # Gray with alpha: the engine gets a 2-channel image.
+    add("grayalpha-96x64.png", np.dstack([g[:64, :96]] * 3 + [alpha[:64, :96]]))
     return inputs
 
 
@@ -239,14 +241,14 @@ def test_model_vs_ort(model, inputs, tmp):
                 # Lossy output: only check that it is a JPEG of the right size and close overall.
                 check_close(f"{name} -> jpeg", got, to_u8(want_f), psnr_min=30.0, max_diff=255)
                 continue
-            if iname.startswith("gray-"):
+            if iname.startswith("gray"):
                 check(f"{name} output is gray",
                       np.array_equal(got[..., 0], got[..., 1])
                       and np.array_equal(got[..., 0], got[..., 2]))
                 want_g = to_u8(np.clip(want_f @ LUMA, 0, 255))
                 check_close(f"{name} vs ORT luma", got[..., 0], want_g)
-                continue
-            check_close(f"{name} vs ORT", got[..., :3], to_u8(want_f))
+            else:
+                check_close(f"{name} vs ORT", got[..., :3], to_u8(want_f))
             check(f"{name} channels", got.shape[2] == src.shape[2],
                   f"{got.shape[2]} channels from {src.shape[2]}")
             if src.shape[2] == 4 and got.shape[2] == 4:
@@ -282,8 +284,25 @@ def test_strength_and_colors(model, ipath, tmp):
     check("preserve-colors takes the stylised luma", dy <= 1.5 and dy_in > 4 * max(dy, 0.5),
           f"median |Y - Y_stylised| {dy:.2f}, |Y - Y_input| {dy_in:.2f}")
     sty_chroma = np.median(np.abs(ycbcr(full)[1] - cb_in))
-    check("preserve-colors differs in chroma from the plain stylised result", sty_chroma > 3 * max(dcb, 0.5),
-          f"stylised median |dCb| {sty_chroma:.2f}")
+    check("preserve-colors differs in chroma from the plain stylised result",
+          sty_chroma > 3 * max(dcb, 0.5), f"stylised median |dCb| {sty_chroma:.2f}")
+    # Per pixel: the engine adds the luma change (BT.601) to each channel of the original and
+    # clips, i.e. keeps the original's Cb/Cr wherever the result fits in the RGB cube.
+    st = ort_stylize_float(session_for(model, tmp), src)
+    dy_ort = (st - src.astype(np.float64)) @ LUMA
+    want = to_u8(np.clip(src + dy_ort[..., None], 0, 255))
+    check_close("preserve-colors vs ORT (original + luma change, clipped)", pc, want)
+
+
+def test_tiles(models, ipath, tmp):
+    """--tile-size > 0 runs the image in horizontal bands (streaming): same result as ORT."""
+    src = load_image(ipath)
+    for model in models:
+        name = f"{os.path.basename(model)} {os.path.basename(ipath)} --tile-size 64"
+        got = stylize(model, ipath, os.path.join(tmp, "tiled.png"), "--tile-size", "64")
+        if got is not None:
+            want = to_u8(ort_stylize_float(session_for(model, tmp), src[..., :3]))
+            check_close(f"{name} vs ORT", got, want)
 
 
 def no_leftovers(tmp, out_name):
@@ -322,12 +341,14 @@ def test_errors(shared, inputs, tmp):
     out = os.path.join(tmp, "fail-out.png")
 
     missing = os.path.join(tmp, "no-such-model.onnx")
-    expect_failure("missing model", tmp, ["stylize", missing, img, out], ["no-such-model.onnx"])
+    expect_failure("missing model", tmp, ["stylize", missing, img, out],
+                   ["no-such-model.onnx", "no such file"])
 
     text = os.path.join(tmp, "not-a-model.onnx")
     with open(text, "w") as f:
         f.write("This is not an ONNX file, just some text.\n" * 10)
-    expect_failure("not an ONNX file", tmp, ["stylize", text, img, out], ["not-a-model.onnx"])
+    expect_failure("not an ONNX file", tmp, ["stylize", text, img, out],
+                   ["not-a-model.onnx", "not an ONNX model"])
 
     truncated = os.path.join(tmp, "truncated.onnx")
     with open(mosaic, "rb") as f, open(truncated, "wb") as g:
@@ -336,14 +357,15 @@ def test_errors(shared, inputs, tmp):
 
     lrn = os.path.join(tmp, "lrn.onnx")
     make_unsupported_model(lrn)
-    expect_failure("unsupported op", tmp, ["stylize", lrn, img, out], ["LRN"])
+    expect_failure("unsupported op", tmp, ["stylize", lrn, img, out],
+                   ["lrn.onnx", "unsupported", "LRN"])
     expect_failure("info on unsupported op", tmp, ["info", lrn], ["LRN"], out_name=None)
 
     bad_img = os.path.join(tmp, "not-an-image.png")
     with open(bad_img, "w") as f:
         f.write("not a PNG\n")
     expect_failure("unreadable image", tmp, ["stylize", mosaic, bad_img, out],
-                   ["not-an-image.png"])
+                   ["not-an-image.png", "cannot read image"])
     expect_failure("missing image", tmp, ["stylize", mosaic, os.path.join(tmp, "nope.png"), out],
                    ["nope.png"])
     expect_failure("unwritable output", tmp,
@@ -364,6 +386,31 @@ def test_errors(shared, inputs, tmp):
     with open(out, "rb") as f:
         check("failed run keeps an existing output untouched", rc != 0 and f.read() == b"previous")
     os.unlink(out)
+
+
+def test_interrupt(shared, tmp):
+    """Ctrl-C during a run: the process dies by SIGINT and leaves neither output nor temp file."""
+    import signal
+    import time
+    model = os.path.join(shared, "models", "mosaic-9.onnx")
+    img = os.path.join(shared, "models-src", "images-kodak", "kodim01.png")
+    folder = os.path.join(tmp, "interrupt")
+    os.mkdir(folder)
+    out = os.path.join(folder, "out.png")
+    p = subprocess.Popen([CLI, "stylize", model, img, out, "--threads", THREADS],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The temporary file appears right after the image is read, before the model is even loaded;
+    # signal as soon as it exists, long before the stylisation can finish.
+    deadline = time.monotonic() + 60
+    while not os.listdir(folder) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    started = bool(os.listdir(folder))
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    check("SIGINT: temp file seen while running", started)
+    check("SIGINT: process killed by SIGINT", p.returncode == -signal.SIGINT,
+          f"exit {p.returncode}, stderr {err!r}")
+    check("SIGINT: nothing left behind", os.listdir(folder) == [], f"left {os.listdir(folder)}")
 
 
 def test_misc(shared):
@@ -392,8 +439,11 @@ def main():
         inputs = make_inputs(shared, tmp)
         test_misc(shared)
         test_errors(shared, inputs, tmp)
+        test_interrupt(shared, tmp)
         for model in models:
             test_model_vs_ort(model, inputs, tmp)
+        test_tiles([m for m in models if os.path.basename(m).startswith("mosaic-")],
+                   inputs["odd-251x189.png"], tmp)
         test_strength_and_colors(os.path.join(models_dir, "mosaic-9.onnx"),
                                  inputs["rgb-256x192.png"], tmp)
     print(f"{passed} passed, {failed} failed")
