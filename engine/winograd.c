@@ -9,38 +9,55 @@
  *         [ 0  2 -1 -2  1  0 ]       [  1/24 -1/12  1/6 ]
  *         [ 0  4  0 -5  0  1 ]       [   0     0     1  ]
  *
- * Data layout of one block of N tiles (per thread, reused for every block it runs):
- *   V [36, in_c, N]   transformed input       (xi = 6 * i + j, i along rows, j along columns)
- *   M [36, out_c, N]  M[xi] = U[xi] V[xi]     (U [36, out_c, in_c], packed at _new)
- * The transforms run over the N tiles of a tile row as the innermost, contiguous loop so that the
- * compiler vectorises them; they are compiled for AVX-512 / AVX2 / baseline and picked at load
- * time (target_clones), which keeps the build portable. */
+ * The 36 products M[xi] = U[xi] V[xi] (xi = 6 * i + j) are small GEMMs: [out_c, in_c] x
+ * [in_c, tiles of a block].  Calling a BLAS per product costs a repacking of V on every call
+ * (measured: ~30% of the time with OpenBLAS), so the transforms write and read the layouts a
+ * register-blocked micro-kernel consumes directly:
+ *   U [36, out_c / 8, in_c, 8]       weights, 8 output channels interleaved (zero-padded), at _new
+ *   V [36, panels, in_c, 16]         transformed input, 16 tiles per panel
+ *   M [36, panels, out_c8, 16]       products (out_c8 = out_c rounded up to 8)
+ * One block = a band of tile rows x a segment of tile columns; every tile row of the block starts
+ * a new panel (tail tiles of a row are zero).  The block's V and M stay in the core's L2.
+ *
+ * The micro-kernel comes in AVX-512, AVX2+FMA and portable C flavours chosen at run time with
+ * __builtin_cpu_supports; the transforms are compiled for AVX-512 / AVX2 / baseline with
+ * target_clones.  No -march flags are needed, so the build stays portable. */
 #include "winograd.h"
 #include "util.h"
 
-#include <cblas.h>
 #include <string.h>
 
-#define WG_IN 6   /* input tile edge */
-#define WG_OUT 4  /* output tile edge */
-#define WG_XI 36  /* elements of a transformed tile */
-
-/* Tiles per block: the block's V and M together are budgeted to about this many bytes so that
- * they stay in the 1-2 MiB L2 of current x86 cores; clamped to [WG_MIN_TILES, WG_MAX_TILES]. */
-#define WG_BLOCK_BYTES (768 * 1024)
-#define WG_MIN_TILES 16
-#define WG_MAX_TILES 256
-
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define WG_X86 1
+#include <immintrin.h>
 #define WG_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
 #else
+#define WG_X86 0
 #define WG_CLONES
 #endif
 
+#define WG_IN 6     /* input tile edge */
+#define WG_OUT 4    /* output tile edge */
+#define WG_XI 36    /* elements of a transformed tile */
+#define WG_PANEL 16 /* tiles per panel (one AVX-512 vector) */
+#define WG_OCB 8    /* output channels per micro-kernel block */
+#define WG_SKEW 16  /* floats of padding after each xi slice of V and M */
+
+/* Tiles per block: the block's V and M together are budgeted to about this many bytes so that
+ * they stay in the 1 MiB L2 of current x86 cores. */
+#define WG_BLOCK_BYTES (640 * 1024)
+#define WG_MAX_TILES 256
+
+/* M[xi] for one xi: u [n_ob, ic, 8], v [n_panels, ic, 16] -> m [n_panels, n_ob * 8, 16] */
+typedef void (*WgGemmFunc) (const float *u, const float *v, float *m, int ic, int n_ob,
+                            int n_panels);
+
 struct ImpWinograd {
   ImpConvShape shape;
-  float *u;    /* [36, out_c, in_c] transformed weights */
-  float *bias; /* [out_c], zeros when the conv has none */
+  int out_c8;      /* out_c rounded up to WG_OCB */
+  float *u;        /* [36, out_c8 / 8, in_c, 8] transformed weights */
+  float *bias;     /* [out_c], zeros when the conv has none */
+  WgGemmFunc gemm;
 };
 
 bool imp_winograd_eligible (const ImpConvShape *s)
@@ -54,6 +71,122 @@ bool imp_winograd_eligible (const ImpConvShape *s)
       return false;
   return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
          || s->pad_mode == IMP_PAD_EDGE;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Micro-kernels.                                                                               */
+
+static void gemm_generic (const float *u, const float *v, float *m, int ic, int n_ob,
+                          int n_panels)
+{
+  const size_t v_panel = (size_t) ic * WG_PANEL, m_panel = (size_t) n_ob * WG_OCB * WG_PANEL;
+  for (int p = 0; p < n_panels; p++) {
+    const float *vp = v + p * v_panel;
+    for (int ob = 0; ob < n_ob; ob++) {
+      const float *ub = u + (size_t) ob * ic * WG_OCB;
+      float acc[WG_OCB][WG_PANEL] = { { 0 } };
+      for (int c = 0; c < ic; c++)
+        for (int i = 0; i < WG_OCB; i++)
+          for (int n = 0; n < WG_PANEL; n++)
+            acc[i][n] += ub[c * WG_OCB + i] * vp[c * WG_PANEL + n];
+      memcpy (m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL, acc, sizeof acc);
+    }
+  }
+}
+
+#if WG_X86
+/* 8 output channels x 2 panels (32 tiles) = 16 zmm accumulators; a single panel for the tail. */
+__attribute__ ((target ("avx512f"))) static void
+gemm_avx512 (const float *u, const float *v, float *m, int ic, int n_ob, int n_panels)
+{
+  const size_t v_panel = (size_t) ic * WG_PANEL, m_panel = (size_t) n_ob * WG_OCB * WG_PANEL;
+  int p = 0;
+  for (; p + 2 <= n_panels; p += 2) {
+    const float *v0 = v + p * v_panel, *v1 = v0 + v_panel;
+    for (int ob = 0; ob < n_ob; ob++) {
+      const float *w = u + (size_t) ob * ic * WG_OCB;
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+      __m512 a7 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+      for (int c = 0; c < ic; c++, w += WG_OCB) {
+        const __m512 x0 = _mm512_loadu_ps (v0 + c * WG_PANEL);
+        const __m512 x1 = _mm512_loadu_ps (v1 + c * WG_PANEL);
+        __m512 k;
+#define WG_STEP(i)                                                                              \
+  k = _mm512_set1_ps (w[i]);                                                                    \
+  a##i = _mm512_fmadd_ps (k, x0, a##i);                                                         \
+  b##i = _mm512_fmadd_ps (k, x1, b##i);
+        WG_STEP (0) WG_STEP (1) WG_STEP (2) WG_STEP (3)
+        WG_STEP (4) WG_STEP (5) WG_STEP (6) WG_STEP (7)
+#undef WG_STEP
+      }
+      float *m0 = m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL, *m1 = m0 + m_panel;
+#define WG_STORE(i)                                                                             \
+  _mm512_storeu_ps (m0 + i * WG_PANEL, a##i);                                                   \
+  _mm512_storeu_ps (m1 + i * WG_PANEL, b##i);
+      WG_STORE (0) WG_STORE (1) WG_STORE (2) WG_STORE (3)
+      WG_STORE (4) WG_STORE (5) WG_STORE (6) WG_STORE (7)
+#undef WG_STORE
+    }
+  }
+  for (; p < n_panels; p++) {
+    const float *v0 = v + p * v_panel;
+    for (int ob = 0; ob < n_ob; ob++) {
+      const float *w = u + (size_t) ob * ic * WG_OCB;
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+      __m512 a7 = a0;
+      for (int c = 0; c < ic; c++, w += WG_OCB) {
+        const __m512 x0 = _mm512_loadu_ps (v0 + c * WG_PANEL);
+#define WG_STEP(i) a##i = _mm512_fmadd_ps (_mm512_set1_ps (w[i]), x0, a##i);
+        WG_STEP (0) WG_STEP (1) WG_STEP (2) WG_STEP (3)
+        WG_STEP (4) WG_STEP (5) WG_STEP (6) WG_STEP (7)
+#undef WG_STEP
+      }
+      float *m0 = m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL;
+#define WG_STORE(i) _mm512_storeu_ps (m0 + i * WG_PANEL, a##i);
+      WG_STORE (0) WG_STORE (1) WG_STORE (2) WG_STORE (3)
+      WG_STORE (4) WG_STORE (5) WG_STORE (6) WG_STORE (7)
+#undef WG_STORE
+    }
+  }
+}
+
+/* 8 output channels x 8 tiles (half a panel) = 8 ymm accumulators. */
+__attribute__ ((target ("avx2,fma"))) static void
+gemm_avx2 (const float *u, const float *v, float *m, int ic, int n_ob, int n_panels)
+{
+  const size_t v_panel = (size_t) ic * WG_PANEL, m_panel = (size_t) n_ob * WG_OCB * WG_PANEL;
+  for (int p = 0; p < n_panels; p++)
+    for (int ob = 0; ob < n_ob; ob++)
+      for (int half = 0; half < WG_PANEL; half += 8) {
+        const float *w = u + (size_t) ob * ic * WG_OCB, *x = v + p * v_panel + half;
+        __m256 a0 = _mm256_setzero_ps (), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        __m256 a6 = a0, a7 = a0;
+        for (int c = 0; c < ic; c++, w += WG_OCB) {
+          const __m256 x0 = _mm256_loadu_ps (x + c * WG_PANEL);
+#define WG_STEP(i) a##i = _mm256_fmadd_ps (_mm256_broadcast_ss (w + i), x0, a##i);
+          WG_STEP (0) WG_STEP (1) WG_STEP (2) WG_STEP (3)
+          WG_STEP (4) WG_STEP (5) WG_STEP (6) WG_STEP (7)
+#undef WG_STEP
+        }
+        float *m0 = m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL + half;
+#define WG_STORE(i) _mm256_storeu_ps (m0 + i * WG_PANEL, a##i);
+        WG_STORE (0) WG_STORE (1) WG_STORE (2) WG_STORE (3)
+        WG_STORE (4) WG_STORE (5) WG_STORE (6) WG_STORE (7)
+#undef WG_STORE
+      }
+}
+#endif
+
+static WgGemmFunc pick_gemm (void)
+{
+#if WG_X86
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx512f"))
+    return gemm_avx512;
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    return gemm_avx2;
+#endif
+  return gemm_generic;
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -97,22 +230,27 @@ ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const
   if (!wg)
     return NULL;
   wg->shape = *s;
+  wg->gemm = pick_gemm ();
   const size_t oc = (size_t) s->out_c, ic = (size_t) s->in_c;
-  size_t plane;
-  if (!imp_mul_size (oc, ic, &plane)) {
+  const size_t oc8 = (oc + WG_OCB - 1) / WG_OCB * WG_OCB;
+  wg->out_c8 = (int) oc8;
+  size_t plane; /* one xi: oc8 * ic */
+  if (!imp_mul_size (oc8, ic, &plane)) {
     imp_fail (err, IMPASTO_E_NOMEM, "winograd: %zu x %zu weights overflow", oc, ic);
     imp_winograd_free (wg);
     return NULL;
   }
-  wg->u = imp_alloc (plane, WG_XI * sizeof (float), "winograd weights", err);
+  wg->u = imp_alloc0 (plane, WG_XI * sizeof (float), "winograd weights", err);
   wg->bias = imp_alloc0 (oc, sizeof (float), "winograd bias", err);
   if (!wg->u || !wg->bias) {
     imp_winograd_free (wg);
     return NULL;
   }
+  /* U[xi][o / 8][c][o % 8] */
   for (size_t o = 0; o < oc; o++)
     for (size_t c = 0; c < ic; c++)
-      transform_kernel (weight + (o * ic + c) * 9, wg->u + o * ic + c, plane);
+      transform_kernel (weight + (o * ic + c) * 9,
+                        wg->u + (o / WG_OCB) * ic * WG_OCB + c * WG_OCB + o % WG_OCB, plane);
   if (bias)
     memcpy (wg->bias, bias, oc * sizeof (float));
   return wg;
@@ -128,94 +266,113 @@ void imp_winograd_free (ImpWinograd *wg)
 }
 
 /* ------------------------------------------------------------------------------------------- */
-/* Transforms of one tile row segment (cols tiles), vectorised over the tiles.                  */
+/* Transforms of one tile row segment, vectorised over its tiles.                               */
 
-/* rows[k] (k < 6): the 6 input rows of the tile row, already padded: rows[k][4 * n + m] is element
- * (k, m) of tile n's 6x6 patch (4 * cols + 2 floats readable).  Writes V[xi * vstride + n].
- * tmp: 36 * cols floats. */
-WG_CLONES
-static void input_tile_row (const float *const *rows, int cols, float *v, size_t vstride,
-                            float *tmp)
+/* The 1-D transforms, on n tiles side by side.  Each takes its operands as restrict parameters
+ * (gcc only trusts restrict reliably there), and ivdep tells it that the 6 output lines do not
+ * overlap (it would otherwise need more run-time alias checks than it is willing to emit), so
+ * that the loops over the tiles vectorise. */
+
+/* out[i * os + x] = (B^T in)[i] for the 6 inputs in[k * is + x], x < n */
+static inline void bt_lines (const float *restrict in, size_t is, float *restrict out, size_t os,
+                             int n)
 {
-  /* along the columns: tmp[(k * 6 + j) * cols + n] = (d B)[k][j] */
-  for (int k = 0; k < WG_IN; k++) {
-    const float *restrict r = rows[k];
-    float *restrict t0 = tmp + (size_t) (k * WG_IN) * cols;
-    float *restrict t1 = t0 + cols, *restrict t2 = t1 + cols, *restrict t3 = t2 + cols;
-    float *restrict t4 = t3 + cols, *restrict t5 = t4 + cols;
-    for (int n = 0; n < cols; n++) {
-      const float d0 = r[4 * n], d1 = r[4 * n + 1], d2 = r[4 * n + 2], d3 = r[4 * n + 3];
-      const float d4 = r[4 * n + 4], d5 = r[4 * n + 5];
-      t0[n] = 4.0f * d0 - 5.0f * d2 + d4;
-      t1[n] = d3 + d4 - 4.0f * (d1 + d2);
-      t2[n] = d4 - d3 + 4.0f * (d1 - d2);
-      t3[n] = d4 - d2 + 2.0f * (d3 - d1);
-      t4[n] = d4 - d2 - 2.0f * (d3 - d1);
-      t5[n] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
-  }
-  /* along the rows: V[(i * 6 + j)] = (B^T (d B))[i][j] */
-  for (int j = 0; j < WG_IN; j++) {
-    const float *restrict s0 = tmp + (size_t) j * cols;
-    const float *restrict s1 = s0 + 6 * (size_t) cols, *restrict s2 = s1 + 6 * (size_t) cols;
-    const float *restrict s3 = s2 + 6 * (size_t) cols, *restrict s4 = s3 + 6 * (size_t) cols;
-    const float *restrict s5 = s4 + 6 * (size_t) cols;
-    float *restrict v0 = v + (size_t) j * vstride;
-    float *restrict v1 = v0 + 6 * vstride, *restrict v2 = v1 + 6 * vstride;
-    float *restrict v3 = v2 + 6 * vstride, *restrict v4 = v3 + 6 * vstride;
-    float *restrict v5 = v4 + 6 * vstride;
-    for (int n = 0; n < cols; n++) {
-      const float d0 = s0[n], d1 = s1[n], d2 = s2[n], d3 = s3[n], d4 = s4[n], d5 = s5[n];
-      v0[n] = 4.0f * d0 - 5.0f * d2 + d4;
-      v1[n] = d3 + d4 - 4.0f * (d1 + d2);
-      v2[n] = d4 - d3 + 4.0f * (d1 - d2);
-      v3[n] = d4 - d2 + 2.0f * (d3 - d1);
-      v4[n] = d4 - d2 - 2.0f * (d3 - d1);
-      v5[n] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
+  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+    const float d0 = in[x], d1 = in[is + x], d2 = in[2 * is + x], d3 = in[3 * is + x];
+    const float d4 = in[4 * is + x], d5 = in[5 * is + x];
+    out[x] = 4.0f * d0 - 5.0f * d2 + d4;
+    out[os + x] = d3 + d4 - 4.0f * (d1 + d2);
+    out[2 * os + x] = d4 - d3 + 4.0f * (d1 - d2);
+    out[3 * os + x] = d4 - d2 + 2.0f * (d3 - d1);
+    out[4 * os + x] = d4 - d2 - 2.0f * (d3 - d1);
+    out[5 * os + x] = 4.0f * d1 - 5.0f * d3 + d5;
   }
 }
 
-/* m[xi * mstride + n]: the GEMM result of tile n.  Writes out[r][4 * n + c] = (A^T m A)[r][c] +
- * bias for r, c < 4 (4 rows of 4 * cols floats).  tmp: 24 * cols floats. */
-WG_CLONES
-static void output_tile_row (const float *m, size_t mstride, int cols, float bias,
-                             float *const *out, float *tmp)
+/* out[j * os + x] = (B^T d_x)[j] where d_x = row[4x .. 4x + 5], x < n (tiles along a row) */
+static inline void bt_row (const float *restrict row, float *restrict out, size_t os, int n)
 {
-  /* along the columns: tmp[(i * 4 + c) * cols + n] = (m A)[i][c] */
-  for (int i = 0; i < WG_IN; i++) {
-    const float *restrict m0 = m + (size_t) (i * WG_IN) * mstride;
-    const float *restrict m1 = m0 + mstride, *restrict m2 = m1 + mstride;
-    const float *restrict m3 = m2 + mstride, *restrict m4 = m3 + mstride;
-    const float *restrict m5 = m4 + mstride;
-    float *restrict t0 = tmp + (size_t) (i * WG_OUT) * cols;
-    float *restrict t1 = t0 + cols, *restrict t2 = t1 + cols, *restrict t3 = t2 + cols;
-    for (int n = 0; n < cols; n++) {
-      const float a1 = m1[n] + m2[n], b1 = m1[n] - m2[n];
-      const float a2 = m3[n] + m4[n], b2 = m3[n] - m4[n];
-      t0[n] = m0[n] + a1 + a2;
-      t1[n] = b1 + 2.0f * b2;
-      t2[n] = a1 + 4.0f * a2;
-      t3[n] = b1 + 8.0f * b2 + m5[n];
-    }
+  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+    const float d0 = row[4 * x], d1 = row[4 * x + 1], d2 = row[4 * x + 2];
+    const float d3 = row[4 * x + 3], d4 = row[4 * x + 4], d5 = row[4 * x + 5];
+    out[x] = 4.0f * d0 - 5.0f * d2 + d4;
+    out[os + x] = d3 + d4 - 4.0f * (d1 + d2);
+    out[2 * os + x] = d4 - d3 + 4.0f * (d1 - d2);
+    out[3 * os + x] = d4 - d2 + 2.0f * (d3 - d1);
+    out[4 * os + x] = d4 - d2 - 2.0f * (d3 - d1);
+    out[5 * os + x] = 4.0f * d1 - 5.0f * d3 + d5;
   }
-  /* along the rows, then interleave the 4 columns of every tile into the output rows */
-  float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2],
-                  *restrict o3 = out[3];
-  const size_t step = (size_t) WG_OUT * cols; /* tmp rows i -> i + 1 */
-  for (int c = 0; c < WG_OUT; c++) {
-    const float *restrict s0 = tmp + (size_t) c * cols;
-    const float *restrict s1 = s0 + step, *restrict s2 = s1 + step, *restrict s3 = s2 + step;
-    const float *restrict s4 = s3 + step, *restrict s5 = s4 + step;
-    for (int n = 0; n < cols; n++) {
-      const float a1 = s1[n] + s2[n], b1 = s1[n] - s2[n];
-      const float a2 = s3[n] + s4[n], b2 = s3[n] - s4[n];
-      o0[4 * n + c] = s0[n] + a1 + a2 + bias;
-      o1[4 * n + c] = b1 + 2.0f * b2 + bias;
-      o2[4 * n + c] = a1 + 4.0f * a2 + bias;
-      o3[4 * n + c] = b1 + 8.0f * b2 + s5[n] + bias;
-    }
+}
+
+/* out[r * os + x] = (A^T in)[r] for the 6 inputs in[i * is + x], x < n */
+static inline void at_lines (const float *restrict in, size_t is, float *restrict out, size_t os,
+                             int n)
+{
+  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+    const float m0 = in[x], m1 = in[is + x], m2 = in[2 * is + x], m3 = in[3 * is + x];
+    const float m4 = in[4 * is + x], m5 = in[5 * is + x];
+    const float a1 = m1 + m2, b1 = m1 - m2, a2 = m3 + m4, b2 = m3 - m4;
+    out[x] = m0 + a1 + a2;
+    out[os + x] = b1 + 2.0f * b2;
+    out[2 * os + x] = a1 + 4.0f * a2;
+    out[3 * os + x] = b1 + 8.0f * b2 + m5;
   }
+}
+
+/* row[4x + c] = (A^T s)[c] + bias for the 6 inputs s[i * is + x], c < 4, x < n */
+static inline void at_row (const float *restrict in, size_t is, float bias, float *restrict row,
+                           int n)
+{
+  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+    const float m0 = in[x], m1 = in[is + x], m2 = in[2 * is + x], m3 = in[3 * is + x];
+    const float m4 = in[4 * is + x], m5 = in[5 * is + x];
+    const float a1 = m1 + m2, b1 = m1 - m2, a2 = m3 + m4, b2 = m3 - m4;
+    row[4 * x] = m0 + a1 + a2 + bias;
+    row[4 * x + 1] = b1 + 2.0f * b2 + bias;
+    row[4 * x + 2] = a1 + 4.0f * a2 + bias;
+    row[4 * x + 3] = b1 + 8.0f * b2 + m5 + bias;
+  }
+}
+
+/* rows[k] (k < 6): the 6 input rows of the tile row, already padded: rows[k][4 * n + m] is element
+ * (k, m) of tile n's 6x6 patch (4 * cols + 2 floats readable).  Tile n of the row goes to
+ * v[xi * xi_stride + (n / 16) * panel_stride + n % 16]; tiles cols .. cols_pad - 1 get zeros.
+ * tmp: 36 * cols_pad floats. */
+WG_CLONES
+static void input_tile_row (const float *const *rows, int cols, int cols_pad, float *v,
+                            size_t xi_stride, size_t panel_stride, float *tmp)
+{
+  /* along the rows of the patches: tmp[(j * 6 + k) * cols_pad + n] = (d B)[k][j] */
+  const size_t cp = (size_t) cols_pad;
+  for (int k = 0; k < WG_IN; k++) {
+    bt_row (rows[k], tmp + k * cp, WG_IN * cp, cols);
+    for (int j = 0; j < WG_IN; j++)
+      memset (tmp + (j * WG_IN + k) * cp + cols, 0, (cp - (size_t) cols) * sizeof (float));
+  }
+  /* down the columns: V[i * 6 + j] = (B^T (d B))[i][j], one panel of 16 tiles at a time */
+  for (int j = 0; j < WG_IN; j++)
+    for (int q = 0; q < cols_pad; q += WG_PANEL)
+      bt_lines (tmp + j * WG_IN * cp + q, cp,
+                v + (size_t) j * xi_stride + (size_t) (q / WG_PANEL) * panel_stride,
+                WG_IN * xi_stride, WG_PANEL);
+}
+
+/* m[xi * xi_stride + (n / 16) * panel_stride + n % 16]: the products of tile n of the row.
+ * Writes out[r][4 * n + c] = (A^T m A)[r][c] + bias for r, c < 4 and n < cols (4 rows of
+ * 4 * cols floats).  tmp: 24 * cols_pad floats. */
+WG_CLONES
+static void output_tile_row (const float *m, size_t xi_stride, size_t panel_stride, int cols,
+                             int cols_pad, float bias, float *const *out, float *tmp)
+{
+  /* down the columns: tmp[(r * 6 + j) * cols_pad + n] = (A^T m)[r][j] */
+  const size_t cp = (size_t) cols_pad;
+  for (int j = 0; j < WG_IN; j++)
+    for (int q = 0; q < cols_pad; q += WG_PANEL)
+      at_lines (m + (size_t) j * xi_stride + (size_t) (q / WG_PANEL) * panel_stride,
+                WG_IN * xi_stride, tmp + j * cp + q, WG_IN * cp, WG_PANEL);
+  /* along the rows, interleaving the 4 columns of every tile into the output rows */
+  for (int r = 0; r < WG_OUT; r++)
+    at_row (tmp + r * WG_IN * cp, cp, bias, out[r], cols);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -235,8 +392,9 @@ typedef struct {
   size_t colmap_ints;
 } WgRun;
 
-/* Per-thread scratch (floats), each part rounded to 16 floats (64 bytes). */
+/* Per-thread scratch (floats), each part a multiple of 16 floats (64 bytes). */
 typedef struct {
+  size_t v_xi, m_xi; /* floats from one xi slice of V / M to the next */
   size_t v, m, rowbuf, zero, tmp, orow, total;
 } WgScratch;
 
@@ -245,20 +403,25 @@ static size_t round16 (size_t n)
   return (n + 15) & ~(size_t) 15;
 }
 
-static bool scratch_layout (int in_c, int out_c, int band_rows, int seg_cols, WgScratch *sc)
+static bool scratch_layout (int in_c, int out_c8, int band_rows, int seg_cols, WgScratch *sc)
 {
-  size_t n_tiles = (size_t) band_rows * (size_t) seg_cols, row = 4 * (size_t) seg_cols + 4;
-  if (!imp_mul_size (n_tiles, (size_t) WG_XI * (size_t) in_c, &sc->v)
-      || !imp_mul_size (n_tiles, (size_t) WG_XI * (size_t) out_c, &sc->m))
+  size_t seg_pad = round16 ((size_t) seg_cols), row = 4 * seg_pad + 4, n_tiles;
+  if (!imp_mul_size ((size_t) band_rows, seg_pad, &n_tiles)
+      || !imp_mul_size (n_tiles, (size_t) in_c, &sc->v_xi)
+      || !imp_mul_size (n_tiles, (size_t) out_c8, &sc->m_xi)
+      || sc->v_xi > SIZE_MAX / 2 || sc->m_xi > SIZE_MAX / 2)
     return false;
-  sc->v = round16 (sc->v);
-  sc->m = round16 (sc->m);
+  /* skew the 36 slices by a cache line so that they do not all map to the same cache sets */
+  sc->v_xi += WG_SKEW;
+  sc->m_xi += WG_SKEW;
+  if (!imp_mul_size (sc->v_xi, WG_XI, &sc->v) || !imp_mul_size (sc->m_xi, WG_XI, &sc->m))
+    return false;
   sc->rowbuf = round16 (WG_IN * row);
   sc->zero = round16 (row);
-  sc->tmp = round16 (WG_XI * (size_t) seg_cols);
+  sc->tmp = round16 (WG_XI * seg_pad);
   sc->orow = round16 (WG_OUT * row);
   sc->total = sc->v + sc->m + sc->rowbuf + sc->zero + sc->tmp + sc->orow;
-  return sc->total >= sc->v + sc->m; /* sizes are far from SIZE_MAX once v, m fit */
+  return sc->total >= sc->v + sc->m; /* the small parts cannot overflow once v, m fit */
 }
 
 /* Index in [0, n) of padded coordinate i of a dimension with pads lo, hi, or -1 for zero: constant
@@ -276,21 +439,22 @@ static void wg_task (void *ctx, int64_t task, int thread)
   const WgRun *run = ctx;
   const ImpWinograd *wg = run->wg;
   const ImpConvShape *s = &wg->shape;
-  const int ic = s->in_c, oc = s->out_c;
+  const int ic = s->in_c, oc = s->out_c, oc8 = wg->out_c8;
   const int seg = (int) (task % run->n_segs), band = (int) (task / run->n_segs);
   const int ty0 = band * run->band_rows, tx0 = seg * run->seg_cols;
   const int rows = IMP_MIN (run->band_rows, run->tiles_y - ty0);
   const int cols = IMP_MIN (run->seg_cols, run->tiles_x - tx0);
-  const size_t n_tiles = (size_t) rows * (size_t) cols;
+  const int cols_pad = (int) round16 ((size_t) cols);
+  const int row_panels = cols_pad / WG_PANEL, n_panels = rows * row_panels;
 
   WgScratch sc = { 0 };
-  scratch_layout (ic, oc, run->band_rows, run->seg_cols, &sc); /* checked in imp_winograd_run */
-  float *v = run->scratch + (size_t) thread * run->scratch_floats; /* [36, ic, n_tiles] */
-  float *m = v + sc.v;                                              /* [36, oc, n_tiles] */
+  scratch_layout (ic, oc8, run->band_rows, run->seg_cols, &sc); /* checked in _run */
+  float *v = run->scratch + (size_t) thread * run->scratch_floats; /* [36, panels, ic, 16] */
+  float *m = v + sc.v;                                              /* [36, panels, oc8, 16] */
   float *rowbuf = m + sc.m, *zero = rowbuf + sc.rowbuf, *tmp = zero + sc.zero;
   float *orow = tmp + sc.tmp;
   int *colmap = run->colmaps + (size_t) thread * run->colmap_ints;
-  const size_t row_len = 4 * (size_t) run->seg_cols + 4;
+  const size_t row_len = 4 * round16 ((size_t) run->seg_cols) + 4;
 
   /* input columns of the segment: x0 .. x0 + span - 1 in padded coordinates */
   const int x0 = tx0 * WG_OUT - s->pad_l, span = WG_OUT * cols + 2;
@@ -302,7 +466,7 @@ static void wg_task (void *ctx, int64_t task, int thread)
 
   /* 1. input transform -> V */
   const size_t plane = (size_t) run->h * (size_t) run->w;
-  const size_t vstride = (size_t) ic * n_tiles;
+  const size_t v_panel = (size_t) ic * WG_PANEL, v_xi = sc.v_xi;
   for (int c = 0; c < ic; c++) {
     const float *xc = run->x + (size_t) c * plane;
     for (int r = 0; r < rows; r++) {
@@ -322,16 +486,17 @@ static void wg_task (void *ctx, int64_t task, int thread)
           in_rows[k] = dst;
         }
       }
-      input_tile_row (in_rows, cols, v + (size_t) c * n_tiles + (size_t) r * cols, vstride, tmp);
+      input_tile_row (in_rows, cols, cols_pad,
+                      v + (size_t) r * row_panels * v_panel + (size_t) c * WG_PANEL, v_xi,
+                      v_panel, tmp);
     }
   }
 
-  /* 2. M[xi] = U[xi] V[xi]: [oc, ic] x [ic, n_tiles] */
-  const size_t uplane = (size_t) oc * (size_t) ic, mstride = (size_t) oc * n_tiles;
+  /* 2. M[xi] = U[xi] V[xi] */
+  const size_t u_xi = (size_t) oc8 * (size_t) ic;
+  const size_t m_panel = (size_t) oc8 * WG_PANEL, m_xi = sc.m_xi;
   for (int xi = 0; xi < WG_XI; xi++)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, (int) n_tiles, ic, 1.0f,
-                 wg->u + xi * uplane, ic, v + xi * vstride, (int) n_tiles, 0.0f, m + xi * mstride,
-                 (int) n_tiles);
+    wg->gemm (wg->u + xi * u_xi, v + xi * v_xi, m + xi * m_xi, ic, oc8 / WG_OCB, n_panels);
 
   /* 3. output transform + bias -> y */
   const size_t oplane = (size_t) run->oh * (size_t) run->ow;
@@ -344,8 +509,8 @@ static void wg_task (void *ctx, int64_t task, int thread)
       float *out_rows[WG_OUT];
       for (int k = 0; k < WG_OUT; k++)
         out_rows[k] = direct ? yo + (size_t) (oy0 + k) * run->ow + ox0 : orow + k * row_len;
-      output_tile_row (m + (size_t) o * n_tiles + (size_t) r * cols, mstride, cols, wg->bias[o],
-                       out_rows, tmp);
+      output_tile_row (m + (size_t) r * row_panels * m_panel + (size_t) o * WG_PANEL, m_xi,
+                       m_panel, cols, cols_pad, wg->bias[o], out_rows, tmp);
       if (!direct)
         for (int k = 0; k < WG_OUT && oy0 + k < run->oh; k++)
           memcpy (yo + (size_t) (oy0 + k) * run->ow + ox0, out_rows[k],
@@ -354,18 +519,23 @@ static void wg_task (void *ctx, int64_t task, int thread)
   }
 }
 
-/* Choose the block shape: about WG_BLOCK_BYTES of V + M, whole tile rows when they fit, and
- * enough blocks to keep every thread busy. */
-static void plan_blocks (WgRun *run, int in_c, int out_c, int threads)
+/* Choose the block shape: about WG_BLOCK_BYTES of V + M, segments a multiple of a panel wide,
+ * whole tile rows when they fit, and enough blocks to keep every thread busy. */
+static void plan_blocks (WgRun *run, int in_c, int out_c8, int threads)
 {
-  size_t per_tile = (size_t) WG_XI * ((size_t) in_c + (size_t) out_c) * sizeof (float);
+  size_t per_tile = (size_t) WG_XI * ((size_t) in_c + (size_t) out_c8) * sizeof (float);
   size_t target = WG_BLOCK_BYTES / per_tile;
-  target = IMP_MAX (target, (size_t) WG_MIN_TILES);
+  target = IMP_MAX (target, (size_t) WG_PANEL);
   target = IMP_MIN (target, (size_t) WG_MAX_TILES);
-  int seg = (int) IMP_MIN ((size_t) run->tiles_x, target);
-  run->n_segs = (run->tiles_x + seg - 1) / seg;
-  run->seg_cols = (run->tiles_x + run->n_segs - 1) / run->n_segs; /* balance the segments */
-  int band = (int) IMP_MAX ((size_t) 1, target / (size_t) run->seg_cols);
+  if ((size_t) run->tiles_x <= target) {
+    run->seg_cols = run->tiles_x;
+  } else {
+    int n = (int) ((run->tiles_x + target - 1) / target);
+    run->seg_cols = (int) round16 ((size_t) ((run->tiles_x + n - 1) / n));
+  }
+  run->n_segs = (run->tiles_x + run->seg_cols - 1) / run->seg_cols;
+  size_t seg_pad = round16 ((size_t) run->seg_cols);
+  int band = (int) IMP_MAX ((size_t) 1, target / seg_pad);
   band = IMP_MIN (band, run->tiles_y);
   /* at least ~4 blocks per thread for load balance when the image allows it */
   while (band > 1
@@ -394,16 +564,15 @@ ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float
   run.tiles_y = (run.oh + WG_OUT - 1) / WG_OUT;
   run.tiles_x = (run.ow + WG_OUT - 1) / WG_OUT;
   const int threads = imp_pool_threads (pool);
-  plan_blocks (&run, s->in_c, s->out_c, threads);
+  plan_blocks (&run, s->in_c, wg->out_c8, threads);
 
   WgScratch sc;
-  if (!scratch_layout (s->in_c, s->out_c, run.band_rows, run.seg_cols, &sc))
+  size_t all_floats;
+  if (!scratch_layout (s->in_c, wg->out_c8, run.band_rows, run.seg_cols, &sc)
+      || !imp_mul_size ((size_t) threads, sc.total, &all_floats))
     return imp_fail (err, IMPASTO_E_NOMEM, "winograd: scratch size overflows");
   run.scratch_floats = sc.total;
   run.colmap_ints = round16 (4 * (size_t) run.seg_cols + 4);
-  size_t all_floats;
-  if (!imp_mul_size ((size_t) threads, sc.total, &all_floats))
-    return imp_fail (err, IMPASTO_E_NOMEM, "winograd: scratch size overflows");
   run.scratch = imp_alloc (all_floats, sizeof (float), "winograd scratch", err);
   if (!run.scratch)
     return err ? err->code : IMPASTO_E_NOMEM;
