@@ -25,6 +25,7 @@
 #include "winograd.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
@@ -177,11 +178,16 @@ gemm_avx2 (const float *u, const float *v, float *m, int ic, int n_ob, int n_pan
 }
 #endif
 
+/* The best micro-kernel the CPU runs.  IMPASTO_WINOGRAD_ISA=c|avx2 caps the choice (the tests
+ * use it to check every flavour on one machine). */
 static WgGemmFunc pick_gemm (void)
 {
+  const char *cap = getenv ("IMPASTO_WINOGRAD_ISA");
+  if (cap && strcmp (cap, "c") == 0)
+    return gemm_generic;
 #if WG_X86
   __builtin_cpu_init ();
-  if (__builtin_cpu_supports ("avx512f"))
+  if (__builtin_cpu_supports ("avx512f") && !(cap && strcmp (cap, "avx2") == 0))
     return gemm_avx512;
   if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
     return gemm_avx2;
