@@ -26,8 +26,8 @@
 
 #define CD_K 9
 #define CD_KK 81
-#define CD_ROWS 8      /* output rows per task */
-#define CD_SEG 256     /* output columns per task, at most (a multiple of the chunk) */
+#define CD_ROWS 16     /* output rows per task */
+#define CD_SEG 256     /* output columns per task, at most; halved for in_c > 8 (cache) */
 
 /* One output row, one output-channel block, chunks of pixels [0, width) (width rounded up to
  * whole chunks; the padded buffer is wide enough).
@@ -253,7 +253,13 @@ static void conv9_task (void *ctx, int64_t task, int thread)
   float *buf = run->scratch + (size_t) thread * run->scratch_floats; /* [ic][rows + 8][buf_rs] */
   float *obuf = buf + (size_t) s->in_c * run->buf_cs;                 /* [ob][seg] */
 
-  /* padded input window: rows oy0 - pad_t .., columns ox0 - pad_l .. + buf_rs */
+  /* padded input window: rows oy0 - pad_t .., columns ox0 - pad_l .. + buf_rs.  Columns
+   * [j0, j1) are inside the image and copied as a block; the others go through the pad map. */
+  int colmap[CD_SEG + 32 + CD_K - 1]; /* seg <= CD_SEG rounded up to a chunk (<= 32) */
+  const int nb = (int) run->buf_rs, xs = ox0 - s->pad_l;
+  for (int j = 0; j < nb; j++)
+    colmap[j] = pad_map9 (xs + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
+  const int j0 = IMP_MIN (IMP_MAX (0, -xs), nb), j1 = IMP_MAX (j0, IMP_MIN (nb, run->w - xs));
   const size_t plane = (size_t) run->h * run->w;
   for (int c = 0; c < s->in_c; c++)
     for (int r = 0; r < rows + CD_K - 1; r++) {
@@ -264,10 +270,11 @@ static void conv9_task (void *ctx, int64_t task, int thread)
         continue;
       }
       const float *src = run->x + c * plane + (size_t) iy * run->w;
-      for (int j = 0; j < (int) run->buf_rs; j++) {
-        int ix = pad_map9 (ox0 + j - s->pad_l, run->w, s->pad_l, s->pad_r, s->pad_mode);
-        dst[j] = ix < 0 ? 0.0f : src[ix];
-      }
+      for (int j = 0; j < j0; j++)
+        dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+      memcpy (dst + j0, src + xs + j0, (size_t) (j1 - j0) * sizeof (float));
+      for (int j = j1; j < nb; j++)
+        dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
     }
 
   const size_t oplane = (size_t) run->oh * run->ow;
@@ -300,7 +307,8 @@ ImpastoStatus imp_conv9_run (const ImpConv9 *cv, int h, int w, const float *x, f
   if (run.oh < 1 || run.ow < 1)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv9: input %d x %d gives an empty output", h, w);
   const int chunk = 8 * cv->pv;
-  int n = (run.ow + CD_SEG - 1) / CD_SEG; /* balance the segments, whole chunks each */
+  const int seg_max = s->in_c > 8 ? CD_SEG / 2 : CD_SEG;
+  int n = (run.ow + seg_max - 1) / seg_max; /* balance the segments, whole chunks each */
   run.seg = ((run.ow + n - 1) / n + chunk - 1) / chunk * chunk;
   run.n_segs = (run.ow + run.seg - 1) / run.seg;
   run.buf_rs = (size_t) run.seg + CD_K - 1;

@@ -200,6 +200,8 @@ int main (void)
     /* several bands and segments */
     run_case (pool, 3, 32, 37, 600, 4, 4, 4, 4, IMP_PAD_REFLECT, true);
     run_case (pool, 32, 3, 19, 531, 4, 3, 2, 8, IMP_PAD_EDGE, true);
+    run_case (pool, 3, 32, 18, 250, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* segment > 256 */
+    run_case (pool, 32, 3, 18, 127, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* segment > 128 */
   }
   imp_pool_free (pool);
   printf ("worst |error| / scale: %.3g (tolerance %.0e)\n", worst_ratio, TOL);
