@@ -465,6 +465,8 @@ static void wg_task (void *ctx, int64_t task, int thread)
   /* input columns of the segment: x0 .. x0 + span - 1 in padded coordinates */
   const int x0 = tx0 * WG_OUT - s->pad_l, span = WG_OUT * cols + 2;
   const bool interior_cols = x0 >= 0 && x0 + span <= run->w;
+  /* columns [j0, j1) of the span lie inside the image: copied as a block when gathering */
+  const int j0 = IMP_MIN (IMP_MAX (0, -x0), span), j1 = IMP_MAX (j0, IMP_MIN (span, run->w - x0));
   if (!interior_cols)
     for (int j = 0; j < span; j++)
       colmap[j] = pad_map (x0 + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
@@ -487,7 +489,10 @@ static void wg_task (void *ctx, int64_t task, int thread)
         } else {
           const float *src = xc + (size_t) yi * run->w;
           float *dst = rowbuf + (size_t) k * row_len;
-          for (int j = 0; j < span; j++)
+          for (int j = 0; j < j0; j++)
+            dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+          memcpy (dst + j0, src + x0 + j0, (size_t) (j1 - j0) * sizeof (float));
+          for (int j = j1; j < span; j++)
             dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
           in_rows[k] = dst;
         }
