@@ -59,7 +59,11 @@ struct ImpWinograd {
   float *u;        /* [36, out_c8 / 8, in_c, 8] transformed weights */
   float *bias;     /* [out_c], zeros when the conv has none */
   WgGemmFunc gemm;
+  bool avx2;       /* use the AVX2 row transforms (which order the tiles of 8-groups as
+                      0 2 4 6 1 3 5 7 in V and M; see bt_row_avx2) */
 };
+
+static bool pick_avx2_transforms (void);
 
 bool imp_winograd_eligible (const ImpConvShape *s)
 {
@@ -237,6 +241,7 @@ ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const
     return NULL;
   wg->shape = *s;
   wg->gemm = pick_gemm ();
+  wg->avx2 = pick_avx2_transforms ();
   const size_t oc = (size_t) s->out_c, ic = (size_t) s->in_c;
   const size_t oc8 = (oc + WG_OCB - 1) / WG_OCB * WG_OCB;
   wg->out_c8 = (int) oc8;
@@ -340,18 +345,104 @@ static inline void at_row (const float *restrict in, size_t is, float bias, floa
   }
 }
 
+#if WG_X86
+/* bt_row for groups of 8 tiles, AVX2.  Loads the 32 floats of 8 tiles (and the same shifted by a
+ * tile for elements 4 and 5) and transposes them in-lane: the lanes then hold the tiles in the
+ * order 0 2 4 6 1 3 5 7.  The column pass and the GEMM do not care about the order of the tiles;
+ * at_row_avx2 undoes it for free (its in-lane interleave yields natural order from exactly this
+ * permutation).  Reads row[0 .. 4 * n8 + 3] where n8 = n rounded down to 8; returns n8. */
+__attribute__ ((target ("avx2,fma"))) static int
+bt_row_avx2 (const float *restrict row, float *restrict out, size_t os, int n)
+{
+  const __m256 four = _mm256_set1_ps (4.0f), five = _mm256_set1_ps (5.0f);
+  const __m256 two = _mm256_set1_ps (2.0f);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const float *r = row + 4 * x;
+    const __m256 a = _mm256_loadu_ps (r), b = _mm256_loadu_ps (r + 8);
+    const __m256 c = _mm256_loadu_ps (r + 16), d = _mm256_loadu_ps (r + 24);
+    const __m256 a4 = _mm256_loadu_ps (r + 4), b4 = _mm256_loadu_ps (r + 12);
+    const __m256 c4 = _mm256_loadu_ps (r + 20), d4 = _mm256_loadu_ps (r + 28);
+    const __m256 ab_lo = _mm256_unpacklo_ps (a, b), ab_hi = _mm256_unpackhi_ps (a, b);
+    const __m256 cd_lo = _mm256_unpacklo_ps (c, d), cd_hi = _mm256_unpackhi_ps (c, d);
+    const __m256 ab4 = _mm256_unpacklo_ps (a4, b4), cd4 = _mm256_unpacklo_ps (c4, d4);
+    const __m256 e0 = _mm256_shuffle_ps (ab_lo, cd_lo, 0x44), e1 = _mm256_shuffle_ps (ab_lo, cd_lo, 0xEE);
+    const __m256 e2 = _mm256_shuffle_ps (ab_hi, cd_hi, 0x44), e3 = _mm256_shuffle_ps (ab_hi, cd_hi, 0xEE);
+    const __m256 e4 = _mm256_shuffle_ps (ab4, cd4, 0x44), e5 = _mm256_shuffle_ps (ab4, cd4, 0xEE);
+    const __m256 s12 = _mm256_add_ps (e1, e2), d12 = _mm256_sub_ps (e1, e2);
+    const __m256 d31 = _mm256_sub_ps (e3, e1), e42 = _mm256_sub_ps (e4, e2);
+    _mm256_storeu_ps (out + x, _mm256_add_ps (_mm256_fnmadd_ps (five, e2, _mm256_mul_ps (four, e0)), e4));
+    _mm256_storeu_ps (out + os + x, _mm256_fnmadd_ps (four, s12, _mm256_add_ps (e3, e4)));
+    _mm256_storeu_ps (out + 2 * os + x, _mm256_fmadd_ps (four, d12, _mm256_sub_ps (e4, e3)));
+    _mm256_storeu_ps (out + 3 * os + x, _mm256_fmadd_ps (two, d31, e42));
+    _mm256_storeu_ps (out + 4 * os + x, _mm256_fnmadd_ps (two, d31, e42));
+    _mm256_storeu_ps (out + 5 * os + x, _mm256_add_ps (_mm256_fnmadd_ps (five, e3, _mm256_mul_ps (four, e1)), e5));
+  }
+  return x;
+}
+
+/* at_row for groups of 8 tiles whose lanes hold the tiles as 0 2 4 6 1 3 5 7 (bt_row_avx2):
+ * the in-lane 4x4 interleave then writes the 32 outputs in natural order.  Returns n8. */
+__attribute__ ((target ("avx2,fma"))) static int
+at_row_avx2 (const float *restrict in, size_t is, float bias, float *restrict row, int n)
+{
+  const __m256 bv = _mm256_set1_ps (bias), two = _mm256_set1_ps (2.0f);
+  const __m256 four = _mm256_set1_ps (4.0f), eight = _mm256_set1_ps (8.0f);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const __m256 m0 = _mm256_loadu_ps (in + x), m1 = _mm256_loadu_ps (in + is + x);
+    const __m256 m2 = _mm256_loadu_ps (in + 2 * is + x), m3 = _mm256_loadu_ps (in + 3 * is + x);
+    const __m256 m4 = _mm256_loadu_ps (in + 4 * is + x), m5 = _mm256_loadu_ps (in + 5 * is + x);
+    const __m256 a1 = _mm256_add_ps (m1, m2), b1 = _mm256_sub_ps (m1, m2);
+    const __m256 a2 = _mm256_add_ps (m3, m4), b2 = _mm256_sub_ps (m3, m4);
+    const __m256 o0 = _mm256_add_ps (_mm256_add_ps (m0, a1), _mm256_add_ps (a2, bv));
+    const __m256 o1 = _mm256_add_ps (_mm256_fmadd_ps (two, b2, b1), bv);
+    const __m256 o2 = _mm256_add_ps (_mm256_fmadd_ps (four, a2, a1), bv);
+    const __m256 o3 = _mm256_add_ps (_mm256_fmadd_ps (eight, b2, b1), _mm256_add_ps (m5, bv));
+    const __m256 lo01 = _mm256_unpacklo_ps (o0, o1), hi01 = _mm256_unpackhi_ps (o0, o1);
+    const __m256 lo23 = _mm256_unpacklo_ps (o2, o3), hi23 = _mm256_unpackhi_ps (o2, o3);
+    float *r = row + 4 * x;
+    _mm256_storeu_ps (r, _mm256_shuffle_ps (lo01, lo23, 0x44));
+    _mm256_storeu_ps (r + 8, _mm256_shuffle_ps (lo01, lo23, 0xEE));
+    _mm256_storeu_ps (r + 16, _mm256_shuffle_ps (hi01, hi23, 0x44));
+    _mm256_storeu_ps (r + 24, _mm256_shuffle_ps (hi01, hi23, 0xEE));
+  }
+  return x;
+}
+#endif
+
+/* AVX2 row transforms when the CPU has them (IMPASTO_WINOGRAD_ISA=c turns them off). */
+static bool pick_avx2_transforms (void)
+{
+  const char *cap = getenv ("IMPASTO_WINOGRAD_ISA");
+  if (cap && strcmp (cap, "c") == 0)
+    return false;
+#if WG_X86
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+#else
+  return false;
+#endif
+}
+
 /* rows[k] (k < 6): the 6 input rows of the tile row, already padded: rows[k][4 * n + m] is element
- * (k, m) of tile n's 6x6 patch (4 * cols + 2 floats readable).  Tile n of the row goes to
+ * (k, m) of tile n's 6x6 patch (4 * cols + 4 floats readable; the last 2 are
+ * loaded by bt_row_avx2 but not used).  Tile n of the row goes to
  * v[xi * xi_stride + (n / 16) * panel_stride + n % 16]; tiles cols .. cols_pad - 1 get zeros.
  * tmp: 36 * cols_pad floats. */
 WG_CLONES
 static void input_tile_row (const float *const *rows, int cols, int cols_pad, float *v,
-                            size_t xi_stride, size_t panel_stride, float *tmp)
+                            size_t xi_stride, size_t panel_stride, float *tmp, bool avx2)
 {
   /* along the rows of the patches: tmp[(j * 6 + k) * cols_pad + n] = (d B)[k][j] */
   const size_t cp = (size_t) cols_pad;
   for (int k = 0; k < WG_IN; k++) {
-    bt_row (rows[k], tmp + k * cp, WG_IN * cp, cols);
+    int done = 0;
+#if WG_X86
+    if (avx2)
+      done = bt_row_avx2 (rows[k], tmp + k * cp, WG_IN * cp, cols);
+#endif
+    bt_row (rows[k] + 4 * done, tmp + k * cp + done, WG_IN * cp, cols - done);
     for (int j = 0; j < WG_IN; j++)
       memset (tmp + (j * WG_IN + k) * cp + cols, 0, (cp - (size_t) cols) * sizeof (float));
   }
@@ -368,7 +459,7 @@ static void input_tile_row (const float *const *rows, int cols, int cols_pad, fl
  * 4 * cols floats).  tmp: 24 * cols_pad floats. */
 WG_CLONES
 static void output_tile_row (const float *m, size_t xi_stride, size_t panel_stride, int cols,
-                             int cols_pad, float bias, float *const *out, float *tmp)
+                             int cols_pad, float bias, float *const *out, float *tmp, bool avx2)
 {
   /* down the columns: tmp[(r * 6 + j) * cols_pad + n] = (A^T m)[r][j] */
   const size_t cp = (size_t) cols_pad;
@@ -377,8 +468,14 @@ static void output_tile_row (const float *m, size_t xi_stride, size_t panel_stri
       at_lines (m + (size_t) j * xi_stride + (size_t) (q / WG_PANEL) * panel_stride,
                 WG_IN * xi_stride, tmp + j * cp + q, WG_IN * cp, WG_PANEL);
   /* along the rows, interleaving the 4 columns of every tile into the output rows */
-  for (int r = 0; r < WG_OUT; r++)
-    at_row (tmp + r * WG_IN * cp, cp, bias, out[r], cols);
+  for (int r = 0; r < WG_OUT; r++) {
+    int done = 0;
+#if WG_X86
+    if (avx2)
+      done = at_row_avx2 (tmp + r * WG_IN * cp, cp, bias, out[r], cols);
+#endif
+    at_row (tmp + r * WG_IN * cp + done, cp, bias, out[r] + 4 * done, cols - done);
+  }
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -464,7 +561,8 @@ static void wg_task (void *ctx, int64_t task, int thread)
 
   /* input columns of the segment: x0 .. x0 + span - 1 in padded coordinates */
   const int x0 = tx0 * WG_OUT - s->pad_l, span = WG_OUT * cols + 2;
-  const bool interior_cols = x0 >= 0 && x0 + span <= run->w;
+  /* bt_row_avx2 may read 2 floats beyond the span */
+  const bool interior_cols = x0 >= 0 && x0 + span + 2 <= run->w;
   /* columns [j0, j1) of the span lie inside the image: copied as a block when gathering */
   const int j0 = IMP_MIN (IMP_MAX (0, -x0), span), j1 = IMP_MAX (j0, IMP_MIN (span, run->w - x0));
   if (!interior_cols)
@@ -494,12 +592,13 @@ static void wg_task (void *ctx, int64_t task, int thread)
           memcpy (dst + j0, src + x0 + j0, (size_t) (j1 - j0) * sizeof (float));
           for (int j = j1; j < span; j++)
             dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+          dst[span] = dst[span + 1] = 0.0f; /* loaded, never used (bt_row_avx2) */
           in_rows[k] = dst;
         }
       }
       input_tile_row (in_rows, cols, cols_pad,
                       v + (size_t) r * row_panels * v_panel + (size_t) c * WG_PANEL, v_xi,
-                      v_panel, tmp);
+                      v_panel, tmp, wg->avx2);
     }
   }
 
@@ -521,7 +620,7 @@ static void wg_task (void *ctx, int64_t task, int thread)
       for (int k = 0; k < WG_OUT; k++)
         out_rows[k] = direct ? yo + (size_t) (oy0 + k) * run->ow + ox0 : orow + k * row_len;
       output_tile_row (m + (size_t) r * row_panels * m_panel + (size_t) o * WG_PANEL, m_xi,
-                       m_panel, cols, cols_pad, wg->bias[o], out_rows, tmp);
+                       m_panel, cols, cols_pad, wg->bias[o], out_rows, tmp, wg->avx2);
       if (!direct)
         for (int k = 0; k < WG_OUT && oy0 + k < run->oh; k++)
           memcpy (yo + (size_t) (oy0 + k) * run->ow + ox0, out_rows[k],
