@@ -37,6 +37,12 @@
 #define WG_CLONES
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define WG_IVDEP _Pragma ("GCC ivdep")
+#else
+#define WG_IVDEP
+#endif
+
 #define WG_IN 6     /* input tile edge */
 #define WG_OUT 4    /* output tile edge */
 #define WG_XI 36    /* elements of a transformed tile */
@@ -290,7 +296,7 @@ void imp_winograd_free (ImpWinograd *wg)
 static inline void bt_lines (const float *restrict in, size_t is, float *restrict out, size_t os,
                              int n)
 {
-  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+  WG_IVDEP for (int x = 0; x < n; x++) {
     const float d0 = in[x], d1 = in[is + x], d2 = in[2 * is + x], d3 = in[3 * is + x];
     const float d4 = in[4 * is + x], d5 = in[5 * is + x];
     out[x] = 4.0f * d0 - 5.0f * d2 + d4;
@@ -305,7 +311,7 @@ static inline void bt_lines (const float *restrict in, size_t is, float *restric
 /* out[j * os + x] = (B^T d_x)[j] where d_x = row[4x .. 4x + 5], x < n (tiles along a row) */
 static inline void bt_row (const float *restrict row, float *restrict out, size_t os, int n)
 {
-  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+  WG_IVDEP for (int x = 0; x < n; x++) {
     const float d0 = row[4 * x], d1 = row[4 * x + 1], d2 = row[4 * x + 2];
     const float d3 = row[4 * x + 3], d4 = row[4 * x + 4], d5 = row[4 * x + 5];
     out[x] = 4.0f * d0 - 5.0f * d2 + d4;
@@ -321,7 +327,7 @@ static inline void bt_row (const float *restrict row, float *restrict out, size_
 static inline void at_lines (const float *restrict in, size_t is, float *restrict out, size_t os,
                              int n)
 {
-  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+  WG_IVDEP for (int x = 0; x < n; x++) {
     const float m0 = in[x], m1 = in[is + x], m2 = in[2 * is + x], m3 = in[3 * is + x];
     const float m4 = in[4 * is + x], m5 = in[5 * is + x];
     const float a1 = m1 + m2, b1 = m1 - m2, a2 = m3 + m4, b2 = m3 - m4;
@@ -336,7 +342,7 @@ static inline void at_lines (const float *restrict in, size_t is, float *restric
 static inline void at_row (const float *restrict in, size_t is, float bias, float *restrict row,
                            int n)
 {
-  _Pragma ("GCC ivdep") for (int x = 0; x < n; x++) {
+  WG_IVDEP for (int x = 0; x < n; x++) {
     const float m0 = in[x], m1 = in[is + x], m2 = in[2 * is + x], m3 = in[3 * is + x];
     const float m4 = in[4 * is + x], m5 = in[5 * is + x];
     const float a1 = m1 + m2, b1 = m1 - m2, a2 = m3 + m4, b2 = m3 - m4;

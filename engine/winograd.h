@@ -10,9 +10,11 @@
  * so a reflect Pad feeding the conv costs no extra pass.  Bias is fused into the output transform.
  *
  * The image is processed in blocks of tiles (a band of tile rows x a segment of tile columns) so
- * that the transformed input and the GEMM result of a block stay in the core's cache; blocks are
- * the tasks of imp_pool_run.  cblas_sgemm is called single-threaded from every task: OpenBLAS must
- * run with openblas_set_num_threads (1). */
+ * that the transformed input and the products of a block stay in cache; blocks are the tasks of
+ * imp_pool_run, so both cores work in every phase.  The 36 products per block are small GEMMs run
+ * by the file's own register-blocked micro-kernel (AVX-512 / AVX2+FMA / portable C, chosen at run
+ * time) on panel layouts the transforms write directly: per-product cblas_sgemm calls spent ~30%
+ * of the time repacking the transformed input.  No BLAS call, so no OpenBLAS threading concern. */
 #ifndef IMP_WINOGRAD_H
 #define IMP_WINOGRAD_H
 
