@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* test_conv_direct.c — direct 9x9 conv (conv_direct.c) vs a naive conv on random skinny shapes,
+/* test_conv_direct.c — direct 9x9 conv (conv_direct.c) vs imp_conv2d_ref on random skinny shapes,
  * all pad modes and pad amounts 0..8 (asymmetric), with and without bias, both kernel flavours.
  *
  * Tolerance: |y - ref| <= TOL * scale[o], scale[o] = |bias[o]| + max|x| * sum |w[o, ...]| (the
- * largest |y| output channel o could produce), TOL = 1e-5; the reference is accumulated in
- * double.  Float accumulation of up to 81 * 40 terms in another order stays near 1e-7; a wrong
+ * largest |y| output channel o could produce), TOL = 1e-5; imp_conv2d_ref accumulates in double.  Float accumulation of up to 81 * 40 terms in another order stays near 1e-7; a wrong
  * tap or pad element is off by about |w| max|x| >= scale / (81 * in_c) ~ 3e-4 scale. */
 #include "conv_direct.h"
 #include "kernels.h"
@@ -47,32 +46,6 @@ static float rnd_float (void)
   return (float) rnd () / 2147483648.0f - 1.0f;
 }
 
-/* naive k x k stride-1 conv with padding, in double */
-static void naive_conv (const ImpConvShape *s, int h, int w, const float *x, const float *wt,
-                        const float *bias, int oh, int ow, double *y)
-{
-  const int k = s->kh;
-  for (int o = 0; o < s->out_c; o++)
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++) {
-        double acc = bias ? bias[o] : 0.0;
-        for (int c = 0; c < s->in_c; c++)
-          for (int ky = 0; ky < k; ky++) {
-            int64_t iy = imp_pad_index (oy + ky - s->pad_t, h, s->pad_mode);
-            if (iy < 0)
-              continue;
-            for (int kx = 0; kx < k; kx++) {
-              int64_t ix = imp_pad_index (ox + kx - s->pad_l, w, s->pad_mode);
-              if (ix < 0)
-                continue;
-              acc += (double) wt[((o * s->in_c + c) * k + ky) * k + kx]
-                     * x[((size_t) c * h + iy) * w + ix];
-            }
-          }
-        y[((size_t) o * oh + oy) * ow + ox] = acc;
-      }
-}
-
 static const char *mode_name (ImpPadMode m)
 {
   return m == IMP_PAD_CONSTANT ? "constant" : m == IMP_PAD_REFLECT ? "reflect" : "edge";
@@ -92,7 +65,7 @@ static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, 
   size_t ny = (size_t) out_c * (oh > 0 ? oh : 0) * (ow > 0 ? ow : 0);
   float *x = malloc (nx * sizeof *x), *wt = malloc (nw * sizeof *wt);
   float *bias = malloc ((size_t) out_c * sizeof *bias), *y = malloc ((ny + 1) * sizeof *y);
-  double *ref = malloc ((ny + 1) * sizeof *ref);
+  float *ref = malloc ((ny + 1) * sizeof *ref);
   double xmax = 0;
   for (size_t i = 0; i < nx; i++) {
     x[i] = 255.0f * rnd_float ();
@@ -120,7 +93,7 @@ static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, 
   } else if (st != IMPASTO_OK) {
     check (false, err.message);
   } else {
-    naive_conv (&s, h, w, x, wt, with_bias ? bias : NULL, oh, ow, ref);
+    imp_conv2d_ref (&s, h, w, x, wt, with_bias ? bias : NULL, ref); /* the engine's oracle */
     size_t bad = 0, first = 0, plane = (size_t) oh * ow;
     for (int o = 0; o < out_c; o++) {
       double scale = with_bias ? fabs (bias[o]) : 0.0;
