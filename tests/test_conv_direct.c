@@ -3,8 +3,9 @@
  * all pad modes and pad amounts 0..8 (asymmetric), with and without bias, both kernel flavours.
  *
  * Tolerance: |y - ref| <= TOL * scale[o], scale[o] = |bias[o]| + max|x| * sum |w[o, ...]| (the
- * largest |y| output channel o could produce), TOL = 1e-5; imp_conv2d_ref accumulates in double.  Float accumulation of up to 81 * 40 terms in another order stays near 1e-7; a wrong
- * tap or pad element is off by about |w| max|x| >= scale / (81 * in_c) ~ 3e-4 scale. */
+ * largest |y| output channel o could produce), TOL = 1e-5; imp_conv2d_ref accumulates in double.
+ * Float accumulation of up to 81 * 40 terms in another order stays near 1e-7; a wrong tap or pad
+ * element is off by about |w| max|x| >= scale / (81 * in_c) ~ 3e-4 scale. */
 #include "conv_direct.h"
 #include "kernels.h"
 #include "pool.h"
