@@ -25,6 +25,7 @@
 #include "winograd.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -662,6 +663,38 @@ static void plan_blocks (WgRun *run, int in_c, int out_c8, int threads)
   run->band_rows = band;
 }
 
+/* One scratch buffer is kept between runs (process-wide, the largest so far): a fresh multi-MB
+ * allocation per call goes back to the kernel on free and is page-faulted in again on the next
+ * call, which showed as a few percent of a whole-network run.  Concurrent runs simply allocate. */
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static float *scratch_cached;
+static size_t scratch_cached_bytes;
+
+static float *scratch_take (size_t bytes, ImpastoError *err)
+{
+  float *p = NULL;
+  pthread_mutex_lock (&scratch_lock);
+  if (scratch_cached && scratch_cached_bytes >= bytes) {
+    p = scratch_cached;
+    scratch_cached = NULL;
+  }
+  pthread_mutex_unlock (&scratch_lock);
+  return p ? p : imp_alloc (bytes, 1, "winograd scratch", err);
+}
+
+static void scratch_give (float *p, size_t bytes)
+{
+  pthread_mutex_lock (&scratch_lock);
+  if (!scratch_cached || scratch_cached_bytes < bytes) {
+    float *old = scratch_cached;
+    scratch_cached = p;
+    scratch_cached_bytes = bytes;
+    p = old;
+  }
+  pthread_mutex_unlock (&scratch_lock);
+  imp_free (p);
+}
+
 ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
                                 ImpPool *pool, ImpastoError *err)
 {
@@ -691,18 +724,17 @@ ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float
     return imp_fail (err, IMPASTO_E_NOMEM, "winograd: scratch size overflows");
   run.scratch_floats = sc.total;
   run.colmap_ints = round16 (4 * (size_t) run.seg_cols + 4);
-  run.scratch = imp_alloc (all_floats, sizeof (float), "winograd scratch", err);
+  size_t colmap_all, bytes;
+  if (!imp_mul_size ((size_t) threads, run.colmap_ints, &colmap_all)
+      || all_floats > SIZE_MAX / sizeof (float) - colmap_all
+      || !imp_mul_size (all_floats + colmap_all, sizeof (float), &bytes))
+    return imp_fail (err, IMPASTO_E_NOMEM, "winograd: scratch size overflows");
+  run.scratch = scratch_take (bytes, err);
   if (!run.scratch)
     return err ? err->code : IMPASTO_E_NOMEM;
-  run.colmaps = imp_alloc ((size_t) threads * run.colmap_ints, sizeof (int), "winograd colmap",
-                           err);
-  if (!run.colmaps) {
-    imp_free (run.scratch);
-    return err ? err->code : IMPASTO_E_NOMEM;
-  }
+  run.colmaps = (int *) (run.scratch + all_floats); /* int and float are both 4 bytes */
   int64_t n_tasks = (int64_t) ((run.tiles_y + run.band_rows - 1) / run.band_rows) * run.n_segs;
   imp_pool_run (pool, n_tasks, wg_task, &run);
-  imp_free (run.scratch);
-  imp_free (run.colmaps);
+  scratch_give (run.scratch, bytes);
   return IMPASTO_OK;
 }
