@@ -27,6 +27,9 @@
 #ifdef IMPASTO_HAVE_WINOGRAD
 #include "winograd.h"
 #endif
+#ifdef IMPASTO_HAVE_CONV9
+#include "conv_direct.h"
+#endif
 
 /* Declared here on purpose (not every cblas.h has it); it exists in libopenblas. */
 void openblas_set_num_threads (int);
@@ -54,6 +57,9 @@ struct ImpConv {
   /* set by the WINOGRAD DISPATCH POINT in imp_conv_new */
 #ifdef IMPASTO_HAVE_WINOGRAD
   ImpWinograd *wg;
+#endif
+#ifdef IMPASTO_HAVE_CONV9
+  ImpConv9 *c9;   /* skinny 9x9 convs (conv_direct.c), NULL otherwise */
 #endif
 };
 
@@ -185,6 +191,13 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     conv->wg = imp_winograd_new (s, weight, bias, &wg_err);
   }
 #endif
+#ifdef IMPASTO_HAVE_CONV9
+  /* skinny 9x9 convs (3 -> 32, 32 -> 3): direct convolution; im2col stays the fallback */
+  if (imp_conv9_eligible (s)) {
+    ImpastoError c9_err;
+    conv->c9 = imp_conv9_new (s, weight, bias, &c9_err);
+  }
+#endif
   return conv;
 
 fail:
@@ -198,6 +211,9 @@ void imp_conv_free (ImpConv *conv)
     return;
 #ifdef IMPASTO_HAVE_WINOGRAD
   imp_winograd_free (conv->wg);
+#endif
+#ifdef IMPASTO_HAVE_CONV9
+  imp_conv9_free (conv->c9);
 #endif
   imp_free (conv->weight);
   imp_free (conv->wfold);
@@ -412,6 +428,10 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
 #ifdef IMPASTO_HAVE_WINOGRAD
   if (conv->wg)
     return imp_winograd_run (conv->wg, h, w, x, y, pool, err);
+#endif
+#ifdef IMPASTO_HAVE_CONV9
+  if (conv->c9)
+    return imp_conv9_run (conv->c9, h, w, x, y, pool, err);
 #endif
 
   int threads = imp_pool_threads (pool);

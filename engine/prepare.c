@@ -626,9 +626,8 @@ void imp_model_release_steps (ImpastoModel *m)
     ImpStep *s = &m->steps[i];
     if (s->kind == STEP_CONV) {
       imp_conv_free (s->u.conv.conv);
-      imp_conv_free (s->u.conv.band_conv);
-    }
-    else if (s->kind == STEP_CONVT)
+      imp_conv_free (s->u.conv.band_conv); /* made lazily by stream.c */
+    } else if (s->kind == STEP_CONVT)
       imp_convt_free (s->u.convt.conv);
     else if (s->kind == STEP_BATCHNORM) {
       imp_free (s->u.batchnorm.mul);

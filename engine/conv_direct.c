@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* conv_direct.c — direct 9x9 convolution for skinny convs; see conv_direct.h.
+ *
+ * Work split: a task is a band of CD_ROWS output rows x a segment of output columns.  It copies
+ * the (CD_ROWS + 8) input rows x (segment + 8) columns it needs, all channels, into a padded
+ * per-thread buffer (applying the pad mode), then for every output row, output-channel block and
+ * chunk of CHUNK = 8 * PV pixels accumulates OB x PV vectors of 8 outputs in registers over all
+ * (c, ky, kx).  Weights are packed [oc block][c][ky][kx][OB] so the broadcasts are sequential.
+ *
+ * Two register shapes: OB = 4 output channels x PV = 3 vectors (many output channels, e.g.
+ * 3 -> 32) and OB = 3 x PV = 4 (out_c <= 3, e.g. 32 -> 3): 12 accumulators either way, which fits
+ * the 16 ymm registers of AVX2.  The AVX2+FMA kernel is picked at run time; a plain C kernel with
+ * the same loop structure is the portable fallback. */
+#include "conv_direct.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define CD_X86 1
+#include <immintrin.h>
+#else
+#define CD_X86 0
+#endif
+
+#define CD_K 9
+#define CD_KK 81
+#define CD_ROWS 16     /* output rows per task */
+#define CD_SEG 256     /* output columns per task, at most; halved for in_c > 8 (cache) */
+
+/* One output row, one output-channel block, chunks of pixels [0, width) (width rounded up to
+ * whole chunks; the padded buffer is wide enough).
+ *   in:  padded input at the row's first tap, channel stride cs, row stride rs
+ *   w:   [ic][81][OB] packed weights of the block, bias [OB]
+ *   out: [OB][out_stride] */
+typedef void (*Conv9RowFunc) (const float *in, size_t rs, size_t cs, int ic, const float *w,
+                              const float *bias, int width, float *out, size_t out_stride);
+
+struct ImpConv9 {
+  ImpConvShape shape;
+  int ob, pv;       /* register block: output channels x vectors of 8 pixels */
+  int n_blocks;     /* output-channel blocks */
+  float *w;         /* [n_blocks][in_c][81][ob] */
+  float *bias;      /* [n_blocks * ob] */
+  Conv9RowFunc row;
+};
+
+bool imp_conv9_eligible (const ImpConvShape *s)
+{
+  if (!s || s->kh != CD_K || s->kw != CD_K || s->stride_h != 1 || s->stride_w != 1
+      || s->dil_h != 1 || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
+    return false;
+  if (s->in_c > 4 && s->out_c > 4)
+    return false;
+  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
+  for (int i = 0; i < 4; i++)
+    if (pads[i] < 0 || pads[i] > CD_K - 1)
+      return false;
+  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
+         || s->pad_mode == IMP_PAD_EDGE;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Row kernels.                                                                                 */
+
+/* Portable: same blocking, plain loops (gcc vectorises the pixel loop). */
+static inline __attribute__ ((always_inline)) void
+row_generic (const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
+             const float *w, const float *bias, int width, float *out, size_t out_stride)
+{
+  const int chunk = 8 * PV;
+  for (int x0 = 0; x0 < width; x0 += chunk) {
+    float acc[4][32];
+    for (int o = 0; o < OB; o++)
+      for (int p = 0; p < chunk; p++)
+        acc[o][p] = bias[o];
+    for (int c = 0; c < ic; c++)
+      for (int ky = 0; ky < CD_K; ky++) {
+        const float *r = in + c * cs + ky * rs + x0;
+        const float *wk = w + ((size_t) c * CD_KK + ky * CD_K) * OB;
+        for (int kx = 0; kx < CD_K; kx++)
+          for (int o = 0; o < OB; o++)
+            for (int p = 0; p < chunk; p++)
+              acc[o][p] += wk[kx * OB + o] * r[kx + p];
+      }
+    for (int o = 0; o < OB; o++)
+      memcpy (out + o * out_stride + x0, acc[o], (size_t) chunk * sizeof (float));
+  }
+}
+
+static void row_generic_4x3 (const float *in, size_t rs, size_t cs, int ic, const float *w,
+                             const float *bias, int width, float *out, size_t out_stride)
+{
+  row_generic (4, 3, in, rs, cs, ic, w, bias, width, out, out_stride);
+}
+
+static void row_generic_3x4 (const float *in, size_t rs, size_t cs, int ic, const float *w,
+                             const float *bias, int width, float *out, size_t out_stride)
+{
+  row_generic (3, 4, in, rs, cs, ic, w, bias, width, out, out_stride);
+}
+
+#if CD_X86
+__attribute__ ((target ("avx2,fma"), always_inline)) static inline void
+row_avx2 (const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
+          const float *w, const float *bias, int width, float *out, size_t out_stride)
+{
+  const int chunk = 8 * PV;
+  for (int x0 = 0; x0 < width; x0 += chunk) {
+    __m256 acc[4][4];
+#pragma GCC unroll 4
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 4
+      for (int p = 0; p < PV; p++)
+        acc[o][p] = _mm256_broadcast_ss (bias + o);
+    for (int c = 0; c < ic; c++)
+      for (int ky = 0; ky < CD_K; ky++) {
+        const float *r = in + c * cs + ky * rs + x0;
+        const float *wk = w + ((size_t) c * CD_KK + ky * CD_K) * OB;
+        for (int kx = 0; kx < CD_K; kx++, wk += OB) {
+          __m256 xv[4];
+#pragma GCC unroll 4
+          for (int p = 0; p < PV; p++)
+            xv[p] = _mm256_loadu_ps (r + kx + 8 * p);
+#pragma GCC unroll 4
+          for (int o = 0; o < OB; o++) {
+            const __m256 wv = _mm256_broadcast_ss (wk + o);
+#pragma GCC unroll 4
+            for (int p = 0; p < PV; p++)
+              acc[o][p] = _mm256_fmadd_ps (wv, xv[p], acc[o][p]);
+          }
+        }
+      }
+#pragma GCC unroll 4
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 4
+      for (int p = 0; p < PV; p++)
+        _mm256_storeu_ps (out + o * out_stride + x0 + 8 * p, acc[o][p]);
+  }
+}
+
+__attribute__ ((target ("avx2,fma"))) static void
+row_avx2_4x3 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
+              int width, float *out, size_t out_stride)
+{
+  row_avx2 (4, 3, in, rs, cs, ic, w, bias, width, out, out_stride);
+}
+
+__attribute__ ((target ("avx2,fma"))) static void
+row_avx2_3x4 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
+              int width, float *out, size_t out_stride)
+{
+  row_avx2 (3, 4, in, rs, cs, ic, w, bias, width, out, out_stride);
+}
+#endif
+
+/* IMPASTO_CONV9_ISA=c forces the portable kernel (tests check both on one machine). */
+static Conv9RowFunc pick_row (int ob)
+{
+  const char *cap = getenv ("IMPASTO_CONV9_ISA");
+  bool generic = cap && strcmp (cap, "c") == 0;
+#if CD_X86
+  __builtin_cpu_init ();
+  if (!generic && __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    return ob == 4 ? row_avx2_4x3 : row_avx2_3x4;
+#endif
+  (void) generic;
+  return ob == 4 ? row_generic_4x3 : row_generic_3x4;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+ImpConv9 *imp_conv9_new (const ImpConvShape *s, const float *weight, const float *bias,
+                         ImpastoError *err)
+{
+  if (!imp_conv9_eligible (s)) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "conv9: conv shape is not a skinny 9x9 stride-1 group-1 "
+              "conv with pads 0..8");
+    return NULL;
+  }
+  if (!weight) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "conv9: no weights");
+    return NULL;
+  }
+  ImpConv9 *cv = imp_alloc0 (1, sizeof *cv, "conv9", err);
+  if (!cv)
+    return NULL;
+  cv->shape = *s;
+  cv->ob = s->out_c <= 3 ? 3 : 4;
+  cv->pv = cv->ob == 3 ? 4 : 3;
+  cv->n_blocks = (s->out_c + cv->ob - 1) / cv->ob;
+  cv->row = pick_row (cv->ob);
+  const size_t ic = (size_t) s->in_c, ocp = (size_t) cv->n_blocks * cv->ob;
+  size_t n;
+  if (!imp_mul_size (ocp, ic * CD_KK, &n)) {
+    imp_fail (err, IMPASTO_E_NOMEM, "conv9: weights overflow");
+    imp_conv9_free (cv);
+    return NULL;
+  }
+  cv->w = imp_alloc0 (n, sizeof (float), "conv9 weights", err);
+  cv->bias = imp_alloc0 (ocp, sizeof (float), "conv9 bias", err);
+  if (!cv->w || !cv->bias) {
+    imp_conv9_free (cv);
+    return NULL;
+  }
+  for (size_t o = 0; o < (size_t) s->out_c; o++) {
+    const size_t b = o / (size_t) cv->ob, lane = o % (size_t) cv->ob;
+    for (size_t c = 0; c < ic; c++)
+      for (size_t k = 0; k < CD_KK; k++)
+        cv->w[((b * ic + c) * CD_KK + k) * cv->ob + lane] = weight[(o * ic + c) * CD_KK + k];
+    if (bias)
+      cv->bias[o] = bias[o];
+  }
+  return cv;
+}
+
+void imp_conv9_free (ImpConv9 *cv)
+{
+  if (!cv)
+    return;
+  imp_free (cv->w);
+  imp_free (cv->bias);
+  imp_free (cv);
+}
+
+typedef struct {
+  const ImpConv9 *cv;
+  int h, w, oh, ow;
+  int seg, n_segs;           /* output columns per segment, segments per band */
+  size_t buf_rs, buf_cs;     /* padded buffer: row stride, channel stride (floats) */
+  size_t scratch_floats;     /* per thread: padded buffer + output rows */
+  const float *x;
+  float *y;
+  float *scratch;
+} Conv9Run;
+
+static int pad_map9 (int i, int n, int lo, int hi, ImpPadMode mode)
+{
+  if (i < -lo || i >= n + hi)
+    return -1; /* beyond the padded extent: only read for discarded outputs */
+  return (int) imp_pad_index (i, n, mode);
+}
+
+static void conv9_task (void *ctx, int64_t task, int thread)
+{
+  const Conv9Run *run = ctx;
+  const ImpConv9 *cv = run->cv;
+  const ImpConvShape *s = &cv->shape;
+  const int band = (int) (task / run->n_segs), sg = (int) (task % run->n_segs);
+  const int oy0 = band * CD_ROWS, ox0 = sg * run->seg;
+  const int rows = IMP_MIN (CD_ROWS, run->oh - oy0), cols = IMP_MIN (run->seg, run->ow - ox0);
+  float *buf = run->scratch + (size_t) thread * run->scratch_floats; /* [ic][rows + 8][buf_rs] */
+  float *obuf = buf + (size_t) s->in_c * run->buf_cs;                 /* [ob][seg] */
+
+  /* padded input window: rows oy0 - pad_t .., columns ox0 - pad_l .. + buf_rs.  Columns
+   * [j0, j1) are inside the image and copied as a block; the others go through the pad map. */
+  int colmap[CD_SEG + 32 + CD_K - 1]; /* seg <= CD_SEG rounded up to a chunk (<= 32) */
+  const int nb = (int) run->buf_rs, xs = ox0 - s->pad_l;
+  for (int j = 0; j < nb; j++)
+    colmap[j] = pad_map9 (xs + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
+  const int j0 = IMP_MIN (IMP_MAX (0, -xs), nb), j1 = IMP_MAX (j0, IMP_MIN (nb, run->w - xs));
+  const size_t plane = (size_t) run->h * run->w;
+  for (int c = 0; c < s->in_c; c++)
+    for (int r = 0; r < rows + CD_K - 1; r++) {
+      float *dst = buf + c * run->buf_cs + r * run->buf_rs;
+      int iy = pad_map9 (oy0 + r - s->pad_t, run->h, s->pad_t, s->pad_b, s->pad_mode);
+      if (iy < 0) {
+        memset (dst, 0, run->buf_rs * sizeof (float));
+        continue;
+      }
+      const float *src = run->x + c * plane + (size_t) iy * run->w;
+      for (int j = 0; j < j0; j++)
+        dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+      memcpy (dst + j0, src + xs + j0, (size_t) (j1 - j0) * sizeof (float));
+      for (int j = j1; j < nb; j++)
+        dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+    }
+
+  const size_t oplane = (size_t) run->oh * run->ow;
+  for (int r = 0; r < rows; r++)
+    for (int b = 0; b < cv->n_blocks; b++) {
+      cv->row (buf + r * run->buf_rs, run->buf_rs, run->buf_cs, s->in_c,
+               cv->w + (size_t) b * s->in_c * CD_KK * cv->ob, cv->bias + b * cv->ob, cols, obuf,
+               (size_t) run->seg);
+      for (int o = 0; o < cv->ob && b * cv->ob + o < s->out_c; o++)
+        memcpy (run->y + (size_t) (b * cv->ob + o) * oplane + (size_t) (oy0 + r) * run->ow + ox0,
+                obuf + (size_t) o * run->seg, (size_t) cols * sizeof (float));
+    }
+}
+
+ImpastoStatus imp_conv9_run (const ImpConv9 *cv, int h, int w, const float *x, float *y,
+                             ImpPool *pool, ImpastoError *err)
+{
+  if (!cv || !x || !y)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "conv9: NULL argument");
+  const ImpConvShape *s = &cv->shape;
+  if (h < 1 || w < 1)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv9: empty input %d x %d", h, w);
+  if (s->pad_mode == IMP_PAD_REFLECT
+      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv9: reflect pads must be smaller than the input "
+                     "%d x %d", h, w);
+  Conv9Run run = { .cv = cv, .h = h, .w = w, .x = x, .y = y };
+  run.oh = h + s->pad_t + s->pad_b - (CD_K - 1);
+  run.ow = w + s->pad_l + s->pad_r - (CD_K - 1);
+  if (run.oh < 1 || run.ow < 1)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv9: input %d x %d gives an empty output", h, w);
+  const int chunk = 8 * cv->pv;
+  const int seg_max = s->in_c > 8 ? CD_SEG / 2 : CD_SEG;
+  int n = (run.ow + seg_max - 1) / seg_max; /* balance the segments, whole chunks each */
+  run.seg = ((run.ow + n - 1) / n + chunk - 1) / chunk * chunk;
+  run.n_segs = (run.ow + run.seg - 1) / run.seg;
+  run.buf_rs = (size_t) run.seg + CD_K - 1;
+  run.buf_cs = run.buf_rs * (CD_ROWS + CD_K - 1);
+  const int threads = imp_pool_threads (pool);
+  size_t in_part, all;
+  if (!imp_mul_size ((size_t) s->in_c, run.buf_cs, &in_part)
+      || !imp_mul_size (in_part + (size_t) cv->ob * run.seg, (size_t) threads, &all))
+    return imp_fail (err, IMPASTO_E_NOMEM, "conv9: scratch size overflows");
+  run.scratch_floats = in_part + (size_t) cv->ob * run.seg;
+  run.scratch = imp_alloc (all, sizeof (float), "conv9 scratch", err);
+  if (!run.scratch)
+    return err ? err->code : IMPASTO_E_NOMEM;
+  int64_t n_tasks = (int64_t) ((run.oh + CD_ROWS - 1) / CD_ROWS) * run.n_segs;
+  imp_pool_run (pool, n_tasks, conv9_task, &run);
+  imp_free (run.scratch);
+  return IMPASTO_OK;
+}

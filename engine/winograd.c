@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* winograd.c — Winograd F(4x4, 3x3) convolution; see winograd.h.
+ *
+ * Matrices (Lavin & Gray 2015, F(4x4, 3x3)):
+ *   B^T = [ 4  0 -5  0  1  0 ]   G = [  1/4     0     0  ]   A^T = [ 1  1  1  1  1  0 ]
+ *         [ 0 -4 -4  1  1  0 ]       [ -1/6  -1/6  -1/6 ]         [ 0  1 -1  2 -2  0 ]
+ *         [ 0  4 -4 -1  1  0 ]       [ -1/6   1/6  -1/6 ]         [ 0  1  1  4  4  0 ]
+ *         [ 0 -2 -1  2  1  0 ]       [  1/24  1/12  1/6 ]         [ 0  1 -1  8 -8  1 ]
+ *         [ 0  2 -1 -2  1  0 ]       [  1/24 -1/12  1/6 ]
+ *         [ 0  4  0 -5  0  1 ]       [   0     0     1  ]
+ *
+ * The 36 products M[xi] = U[xi] V[xi] (xi = 6 * i + j) are small GEMMs: [out_c, in_c] x
+ * [in_c, tiles of a block].  Calling a BLAS per product costs a repacking of V on every call
+ * (measured: ~30% of the time with OpenBLAS), so the transforms write and read the layouts a
+ * register-blocked micro-kernel consumes directly:
+ *   U [36, out_c / 8, in_c, 8]       weights, 8 output channels interleaved (zero-padded), at _new
+ *   V [36, panels, in_c, 16]         transformed input, 16 tiles per panel
+ *   M [36, panels, out_c8, 16]       products (out_c8 = out_c rounded up to 8)
+ * One block = a band of tile rows x a segment of tile columns; every tile row of the block starts
+ * a new panel (tail tiles of a row are zero).  The block's V and M stay in the core's L2.
+ *
+ * The micro-kernel comes in AVX-512, AVX2+FMA and portable C flavours chosen at run time with
+ * __builtin_cpu_supports; the transforms are compiled for AVX-512 / AVX2 / baseline with
+ * target_clones.  No -march flags are needed, so the build stays portable. */
+#include "winograd.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define WG_X86 1
+#include <immintrin.h>
+#define WG_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#else
+#define WG_X86 0
+#define WG_CLONES
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define WG_IVDEP _Pragma ("GCC ivdep")
+#else
+#define WG_IVDEP
+#endif
+
+#define WG_IN 6     /* input tile edge */
+#define WG_OUT 4    /* output tile edge */
+#define WG_XI 36    /* elements of a transformed tile */
+#define WG_PANEL 16 /* tiles per panel (one AVX-512 vector) */
+#define WG_OCB 8    /* output channels per micro-kernel block */
+#define WG_SKEW 16  /* floats of padding after each xi slice of V and M */
+
+/* Tiles per block: the block's V and M together are budgeted to about this many bytes.  Small
+ * blocks keep V and M in L2 but re-stream all of U (36 * in_c * out_c floats, 2.4 MB at 128x128)
+ * from L3 for every block; measured best on a Zen 4 (1 MB L2) was about 2 MB, i.e. 64 tiles
+ * at 128 -> 128 channels. */
+#define WG_BLOCK_BYTES (2048 * 1024)
+#define WG_MAX_TILES 256
+
+/* M[xi] for one xi: u [n_ob, ic, 8], v [n_panels, ic, 16] -> m [n_panels, n_ob * 8, 16] */
+typedef void (*WgGemmFunc) (const float *u, const float *v, float *m, int ic, int n_ob,
+                            int n_panels);
+
+struct ImpWinograd {
+  ImpConvShape shape;
+  int out_c8;      /* out_c rounded up to WG_OCB */
+  float *u;        /* [36, out_c8 / 8, in_c, 8] transformed weights */
+  float *bias;     /* [out_c], zeros when the conv has none */
+  WgGemmFunc gemm;
+  bool avx2;       /* use the AVX2 row transforms (which order the tiles of 8-groups as
+                      0 2 4 6 1 3 5 7 in V and M; see bt_row_avx2) */
+};
+
+static bool pick_avx2_transforms (void);
+
+bool imp_winograd_eligible (const ImpConvShape *s)
+{
+  if (!s || s->kh != 3 || s->kw != 3 || s->stride_h != 1 || s->stride_w != 1 || s->dil_h != 1
+      || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
+    return false;
+  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
+  for (int i = 0; i < 4; i++)
+    if (pads[i] < 0 || pads[i] > 2)
+      return false;
+  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
+         || s->pad_mode == IMP_PAD_EDGE;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Micro-kernels.                                                                               */
+
+static void gemm_generic (const float *u, const float *v, float *m, int ic, int n_ob,
+                          int n_panels)
+{
+  const size_t v_panel = (size_t) ic * WG_PANEL, m_panel = (size_t) n_ob * WG_OCB * WG_PANEL;
+  for (int p = 0; p < n_panels; p++) {
+    const float *vp = v + p * v_panel;
+    for (int ob = 0; ob < n_ob; ob++) {
+      const float *ub = u + (size_t) ob * ic * WG_OCB;
+      float acc[WG_OCB][WG_PANEL] = { { 0 } };
+      for (int c = 0; c < ic; c++)
+        for (int i = 0; i < WG_OCB; i++)
+          for (int n = 0; n < WG_PANEL; n++)
+            acc[i][n] += ub[c * WG_OCB + i] * vp[c * WG_PANEL + n];
+      memcpy (m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL, acc, sizeof acc);
+    }
+  }
+}
+
+#if WG_X86
+/* 8 output channels x 2 panels (32 tiles) = 16 zmm accumulators; a single panel for the tail. */
+__attribute__ ((target ("avx512f"))) static void
+gemm_avx512 (const float *u, const float *v, float *m, int ic, int n_ob, int n_panels)
+{
+  const size_t v_panel = (size_t) ic * WG_PANEL, m_panel = (size_t) n_ob * WG_OCB * WG_PANEL;
+  int p = 0;
+  for (; p + 2 <= n_panels; p += 2) {
+    const float *v0 = v + p * v_panel, *v1 = v0 + v_panel;
+    for (int ob = 0; ob < n_ob; ob++) {
+      const float *w = u + (size_t) ob * ic * WG_OCB;
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+      __m512 a7 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+      for (int c = 0; c < ic; c++, w += WG_OCB) {
+        const __m512 x0 = _mm512_loadu_ps (v0 + c * WG_PANEL);
+        const __m512 x1 = _mm512_loadu_ps (v1 + c * WG_PANEL);
+        __m512 k;
+#define WG_STEP(i)                                                                              \
+  k = _mm512_set1_ps (w[i]);                                                                    \
+  a##i = _mm512_fmadd_ps (k, x0, a##i);                                                         \
+  b##i = _mm512_fmadd_ps (k, x1, b##i);
+        WG_STEP (0) WG_STEP (1) WG_STEP (2) WG_STEP (3)
+        WG_STEP (4) WG_STEP (5) WG_STEP (6) WG_STEP (7)
+#undef WG_STEP
+      }
+      float *m0 = m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL, *m1 = m0 + m_panel;
+#define WG_STORE(i)                                                                             \
+  _mm512_storeu_ps (m0 + i * WG_PANEL, a##i);                                                   \
+  _mm512_storeu_ps (m1 + i * WG_PANEL, b##i);
+      WG_STORE (0) WG_STORE (1) WG_STORE (2) WG_STORE (3)
+      WG_STORE (4) WG_STORE (5) WG_STORE (6) WG_STORE (7)
+#undef WG_STORE
+    }
+  }
+  for (; p < n_panels; p++) {
+    const float *v0 = v + p * v_panel;
+    for (int ob = 0; ob < n_ob; ob++) {
+      const float *w = u + (size_t) ob * ic * WG_OCB;
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+      __m512 a7 = a0;
+      for (int c = 0; c < ic; c++, w += WG_OCB) {
+        const __m512 x0 = _mm512_loadu_ps (v0 + c * WG_PANEL);
+#define WG_STEP(i) a##i = _mm512_fmadd_ps (_mm512_set1_ps (w[i]), x0, a##i);
+        WG_STEP (0) WG_STEP (1) WG_STEP (2) WG_STEP (3)
+        WG_STEP (4) WG_STEP (5) WG_STEP (6) WG_STEP (7)
+#undef WG_STEP
+      }
+      float *m0 = m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL;
+#define WG_STORE(i) _mm512_storeu_ps (m0 + i * WG_PANEL, a##i);
+      WG_STORE (0) WG_STORE (1) WG_STORE (2) WG_STORE (3)
+      WG_STORE (4) WG_STORE (5) WG_STORE (6) WG_STORE (7)
+#undef WG_STORE
+    }
+  }
+}
+
+/* 8 output channels x 8 tiles (half a panel) = 8 ymm accumulators. */
+__attribute__ ((target ("avx2,fma"))) static void
+gemm_avx2 (const float *u, const float *v, float *m, int ic, int n_ob, int n_panels)
+{
+  const size_t v_panel = (size_t) ic * WG_PANEL, m_panel = (size_t) n_ob * WG_OCB * WG_PANEL;
+  for (int p = 0; p < n_panels; p++)
+    for (int ob = 0; ob < n_ob; ob++)
+      for (int half = 0; half < WG_PANEL; half += 8) {
+        const float *w = u + (size_t) ob * ic * WG_OCB, *x = v + p * v_panel + half;
+        __m256 a0 = _mm256_setzero_ps (), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        __m256 a6 = a0, a7 = a0;
+        for (int c = 0; c < ic; c++, w += WG_OCB) {
+          const __m256 x0 = _mm256_loadu_ps (x + c * WG_PANEL);
+#define WG_STEP(i) a##i = _mm256_fmadd_ps (_mm256_broadcast_ss (w + i), x0, a##i);
+          WG_STEP (0) WG_STEP (1) WG_STEP (2) WG_STEP (3)
+          WG_STEP (4) WG_STEP (5) WG_STEP (6) WG_STEP (7)
+#undef WG_STEP
+        }
+        float *m0 = m + p * m_panel + (size_t) ob * WG_OCB * WG_PANEL + half;
+#define WG_STORE(i) _mm256_storeu_ps (m0 + i * WG_PANEL, a##i);
+        WG_STORE (0) WG_STORE (1) WG_STORE (2) WG_STORE (3)
+        WG_STORE (4) WG_STORE (5) WG_STORE (6) WG_STORE (7)
+#undef WG_STORE
+      }
+}
+#endif
+
+/* The best micro-kernel the CPU runs.  IMPASTO_WINOGRAD_ISA=c|avx2 caps the choice (the tests
+ * use it to check every flavour on one machine). */
+static WgGemmFunc pick_gemm (void)
+{
+  const char *cap = getenv ("IMPASTO_WINOGRAD_ISA");
+  if (cap && strcmp (cap, "c") == 0)
+    return gemm_generic;
+#if WG_X86
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx512f") && !(cap && strcmp (cap, "avx2") == 0))
+    return gemm_avx512;
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    return gemm_avx2;
+#endif
+  return gemm_generic;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Weight transform U = G g G^T, in double.                                                    */
+
+static const double wg_g[WG_IN][3] = {
+  { 1.0 / 4, 0, 0 },
+  { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+  { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+  { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+  { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+  { 0, 0, 1 },
+};
+
+/* g [3, 3] -> u[xi * stride] for xi in 0..35 */
+static void transform_kernel (const float *g, float *u, size_t stride)
+{
+  double t[WG_IN][3]; /* G g */
+  for (int i = 0; i < WG_IN; i++)
+    for (int c = 0; c < 3; c++)
+      t[i][c] = wg_g[i][0] * g[c] + wg_g[i][1] * g[3 + c] + wg_g[i][2] * g[6 + c];
+  for (int i = 0; i < WG_IN; i++)
+    for (int j = 0; j < WG_IN; j++)
+      u[(size_t) (i * WG_IN + j) * stride]
+          = (float) (t[i][0] * wg_g[j][0] + t[i][1] * wg_g[j][1] + t[i][2] * wg_g[j][2]);
+}
+
+ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const float *bias,
+                               ImpastoError *err)
+{
+  if (!imp_winograd_eligible (s)) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: conv shape is not a 3x3 stride-1 group-1 conv "
+              "with pads 0..2");
+    return NULL;
+  }
+  if (!weight) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: no weights");
+    return NULL;
+  }
+  ImpWinograd *wg = imp_alloc0 (1, sizeof *wg, "winograd", err);
+  if (!wg)
+    return NULL;
+  wg->shape = *s;
+  wg->gemm = pick_gemm ();
+  wg->avx2 = pick_avx2_transforms ();
+  const size_t oc = (size_t) s->out_c, ic = (size_t) s->in_c;
+  const size_t oc8 = (oc + WG_OCB - 1) / WG_OCB * WG_OCB;
+  wg->out_c8 = (int) oc8;
+  size_t plane; /* one xi: oc8 * ic */
+  if (!imp_mul_size (oc8, ic, &plane)) {
+    imp_fail (err, IMPASTO_E_NOMEM, "winograd: %zu x %zu weights overflow", oc, ic);
+    imp_winograd_free (wg);
+    return NULL;
+  }
+  wg->u = imp_alloc0 (plane, WG_XI * sizeof (float), "winograd weights", err);
+  wg->bias = imp_alloc0 (oc, sizeof (float), "winograd bias", err);
+  if (!wg->u || !wg->bias) {
+    imp_winograd_free (wg);
+    return NULL;
+  }
+  /* U[xi][o / 8][c][o % 8] */
+  for (size_t o = 0; o < oc; o++)
+    for (size_t c = 0; c < ic; c++)
+      transform_kernel (weight + (o * ic + c) * 9,
+                        wg->u + (o / WG_OCB) * ic * WG_OCB + c * WG_OCB + o % WG_OCB, plane);
+  if (bias)
+    memcpy (wg->bias, bias, oc * sizeof (float));
+  return wg;
+}
+
+void imp_winograd_free (ImpWinograd *wg)
+{
+  if (!wg)
+    return;
+  imp_free (wg->u);
+  imp_free (wg->bias);
+  imp_free (wg);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Transforms of one tile row segment, vectorised over its tiles.                               */
+
+/* The 1-D transforms, on n tiles side by side.  Each takes its operands as restrict parameters
+ * (gcc only trusts restrict reliably there), and ivdep tells it that the 6 output lines do not
+ * overlap (it would otherwise need more run-time alias checks than it is willing to emit), so
+ * that the loops over the tiles vectorise. */
+
+/* out[i * os + x] = (B^T in)[i] for the 6 inputs in[k * is + x], x < n */
+static inline void bt_lines (const float *restrict in, size_t is, float *restrict out, size_t os,
+                             int n)
+{
+  WG_IVDEP for (int x = 0; x < n; x++) {
+    const float d0 = in[x], d1 = in[is + x], d2 = in[2 * is + x], d3 = in[3 * is + x];
+    const float d4 = in[4 * is + x], d5 = in[5 * is + x];
+    out[x] = 4.0f * d0 - 5.0f * d2 + d4;
+    out[os + x] = d3 + d4 - 4.0f * (d1 + d2);
+    out[2 * os + x] = d4 - d3 + 4.0f * (d1 - d2);
+    out[3 * os + x] = d4 - d2 + 2.0f * (d3 - d1);
+    out[4 * os + x] = d4 - d2 - 2.0f * (d3 - d1);
+    out[5 * os + x] = 4.0f * d1 - 5.0f * d3 + d5;
+  }
+}
+
+/* out[j * os + x] = (B^T d_x)[j] where d_x = row[4x .. 4x + 5], x < n (tiles along a row) */
+static inline void bt_row (const float *restrict row, float *restrict out, size_t os, int n)
+{
+  WG_IVDEP for (int x = 0; x < n; x++) {
+    const float d0 = row[4 * x], d1 = row[4 * x + 1], d2 = row[4 * x + 2];
+    const float d3 = row[4 * x + 3], d4 = row[4 * x + 4], d5 = row[4 * x + 5];
+    out[x] = 4.0f * d0 - 5.0f * d2 + d4;
+    out[os + x] = d3 + d4 - 4.0f * (d1 + d2);
+    out[2 * os + x] = d4 - d3 + 4.0f * (d1 - d2);
+    out[3 * os + x] = d4 - d2 + 2.0f * (d3 - d1);
+    out[4 * os + x] = d4 - d2 - 2.0f * (d3 - d1);
+    out[5 * os + x] = 4.0f * d1 - 5.0f * d3 + d5;
+  }
+}
+
+/* out[r * os + x] = (A^T in)[r] for the 6 inputs in[i * is + x], x < n */
+static inline void at_lines (const float *restrict in, size_t is, float *restrict out, size_t os,
+                             int n)
+{
+  WG_IVDEP for (int x = 0; x < n; x++) {
+    const float m0 = in[x], m1 = in[is + x], m2 = in[2 * is + x], m3 = in[3 * is + x];
+    const float m4 = in[4 * is + x], m5 = in[5 * is + x];
+    const float a1 = m1 + m2, b1 = m1 - m2, a2 = m3 + m4, b2 = m3 - m4;
+    out[x] = m0 + a1 + a2;
+    out[os + x] = b1 + 2.0f * b2;
+    out[2 * os + x] = a1 + 4.0f * a2;
+    out[3 * os + x] = b1 + 8.0f * b2 + m5;
+  }
+}
+
+/* row[4x + c] = (A^T s)[c] + bias for the 6 inputs s[i * is + x], c < 4, x < n */
+static inline void at_row (const float *restrict in, size_t is, float bias, float *restrict row,
+                           int n)
+{
+  WG_IVDEP for (int x = 0; x < n; x++) {
+    const float m0 = in[x], m1 = in[is + x], m2 = in[2 * is + x], m3 = in[3 * is + x];
+    const float m4 = in[4 * is + x], m5 = in[5 * is + x];
+    const float a1 = m1 + m2, b1 = m1 - m2, a2 = m3 + m4, b2 = m3 - m4;
+    row[4 * x] = m0 + a1 + a2 + bias;
+    row[4 * x + 1] = b1 + 2.0f * b2 + bias;
+    row[4 * x + 2] = a1 + 4.0f * a2 + bias;
+    row[4 * x + 3] = b1 + 8.0f * b2 + m5 + bias;
+  }
+}
+
+#if WG_X86
+/* bt_row for groups of 8 tiles, AVX2.  Loads the 32 floats of 8 tiles (and the same shifted by a
+ * tile for elements 4 and 5) and transposes them in-lane: the lanes then hold the tiles in the
+ * order 0 2 4 6 1 3 5 7.  The column pass and the GEMM do not care about the order of the tiles;
+ * at_row_avx2 undoes it for free (its in-lane interleave yields natural order from exactly this
+ * permutation).  Reads row[0 .. 4 * n8 + 3] where n8 = n rounded down to 8; returns n8. */
+__attribute__ ((target ("avx2,fma"))) static int
+bt_row_avx2 (const float *restrict row, float *restrict out, size_t os, int n)
+{
+  const __m256 four = _mm256_set1_ps (4.0f), five = _mm256_set1_ps (5.0f);
+  const __m256 two = _mm256_set1_ps (2.0f);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const float *r = row + 4 * x;
+    const __m256 a = _mm256_loadu_ps (r), b = _mm256_loadu_ps (r + 8);
+    const __m256 c = _mm256_loadu_ps (r + 16), d = _mm256_loadu_ps (r + 24);
+    const __m256 a4 = _mm256_loadu_ps (r + 4), b4 = _mm256_loadu_ps (r + 12);
+    const __m256 c4 = _mm256_loadu_ps (r + 20), d4 = _mm256_loadu_ps (r + 28);
+    const __m256 ab_lo = _mm256_unpacklo_ps (a, b), ab_hi = _mm256_unpackhi_ps (a, b);
+    const __m256 cd_lo = _mm256_unpacklo_ps (c, d), cd_hi = _mm256_unpackhi_ps (c, d);
+    const __m256 ab4 = _mm256_unpacklo_ps (a4, b4), cd4 = _mm256_unpacklo_ps (c4, d4);
+    const __m256 e0 = _mm256_shuffle_ps (ab_lo, cd_lo, 0x44), e1 = _mm256_shuffle_ps (ab_lo, cd_lo, 0xEE);
+    const __m256 e2 = _mm256_shuffle_ps (ab_hi, cd_hi, 0x44), e3 = _mm256_shuffle_ps (ab_hi, cd_hi, 0xEE);
+    const __m256 e4 = _mm256_shuffle_ps (ab4, cd4, 0x44), e5 = _mm256_shuffle_ps (ab4, cd4, 0xEE);
+    const __m256 s12 = _mm256_add_ps (e1, e2), d12 = _mm256_sub_ps (e1, e2);
+    const __m256 d31 = _mm256_sub_ps (e3, e1), e42 = _mm256_sub_ps (e4, e2);
+    _mm256_storeu_ps (out + x, _mm256_add_ps (_mm256_fnmadd_ps (five, e2, _mm256_mul_ps (four, e0)), e4));
+    _mm256_storeu_ps (out + os + x, _mm256_fnmadd_ps (four, s12, _mm256_add_ps (e3, e4)));
+    _mm256_storeu_ps (out + 2 * os + x, _mm256_fmadd_ps (four, d12, _mm256_sub_ps (e4, e3)));
+    _mm256_storeu_ps (out + 3 * os + x, _mm256_fmadd_ps (two, d31, e42));
+    _mm256_storeu_ps (out + 4 * os + x, _mm256_fnmadd_ps (two, d31, e42));
+    _mm256_storeu_ps (out + 5 * os + x, _mm256_add_ps (_mm256_fnmadd_ps (five, e3, _mm256_mul_ps (four, e1)), e5));
+  }
+  return x;
+}
+
+/* at_row for groups of 8 tiles whose lanes hold the tiles as 0 2 4 6 1 3 5 7 (bt_row_avx2):
+ * the in-lane 4x4 interleave then writes the 32 outputs in natural order.  Returns n8. */
+__attribute__ ((target ("avx2,fma"))) static int
+at_row_avx2 (const float *restrict in, size_t is, float bias, float *restrict row, int n)
+{
+  const __m256 bv = _mm256_set1_ps (bias), two = _mm256_set1_ps (2.0f);
+  const __m256 four = _mm256_set1_ps (4.0f), eight = _mm256_set1_ps (8.0f);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const __m256 m0 = _mm256_loadu_ps (in + x), m1 = _mm256_loadu_ps (in + is + x);
+    const __m256 m2 = _mm256_loadu_ps (in + 2 * is + x), m3 = _mm256_loadu_ps (in + 3 * is + x);
+    const __m256 m4 = _mm256_loadu_ps (in + 4 * is + x), m5 = _mm256_loadu_ps (in + 5 * is + x);
+    const __m256 a1 = _mm256_add_ps (m1, m2), b1 = _mm256_sub_ps (m1, m2);
+    const __m256 a2 = _mm256_add_ps (m3, m4), b2 = _mm256_sub_ps (m3, m4);
+    const __m256 o0 = _mm256_add_ps (_mm256_add_ps (m0, a1), _mm256_add_ps (a2, bv));
+    const __m256 o1 = _mm256_add_ps (_mm256_fmadd_ps (two, b2, b1), bv);
+    const __m256 o2 = _mm256_add_ps (_mm256_fmadd_ps (four, a2, a1), bv);
+    const __m256 o3 = _mm256_add_ps (_mm256_fmadd_ps (eight, b2, b1), _mm256_add_ps (m5, bv));
+    const __m256 lo01 = _mm256_unpacklo_ps (o0, o1), hi01 = _mm256_unpackhi_ps (o0, o1);
+    const __m256 lo23 = _mm256_unpacklo_ps (o2, o3), hi23 = _mm256_unpackhi_ps (o2, o3);
+    float *r = row + 4 * x;
+    _mm256_storeu_ps (r, _mm256_shuffle_ps (lo01, lo23, 0x44));
+    _mm256_storeu_ps (r + 8, _mm256_shuffle_ps (lo01, lo23, 0xEE));
+    _mm256_storeu_ps (r + 16, _mm256_shuffle_ps (hi01, hi23, 0x44));
+    _mm256_storeu_ps (r + 24, _mm256_shuffle_ps (hi01, hi23, 0xEE));
+  }
+  return x;
+}
+#endif
+
+/* AVX2 row transforms when the CPU has them (IMPASTO_WINOGRAD_ISA=c turns them off). */
+static bool pick_avx2_transforms (void)
+{
+  const char *cap = getenv ("IMPASTO_WINOGRAD_ISA");
+  if (cap && strcmp (cap, "c") == 0)
+    return false;
+#if WG_X86
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+#else
+  return false;
+#endif
+}
+
+/* rows[k] (k < 6): the 6 input rows of the tile row, already padded: rows[k][4 * n + m] is element
+ * (k, m) of tile n's 6x6 patch (4 * cols + 4 floats readable; the last 2 are
+ * loaded by bt_row_avx2 but not used).  Tile n of the row goes to
+ * v[xi * xi_stride + (n / 16) * panel_stride + n % 16]; tiles cols .. cols_pad - 1 get zeros.
+ * tmp: 36 * cols_pad floats. */
+WG_CLONES
+static void input_tile_row (const float *const *rows, int cols, int cols_pad, float *v,
+                            size_t xi_stride, size_t panel_stride, float *tmp, bool avx2)
+{
+  /* along the rows of the patches: tmp[(j * 6 + k) * cols_pad + n] = (d B)[k][j] */
+  const size_t cp = (size_t) cols_pad;
+  for (int k = 0; k < WG_IN; k++) {
+    int done = 0;
+#if WG_X86
+    if (avx2)
+      done = bt_row_avx2 (rows[k], tmp + k * cp, WG_IN * cp, cols);
+#endif
+    bt_row (rows[k] + 4 * done, tmp + k * cp + done, WG_IN * cp, cols - done);
+    for (int j = 0; j < WG_IN; j++)
+      memset (tmp + (j * WG_IN + k) * cp + cols, 0, (cp - (size_t) cols) * sizeof (float));
+  }
+  /* down the columns: V[i * 6 + j] = (B^T (d B))[i][j], one panel of 16 tiles at a time */
+  for (int j = 0; j < WG_IN; j++)
+    for (int q = 0; q < cols_pad; q += WG_PANEL)
+      bt_lines (tmp + j * WG_IN * cp + q, cp,
+                v + (size_t) j * xi_stride + (size_t) (q / WG_PANEL) * panel_stride,
+                WG_IN * xi_stride, WG_PANEL);
+}
+
+/* m[xi * xi_stride + (n / 16) * panel_stride + n % 16]: the products of tile n of the row.
+ * Writes out[r][4 * n + c] = (A^T m A)[r][c] + bias for r, c < 4 and n < cols (4 rows of
+ * 4 * cols floats).  tmp: 24 * cols_pad floats. */
+WG_CLONES
+static void output_tile_row (const float *m, size_t xi_stride, size_t panel_stride, int cols,
+                             int cols_pad, float bias, float *const *out, float *tmp, bool avx2)
+{
+  /* down the columns: tmp[(r * 6 + j) * cols_pad + n] = (A^T m)[r][j] */
+  const size_t cp = (size_t) cols_pad;
+  for (int j = 0; j < WG_IN; j++)
+    for (int q = 0; q < cols_pad; q += WG_PANEL)
+      at_lines (m + (size_t) j * xi_stride + (size_t) (q / WG_PANEL) * panel_stride,
+                WG_IN * xi_stride, tmp + j * cp + q, WG_IN * cp, WG_PANEL);
+  /* along the rows, interleaving the 4 columns of every tile into the output rows */
+  for (int r = 0; r < WG_OUT; r++) {
+    int done = 0;
+#if WG_X86
+    if (avx2)
+      done = at_row_avx2 (tmp + r * WG_IN * cp, cp, bias, out[r], cols);
+#endif
+    at_row (tmp + r * WG_IN * cp + done, cp, bias, out[r] + 4 * done, cols - done);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Blocked driver.                                                                              */
+
+typedef struct {
+  const ImpWinograd *wg;
+  int h, w, oh, ow;
+  int tiles_y, tiles_x;
+  int band_rows, seg_cols; /* block = band_rows tile rows x seg_cols tile columns */
+  int n_segs;
+  const float *x;
+  float *y;
+  float *scratch;          /* per thread: scratch_floats */
+  size_t scratch_floats;
+  int *colmaps;            /* per thread: colmap_ints */
+  size_t colmap_ints;
+} WgRun;
+
+/* Per-thread scratch (floats), each part a multiple of 16 floats (64 bytes). */
+typedef struct {
+  size_t v_xi, m_xi; /* floats from one xi slice of V / M to the next */
+  size_t v, m, rowbuf, zero, tmp, orow, total;
+} WgScratch;
+
+static size_t round16 (size_t n)
+{
+  return (n + 15) & ~(size_t) 15;
+}
+
+static bool scratch_layout (int in_c, int out_c8, int band_rows, int seg_cols, WgScratch *sc)
+{
+  size_t seg_pad = round16 ((size_t) seg_cols), row = 4 * seg_pad + 4, n_tiles;
+  if (!imp_mul_size ((size_t) band_rows, seg_pad, &n_tiles)
+      || !imp_mul_size (n_tiles, (size_t) in_c, &sc->v_xi)
+      || !imp_mul_size (n_tiles, (size_t) out_c8, &sc->m_xi)
+      || sc->v_xi > SIZE_MAX / 2 || sc->m_xi > SIZE_MAX / 2)
+    return false;
+  /* skew the 36 slices by a cache line so that they do not all map to the same cache sets */
+  sc->v_xi += WG_SKEW;
+  sc->m_xi += WG_SKEW;
+  if (!imp_mul_size (sc->v_xi, WG_XI, &sc->v) || !imp_mul_size (sc->m_xi, WG_XI, &sc->m))
+    return false;
+  sc->rowbuf = round16 (WG_IN * row);
+  sc->zero = round16 (row);
+  sc->tmp = round16 (WG_XI * seg_pad);
+  sc->orow = round16 (WG_OUT * row);
+  sc->total = sc->v + sc->m + sc->rowbuf + sc->zero + sc->tmp + sc->orow;
+  return sc->total >= sc->v + sc->m; /* the small parts cannot overflow once v, m fit */
+}
+
+/* Index in [0, n) of padded coordinate i of a dimension with pads lo, hi, or -1 for zero: constant
+ * padding, or beyond the padded extent (only read by partial edge tiles, whose extra outputs are
+ * discarded). */
+static int pad_map (int i, int n, int lo, int hi, ImpPadMode mode)
+{
+  if (i < -lo || i >= n + hi)
+    return -1;
+  return (int) imp_pad_index (i, n, mode);
+}
+
+static void wg_task (void *ctx, int64_t task, int thread)
+{
+  const WgRun *run = ctx;
+  const ImpWinograd *wg = run->wg;
+  const ImpConvShape *s = &wg->shape;
+  const int ic = s->in_c, oc = s->out_c, oc8 = wg->out_c8;
+  const int seg = (int) (task % run->n_segs), band = (int) (task / run->n_segs);
+  const int ty0 = band * run->band_rows, tx0 = seg * run->seg_cols;
+  const int rows = IMP_MIN (run->band_rows, run->tiles_y - ty0);
+  const int cols = IMP_MIN (run->seg_cols, run->tiles_x - tx0);
+  const int cols_pad = (int) round16 ((size_t) cols);
+  const int row_panels = cols_pad / WG_PANEL, n_panels = rows * row_panels;
+
+  WgScratch sc = { 0 };
+  scratch_layout (ic, oc8, run->band_rows, run->seg_cols, &sc); /* checked in _run */
+  float *v = run->scratch + (size_t) thread * run->scratch_floats; /* [36, panels, ic, 16] */
+  float *m = v + sc.v;                                              /* [36, panels, oc8, 16] */
+  float *rowbuf = m + sc.m, *zero = rowbuf + sc.rowbuf, *tmp = zero + sc.zero;
+  float *orow = tmp + sc.tmp;
+  int *colmap = run->colmaps + (size_t) thread * run->colmap_ints;
+  const size_t row_len = 4 * round16 ((size_t) run->seg_cols) + 4;
+
+  /* input columns of the segment: x0 .. x0 + span - 1 in padded coordinates */
+  const int x0 = tx0 * WG_OUT - s->pad_l, span = WG_OUT * cols + 2;
+  /* bt_row_avx2 may read 2 floats beyond the span */
+  const bool interior_cols = x0 >= 0 && x0 + span + 2 <= run->w;
+  /* columns [j0, j1) of the span lie inside the image: copied as a block when gathering */
+  const int j0 = IMP_MIN (IMP_MAX (0, -x0), span), j1 = IMP_MAX (j0, IMP_MIN (span, run->w - x0));
+  if (!interior_cols)
+    for (int j = 0; j < span; j++)
+      colmap[j] = pad_map (x0 + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
+  memset (zero, 0, row_len * sizeof (float));
+
+  /* 1. input transform -> V */
+  const size_t plane = (size_t) run->h * (size_t) run->w;
+  const size_t v_panel = (size_t) ic * WG_PANEL, v_xi = sc.v_xi;
+  for (int c = 0; c < ic; c++) {
+    const float *xc = run->x + (size_t) c * plane;
+    for (int r = 0; r < rows; r++) {
+      const float *in_rows[WG_IN];
+      for (int k = 0; k < WG_IN; k++) {
+        int yi = pad_map ((ty0 + r) * WG_OUT - s->pad_t + k, run->h, s->pad_t, s->pad_b,
+                          s->pad_mode);
+        if (yi < 0) {
+          in_rows[k] = zero;
+        } else if (interior_cols) {
+          in_rows[k] = xc + (size_t) yi * run->w + x0;
+        } else {
+          const float *src = xc + (size_t) yi * run->w;
+          float *dst = rowbuf + (size_t) k * row_len;
+          for (int j = 0; j < j0; j++)
+            dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+          memcpy (dst + j0, src + x0 + j0, (size_t) (j1 - j0) * sizeof (float));
+          for (int j = j1; j < span; j++)
+            dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+          dst[span] = dst[span + 1] = 0.0f; /* loaded, never used (bt_row_avx2) */
+          in_rows[k] = dst;
+        }
+      }
+      input_tile_row (in_rows, cols, cols_pad,
+                      v + (size_t) r * row_panels * v_panel + (size_t) c * WG_PANEL, v_xi,
+                      v_panel, tmp, wg->avx2);
+    }
+  }
+
+  /* 2. M[xi] = U[xi] V[xi] */
+  const size_t u_xi = (size_t) oc8 * (size_t) ic;
+  const size_t m_panel = (size_t) oc8 * WG_PANEL, m_xi = sc.m_xi;
+  for (int xi = 0; xi < WG_XI; xi++)
+    wg->gemm (wg->u + xi * u_xi, v + xi * v_xi, m + xi * m_xi, ic, oc8 / WG_OCB, n_panels);
+
+  /* 3. output transform + bias -> y */
+  const size_t oplane = (size_t) run->oh * (size_t) run->ow;
+  const int ox0 = tx0 * WG_OUT, valid_cols = IMP_MIN (WG_OUT * cols, run->ow - ox0);
+  for (int o = 0; o < oc; o++) {
+    float *yo = run->y + (size_t) o * oplane;
+    for (int r = 0; r < rows; r++) {
+      const int oy0 = (ty0 + r) * WG_OUT;
+      const bool direct = oy0 + WG_OUT <= run->oh && valid_cols == WG_OUT * cols;
+      float *out_rows[WG_OUT];
+      for (int k = 0; k < WG_OUT; k++)
+        out_rows[k] = direct ? yo + (size_t) (oy0 + k) * run->ow + ox0 : orow + k * row_len;
+      output_tile_row (m + (size_t) r * row_panels * m_panel + (size_t) o * WG_PANEL, m_xi,
+                       m_panel, cols, cols_pad, wg->bias[o], out_rows, tmp, wg->avx2);
+      if (!direct)
+        for (int k = 0; k < WG_OUT && oy0 + k < run->oh; k++)
+          memcpy (yo + (size_t) (oy0 + k) * run->ow + ox0, out_rows[k],
+                  (size_t) valid_cols * sizeof (float));
+    }
+  }
+}
+
+/* Choose the block shape: about WG_BLOCK_BYTES of V + M, segments a multiple of a panel wide,
+ * whole tile rows when they fit, and enough blocks to keep every thread busy. */
+static void plan_blocks (WgRun *run, int in_c, int out_c8, int threads)
+{
+  size_t per_tile = (size_t) WG_XI * ((size_t) in_c + (size_t) out_c8) * sizeof (float);
+  size_t target = WG_BLOCK_BYTES / per_tile;
+  target = IMP_MAX (target, (size_t) WG_PANEL);
+  target = IMP_MIN (target, (size_t) WG_MAX_TILES);
+  if ((size_t) run->tiles_x <= target) {
+    run->seg_cols = run->tiles_x;
+  } else {
+    int n = (int) ((run->tiles_x + target - 1) / target);
+    run->seg_cols = (int) round16 ((size_t) ((run->tiles_x + n - 1) / n));
+  }
+  run->n_segs = (run->tiles_x + run->seg_cols - 1) / run->seg_cols;
+  size_t seg_pad = round16 ((size_t) run->seg_cols);
+  int band = (int) IMP_MAX ((size_t) 1, target / seg_pad);
+  band = IMP_MIN (band, run->tiles_y);
+  /* at least ~4 blocks per thread for load balance when the image allows it */
+  while (band > 1
+         && (int64_t) ((run->tiles_y + band - 1) / band) * run->n_segs < 4 * (int64_t) threads)
+    band = (band + 1) / 2;
+  run->band_rows = band;
+}
+
+/* One scratch buffer is kept between runs (process-wide, the largest so far): a fresh multi-MB
+ * allocation per call goes back to the kernel on free and is page-faulted in again on the next
+ * call, which showed as a few percent of a whole-network run.  Concurrent runs simply allocate. */
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static float *scratch_cached;
+static size_t scratch_cached_bytes;
+
+static float *scratch_take (size_t bytes, ImpastoError *err)
+{
+  float *p = NULL;
+  pthread_mutex_lock (&scratch_lock);
+  if (scratch_cached && scratch_cached_bytes >= bytes) {
+    p = scratch_cached;
+    scratch_cached = NULL;
+  }
+  pthread_mutex_unlock (&scratch_lock);
+  return p ? p : imp_alloc (bytes, 1, "winograd scratch", err);
+}
+
+static void scratch_give (float *p, size_t bytes)
+{
+  pthread_mutex_lock (&scratch_lock);
+  if (!scratch_cached || scratch_cached_bytes < bytes) {
+    float *old = scratch_cached;
+    scratch_cached = p;
+    scratch_cached_bytes = bytes;
+    p = old;
+  }
+  pthread_mutex_unlock (&scratch_lock);
+  imp_free (p);
+}
+
+ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
+                                ImpPool *pool, ImpastoError *err)
+{
+  if (!wg || !x || !y)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
+  const ImpConvShape *s = &wg->shape;
+  if (h < 1 || w < 1)
+    return imp_fail (err, IMPASTO_E_SHAPE, "winograd: empty input %d x %d", h, w);
+  if (s->pad_mode == IMP_PAD_REFLECT
+      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
+    return imp_fail (err, IMPASTO_E_SHAPE, "winograd: reflect pads must be smaller than the "
+                     "input %d x %d", h, w);
+  WgRun run = { .wg = wg, .h = h, .w = w, .x = x, .y = y };
+  run.oh = h + s->pad_t + s->pad_b - 2;
+  run.ow = w + s->pad_l + s->pad_r - 2;
+  if (run.oh < 1 || run.ow < 1)
+    return imp_fail (err, IMPASTO_E_SHAPE, "winograd: input %d x %d gives an empty output", h, w);
+  run.tiles_y = (run.oh + WG_OUT - 1) / WG_OUT;
+  run.tiles_x = (run.ow + WG_OUT - 1) / WG_OUT;
+  const int threads = imp_pool_threads (pool);
+  plan_blocks (&run, s->in_c, wg->out_c8, threads);
+
+  WgScratch sc;
+  size_t all_floats;
+  if (!scratch_layout (s->in_c, wg->out_c8, run.band_rows, run.seg_cols, &sc)
+      || !imp_mul_size ((size_t) threads, sc.total, &all_floats))
+    return imp_fail (err, IMPASTO_E_NOMEM, "winograd: scratch size overflows");
+  run.scratch_floats = sc.total;
+  run.colmap_ints = round16 (4 * (size_t) run.seg_cols + 4);
+  size_t colmap_all, bytes;
+  if (!imp_mul_size ((size_t) threads, run.colmap_ints, &colmap_all)
+      || all_floats > SIZE_MAX / sizeof (float) - colmap_all
+      || !imp_mul_size (all_floats + colmap_all, sizeof (float), &bytes))
+    return imp_fail (err, IMPASTO_E_NOMEM, "winograd: scratch size overflows");
+  run.scratch = scratch_take (bytes, err);
+  if (!run.scratch)
+    return err ? err->code : IMPASTO_E_NOMEM;
+  run.colmaps = (int *) (run.scratch + all_floats); /* int and float are both 4 bytes */
+  int64_t n_tasks = (int64_t) ((run.tiles_y + run.band_rows - 1) / run.band_rows) * run.n_segs;
+  imp_pool_run (pool, n_tasks, wg_task, &run);
+  scratch_give (run.scratch, bytes);
+  return IMPASTO_OK;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_conv_direct.c — direct 9x9 conv (conv_direct.c) vs imp_conv2d_ref on random skinny shapes,
+ * all pad modes and pad amounts 0..8 (asymmetric), with and without bias, both kernel flavours.
+ *
+ * Tolerance: |y - ref| <= TOL * scale[o], scale[o] = |bias[o]| + max|x| * sum |w[o, ...]| (the
+ * largest |y| output channel o could produce), TOL = 1e-5; imp_conv2d_ref accumulates in double.
+ * Float accumulation of up to 81 * 40 terms in another order stays near 1e-7; a wrong tap or pad
+ * element is off by about |w| max|x| >= scale / (81 * in_c) ~ 3e-4 scale. */
+#include "conv_direct.h"
+#include "kernels.h"
+#include "pool.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-5
+
+static int passed, failed;
+static double worst_ratio;
+
+static void check (bool ok, const char *what)
+{
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    printf ("FAIL: %s\n", what);
+  }
+}
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd (void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t) (rng_state >> 32);
+}
+static int rnd_int (int lo, int hi)
+{
+  return lo + (int) (rnd () % (uint32_t) (hi - lo + 1));
+}
+static float rnd_float (void)
+{
+  return (float) rnd () / 2147483648.0f - 1.0f;
+}
+
+static const char *mode_name (ImpPadMode m)
+{
+  return m == IMP_PAD_CONSTANT ? "constant" : m == IMP_PAD_REFLECT ? "reflect" : "edge";
+}
+
+static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, int pl, int pb,
+                      int pr, ImpPadMode mode, bool with_bias)
+{
+  char what[1024];
+  snprintf (what, sizeof what, "%d->%d %dx%d pads t%d l%d b%d r%d %s%s%s", in_c, out_c, h, w, pt,
+            pl, pb, pr, mode_name (mode), with_bias ? " bias" : "", pool ? " pool" : "");
+  ImpConvShape s = { .in_c = in_c, .out_c = out_c, .group = 1, .kh = 9, .kw = 9, .stride_h = 1,
+                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = pt, .pad_l = pl,
+                     .pad_b = pb, .pad_r = pr, .pad_mode = mode };
+  int oh = h + pt + pb - 8, ow = w + pl + pr - 8;
+  size_t nx = (size_t) in_c * h * w, nw = (size_t) out_c * in_c * 81;
+  size_t ny = (size_t) out_c * (oh > 0 ? oh : 0) * (ow > 0 ? ow : 0);
+  float *x = malloc (nx * sizeof *x), *wt = malloc (nw * sizeof *wt);
+  float *bias = malloc ((size_t) out_c * sizeof *bias), *y = malloc ((ny + 1) * sizeof *y);
+  float *ref = malloc ((ny + 1) * sizeof *ref);
+  double xmax = 0;
+  for (size_t i = 0; i < nx; i++) {
+    x[i] = 255.0f * rnd_float ();
+    xmax = fmax (xmax, fabs (x[i]));
+  }
+  for (size_t i = 0; i < nw; i++)
+    wt[i] = 0.05f * rnd_float ();
+  for (int i = 0; i < out_c; i++)
+    bias[i] = 10.0f * rnd_float ();
+
+  check (imp_conv9_eligible (&s), what);
+  ImpastoError err = { 0 };
+  ImpConv9 *cv = imp_conv9_new (&s, wt, with_bias ? bias : NULL, &err);
+  if (!cv) {
+    check (false, err.message);
+    goto out;
+  }
+  bool reflect_bad = mode == IMP_PAD_REFLECT && (pt >= h || pb >= h || pl >= w || pr >= w);
+  ImpastoStatus st = imp_conv9_run (cv, h, w, x, y, pool, &err);
+  if (oh < 1 || ow < 1 || reflect_bad) {
+    bool ok = st == IMPASTO_E_SHAPE && strstr (err.message, reflect_bad ? "reflect" : "empty");
+    snprintf (what + strlen (what), sizeof what - strlen (what), ": expected shape error, got "
+              "%d '%s'", st, err.message);
+    check (ok, what);
+  } else if (st != IMPASTO_OK) {
+    check (false, err.message);
+  } else {
+    imp_conv2d_ref (&s, h, w, x, wt, with_bias ? bias : NULL, ref); /* the engine's oracle */
+    size_t bad = 0, first = 0, plane = (size_t) oh * ow;
+    for (int o = 0; o < out_c; o++) {
+      double scale = with_bias ? fabs (bias[o]) : 0.0;
+      for (size_t i = 0; i < (size_t) in_c * 81; i++)
+        scale += xmax * fabs (wt[(size_t) o * in_c * 81 + i]);
+      for (size_t i = (size_t) o * plane; i < (size_t) (o + 1) * plane; i++) {
+        double e = fabs ((double) y[i] - ref[i]);
+        if (!(e <= TOL * scale) && bad++ == 0)
+          first = i;
+        if (scale > 0 && e / scale > worst_ratio)
+          worst_ratio = e / scale;
+      }
+    }
+    if (bad)
+      printf ("  %zu of %zu outputs off, first at %zu: %g vs %g\n", bad, ny, first, y[first],
+              ref[first]);
+    check (bad == 0, what);
+  }
+  imp_conv9_free (cv);
+out:
+  free (x);
+  free (wt);
+  free (bias);
+  free (y);
+  free (ref);
+}
+
+static void test_not_eligible (void)
+{
+  ImpConvShape s = { .in_c = 3, .out_c = 32, .group = 1, .kh = 9, .kw = 9, .stride_h = 1,
+                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 4, .pad_l = 4, .pad_b = 4,
+                     .pad_r = 4, .pad_mode = IMP_PAD_REFLECT };
+  check (imp_conv9_eligible (&s), "3->32 9x9 eligible");
+  ImpConvShape t = s;
+  t.in_c = 8;
+  check (!imp_conv9_eligible (&t), "8->32 not skinny");
+  t = s;
+  t.kw = 7;
+  check (!imp_conv9_eligible (&t), "9x7 not eligible");
+  t = s;
+  t.stride_h = 2;
+  check (!imp_conv9_eligible (&t), "stride 2 not eligible");
+  t = s;
+  t.pad_l = 9;
+  check (!imp_conv9_eligible (&t), "pad 9 not eligible");
+  ImpastoError err = { 0 };
+  static float wt[8 * 32 * 81];
+  check (imp_conv9_new (&t, wt, NULL, &err) == NULL && err.code == IMPASTO_E_ARGUMENT
+         && strstr (err.message, "9x9"), "new refuses ineligible shape with a message");
+}
+
+int main (void)
+{
+  ImpPool *pool = imp_pool_new (2);
+  test_not_eligible ();
+  const ImpPadMode modes[3] = { IMP_PAD_CONSTANT, IMP_PAD_REFLECT, IMP_PAD_EDGE };
+  for (int isa = 0; isa < 2; isa++) {
+    if (isa == 0)
+      setenv ("IMPASTO_CONV9_ISA", "c", 1);
+    else
+      unsetenv ("IMPASTO_CONV9_ISA");
+    for (int mi = 0; mi < 3; mi++) {
+      run_case (pool, 3, 32, 20, 33, 4, 4, 4, 4, modes[mi], true);  /* the style net's first */
+      run_case (pool, 32, 3, 21, 40, 4, 4, 4, 4, modes[mi], true);  /* and last conv */
+      run_case (NULL, 1, 1, 1, 1, 4, 4, 4, 4, modes[mi], true);     /* 1x1 input */
+      run_case (NULL, 2, 5, 2, 3, 4, 4, 4, 4, modes[mi], false);
+      run_case (NULL, 2, 2, 5, 5, 0, 0, 0, 0, modes[mi], true);     /* empty output: refused */
+    }
+    for (int i = 0; i < 60; i++) {
+      bool narrow_in = rnd () % 2;
+      int in_c = narrow_in ? rnd_int (1, 4) : rnd_int (1, 40);
+      int out_c = narrow_in ? rnd_int (1, 40) : rnd_int (1, 4);
+      run_case (rnd () % 3 ? pool : NULL, in_c, out_c, rnd_int (1, 30), rnd_int (1, 70),
+                rnd_int (0, 8), rnd_int (0, 8), rnd_int (0, 8), rnd_int (0, 8), modes[rnd () % 3],
+                rnd () % 4 != 0);
+    }
+    /* several bands and segments */
+    run_case (pool, 3, 32, 37, 600, 4, 4, 4, 4, IMP_PAD_REFLECT, true);
+    run_case (pool, 32, 3, 19, 531, 4, 3, 2, 8, IMP_PAD_EDGE, true);
+    run_case (pool, 3, 32, 18, 250, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* segment > 256 */
+    run_case (pool, 32, 3, 18, 127, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* segment > 128 */
+  }
+  imp_pool_free (pool);
+  printf ("worst |error| / scale: %.3g (tolerance %.0e)\n", worst_ratio, TOL);
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

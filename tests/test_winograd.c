@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_winograd.c — Winograd F(4x4, 3x3) conv vs the naive conv imp_conv2d_ref on random shapes.
+ *
+ * Tolerance: Winograd's transforms mix the whole 6x6 input patch of a tile with coefficients up to
+ * 8 and down to 1/24; in exact arithmetic the extra terms cancel, in float their rounding remains.
+ * So the error scales with the range of the inputs and weights, not with the (possibly cancelling
+ * or small) result.  Each output of channel o is checked as
+ *     |y - ref| <= TOL * scale[o],   scale[o] = |bias[o]| + max|x| * sum over c, taps |w[o, c]|
+ * (scale is the largest |y| the channel could produce), TOL = 2e-5; imp_conv2d_ref accumulates in
+ * double.  Measured worst ratio: a few 1e-6.  A wrong tap, pad element or bias is off by about
+ * |w| max|x| >= scale / (9 * in_c) ~ 1e-3 scale for the largest in_c here. */
+#include "kernels.h"
+#include "pool.h"
+#include "util.h"
+#include "winograd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 2e-5
+
+static int passed, failed;
+static double worst_ratio;
+
+static void check (bool ok, const char *what)
+{
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    printf ("FAIL: %s\n", what);
+  }
+}
+
+/* xorshift, deterministic */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd (void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t) (rng_state >> 32);
+}
+static int rnd_int (int lo, int hi) /* inclusive */
+{
+  return lo + (int) (rnd () % (uint32_t) (hi - lo + 1));
+}
+static float rnd_float (void) /* -1 .. 1 */
+{
+  return (float) rnd () / 2147483648.0f - 1.0f;
+}
+
+static const char *mode_name (ImpPadMode m)
+{
+  return m == IMP_PAD_CONSTANT ? "constant" : m == IMP_PAD_REFLECT ? "reflect" : "edge";
+}
+
+static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, int pl, int pb,
+                      int pr, ImpPadMode mode, bool with_bias)
+{
+  char what[1024];
+  snprintf (what, sizeof what, "%d->%d %dx%d pads t%d l%d b%d r%d %s%s%s", in_c, out_c, h, w, pt,
+            pl, pb, pr, mode_name (mode), with_bias ? " bias" : "", pool ? " pool" : "");
+  ImpConvShape s = { .in_c = in_c, .out_c = out_c, .group = 1, .kh = 3, .kw = 3, .stride_h = 1,
+                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = pt, .pad_l = pl,
+                     .pad_b = pb, .pad_r = pr, .pad_mode = mode };
+  int oh = h + pt + pb - 2, ow = w + pl + pr - 2;
+  size_t nx = (size_t) in_c * h * w, nw = (size_t) out_c * in_c * 9;
+  size_t ny = (size_t) out_c * (oh > 0 ? oh : 0) * (ow > 0 ? ow : 0);
+  float *x = malloc (nx * sizeof *x), *wt = malloc (nw * sizeof *wt);
+  float *bias = malloc ((size_t) out_c * sizeof *bias);
+  float *y = malloc ((ny + 1) * sizeof *y);
+  float *ref = malloc ((ny + 1) * sizeof *ref);
+  for (size_t i = 0; i < nx; i++)
+    x[i] = 100.0f * rnd_float ();
+  for (size_t i = 0; i < nw; i++)
+    wt[i] = 0.1f * rnd_float ();
+  for (int i = 0; i < out_c; i++)
+    bias[i] = rnd_float ();
+
+  check (imp_winograd_eligible (&s), what);
+  ImpastoError err = { 0 };
+  ImpWinograd *wg = imp_winograd_new (&s, wt, with_bias ? bias : NULL, &err);
+  if (!wg) {
+    check (false, err.message);
+    goto out;
+  }
+  bool reflect_bad = mode == IMP_PAD_REFLECT && (pt >= h || pb >= h || pl >= w || pr >= w);
+  ImpastoStatus st = imp_winograd_run (wg, h, w, x, y, pool, &err);
+  if (oh < 1 || ow < 1 || reflect_bad) {
+    /* must be refused with a shape error that says why */
+    bool ok = st == IMPASTO_E_SHAPE && strstr (err.message, reflect_bad ? "reflect" : "empty");
+    snprintf (what + strlen (what), sizeof what - strlen (what), ": expected shape error, got "
+              "%d '%s'", st, err.message);
+    check (ok, what);
+  } else if (st != IMPASTO_OK) {
+    check (false, err.message);
+  } else {
+    imp_conv2d_ref (&s, h, w, x, wt, with_bias ? bias : NULL, ref); /* the engine's oracle */
+    double xmax = 0;
+    for (size_t i = 0; i < nx; i++)
+      xmax = fmax (xmax, fabs (x[i]));
+    size_t bad = 0, first = 0, plane = (size_t) oh * ow;
+    for (int o = 0; o < out_c; o++) {
+      double scale = with_bias ? fabs (bias[o]) : 0.0;
+      for (size_t i = 0; i < (size_t) in_c * 9; i++)
+        scale += xmax * fabs (wt[(size_t) o * in_c * 9 + i]);
+      for (size_t i = (size_t) o * plane; i < (size_t) (o + 1) * plane; i++) {
+        double e = fabs ((double) y[i] - ref[i]);
+        if (!(e <= TOL * scale) && bad++ == 0)
+          first = i;
+        if (scale > 0 && e / scale > worst_ratio)
+          worst_ratio = e / scale;
+      }
+    }
+    if (bad)
+      printf ("  %zu of %zu outputs off, first at %zu: %g vs %g\n", bad, ny, first, y[first],
+              ref[first]);
+    check (bad == 0, what);
+  }
+  imp_winograd_free (wg);
+out:
+  free (x);
+  free (wt);
+  free (bias);
+  free (y);
+  free (ref);
+}
+
+static void test_not_eligible (void)
+{
+  ImpConvShape s = { .in_c = 4, .out_c = 4, .group = 1, .kh = 3, .kw = 3, .stride_h = 1,
+                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1,
+                     .pad_r = 1, .pad_mode = IMP_PAD_CONSTANT };
+  check (imp_winograd_eligible (&s), "base shape eligible");
+  ImpConvShape t = s;
+  t.stride_w = 2;
+  check (!imp_winograd_eligible (&t), "stride 2 not eligible");
+  t = s;
+  t.kh = 5;
+  check (!imp_winograd_eligible (&t), "5x3 not eligible");
+  t = s;
+  t.group = 2;
+  check (!imp_winograd_eligible (&t), "group 2 not eligible");
+  t = s;
+  t.dil_h = 2;
+  check (!imp_winograd_eligible (&t), "dilation 2 not eligible");
+  t = s;
+  t.pad_r = 3;
+  check (!imp_winograd_eligible (&t), "pad 3 not eligible");
+  ImpastoError err = { 0 };
+  float wt[4 * 4 * 9] = { 0 };
+  check (imp_winograd_new (&t, wt, NULL, &err) == NULL && err.code == IMPASTO_E_ARGUMENT
+         && strstr (err.message, "3x3"), "new refuses ineligible shape with a message");
+}
+
+/* All cases once per micro-kernel flavour (IMPASTO_WINOGRAD_ISA caps the one _new picks); the
+ * random sweep is shorter for the flavours the engine would not pick on this machine. */
+int main (void)
+{
+  ImpPool *pool = imp_pool_new (2);
+  test_not_eligible ();
+
+  const char *isas[3] = { "c", "avx2", NULL };
+  const ImpPadMode modes[3] = { IMP_PAD_CONSTANT, IMP_PAD_REFLECT, IMP_PAD_EDGE };
+  for (int isa = 0; isa < 3; isa++) {
+    if (isas[isa])
+      setenv ("IMPASTO_WINOGRAD_ISA", isas[isa], 1);
+    else
+      unsetenv ("IMPASTO_WINOGRAD_ISA");
+    int n_random = isas[isa] ? 40 : 150;
+    /* fixed corner cases: 1x1, 2x3, sizes around the tile edge, every pad mode */
+    for (int mi = 0; mi < 3; mi++) {
+      run_case (NULL, 1, 1, 1, 1, 1, 1, 1, 1, modes[mi], true);
+      run_case (NULL, 2, 3, 2, 3, 1, 1, 1, 1, modes[mi], true);
+      run_case (pool, 3, 2, 2, 3, 2, 2, 2, 2, modes[mi], false);
+      run_case (NULL, 2, 2, 1, 1, 0, 0, 0, 0, modes[mi], true); /* empty output: refused */
+      for (int n = 3; n <= 10; n++)
+        run_case (pool, 3, 5, n, n + 1, 1, 1, 1, 1, modes[mi], true);
+    }
+    /* random shapes, asymmetric pads */
+    for (int i = 0; i < n_random; i++) {
+      int in_c = rnd () % 4 == 0 ? rnd_int (100, 130) : rnd_int (1, 20);
+      int out_c = rnd () % 4 == 0 ? rnd_int (100, 130) : rnd_int (1, 20);
+      int big = in_c * out_c > 2000;
+      int h = rnd_int (1, big ? 12 : 40), w = rnd_int (1, big ? 12 : 70);
+      run_case (rnd () % 3 ? pool : NULL, in_c, out_c, h, w, rnd_int (0, 2), rnd_int (0, 2),
+                rnd_int (0, 2), rnd_int (0, 2), modes[rnd () % 3], rnd () % 4 != 0);
+    }
+    /* larger images, so that blocks span several tile rows, panels and segments */
+    run_case (pool, 8, 8, 130, 300, 1, 1, 1, 1, IMP_PAD_REFLECT, true);
+    run_case (pool, 16, 4, 257, 255, 2, 0, 1, 2, IMP_PAD_EDGE, true);
+    run_case (NULL, 128, 128, 20, 36, 1, 1, 1, 1, IMP_PAD_CONSTANT, true);
+  }
+
+  imp_pool_free (pool);
+  printf ("worst |error| / scale: %.3g (tolerance %.0e)\n", worst_ratio, TOL);
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
