@@ -7,7 +7,10 @@
 #include "model.h"
 #include "util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
   ImpTensor t;     /* dims, and data once computed (borrowed for constants and the input) */
@@ -430,11 +433,22 @@ ImpastoStatus imp_model_exec (ImpastoModel *m, const ImpTensor *input, ImpTensor
     return IMPASTO_E_NOMEM;
   double total, done = 0;
   ImpastoStatus st = plan_shapes (&x, input, &total);
+  bool profile = getenv ("IMPASTO_PROFILE") != NULL; /* per-step wall times on stderr */
 
   /* pass 2: run */
   for (int i = 0; !st && i < m->n_steps; i++) {
     const ImpStep *s = &m->steps[i];
+    struct timespec t0, t1;
+    if (profile)
+      clock_gettime (CLOCK_MONOTONIC, &t0);
     st = run_step (&x, s);
+    if (profile) {
+      clock_gettime (CLOCK_MONOTONIC, &t1);
+      const ImpTensor *o = &x.slots[s->output].t;
+      fprintf (stderr, "impasto profile: step %2d %-22s -> [%lld, %lld, %lld] %8.2f ms\n", i,
+               g->nodes[s->node].op_type, (long long) o->dims[1], (long long) o->dims[2],
+               (long long) o->dims[3], (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+    }
     for (int k = 0; !st && k < s->n_inputs; k++)
       release (&x, s->inputs[k]);
     done += s->cost * (double) imp_tensor_count (&x.slots[s->output].t) + 1;
