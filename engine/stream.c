@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef enum { SV_NONE, SV_INPUT, SV_STORED, SV_AFFINE, SV_UNARY, SV_RESIZE, SV_PAD, SV_ALIAS } SvKind;
@@ -800,6 +801,8 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
   Stream s = { .m = m, .in = in, .out = out, .o = o, .err = err, .pool = m->pool, .ph = ph,
                .pw = pw, .tile_rows = o->tile_size > 0 ? o->tile_size : 0, .fd = -1,
                .ram_left = ram_budget () };
+  s.cache.limit = ((size_t) 96 << 20) / sizeof (float);
+  bool profile = getenv ("IMPASTO_PROFILE") != NULL; /* per-step wall times on stderr */
   s.v = imp_alloc0 ((size_t) g->n_values, sizeof (SVal), "stream values", err);
   s.shapes = imp_alloc0 ((size_t) g->n_values, sizeof (ImpTensor), "shapes", err);
   int64_t dims[4] = { 1, 3, ph, pw };
@@ -823,7 +826,18 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
   }
   for (int i = 0; !rc && i < m->n_steps; i++) {
     ImpStep *st = &m->steps[i];
+    struct timespec t0, t1;
+    if (profile)
+      clock_gettime (CLOCK_MONOTONIC, &t0);
     rc = run_step (&s, st);
+    if (profile) {
+      clock_gettime (CLOCK_MONOTONIC, &t1);
+      const SVal *o = &s.v[st->output];
+      fprintf (stderr, "impasto profile: band step %2d %-22s -> [%d, %lld, %lld] %s %8.2f ms\n", i,
+               g->nodes[st->node].op_type, o->c, (long long) o->h, (long long) o->w,
+               o->kind == SV_STORED ? (o->ram ? "ram " : "file") : "view",
+               (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+    }
     for (int v = 0; !rc && v < g->n_values; v++) /* drop what no later step reads */
       if (s.v[v].last_use == i)
         store_free (&s, &s.v[v]);

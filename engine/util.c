@@ -82,6 +82,7 @@ float *imp_cache_take (ImpBufferCache *cache, size_t count, size_t *capacity, Im
   if (best >= 0) {
     float *p = cache->data[best];
     *capacity = cache->capacity[best];
+    cache->held -= *capacity;
     cache->n--;
     cache->data[best] = cache->data[cache->n];
     cache->capacity[best] = cache->capacity[cache->n];
@@ -91,21 +92,41 @@ float *imp_cache_take (ImpBufferCache *cache, size_t count, size_t *capacity, Im
   return imp_alloc (count ? count : 1, sizeof (float), "activation", err);
 }
 
+/* Drop cached buffer i. */
+static void cache_drop (ImpBufferCache *cache, int i)
+{
+  imp_free (cache->data[i]);
+  cache->held -= cache->capacity[i];
+  cache->n--;
+  cache->data[i] = cache->data[cache->n];
+  cache->capacity[i] = cache->capacity[cache->n];
+}
+
 void imp_cache_give (ImpBufferCache *cache, float *data, size_t capacity)
 {
   if (!data)
     return;
-  if (cache->n == (int) (sizeof cache->data / sizeof cache->data[0])) {
+  size_t limit = cache->limit ? cache->limit : ((size_t) 256 << 20) / sizeof (float);
+  if (capacity > limit) {
     imp_free (data);
     return;
   }
+  /* make room: drop the smallest buffers first (the large ones are the costly ones to fault in) */
+  while (cache->n > 0 && (cache->n == (int) (sizeof cache->data / sizeof cache->data[0])
+                          || cache->held + capacity > limit)) {
+    int smallest = 0;
+    for (int i = 1; i < cache->n; i++)
+      if (cache->capacity[i] < cache->capacity[smallest])
+        smallest = i;
+    cache_drop (cache, smallest);
+  }
   cache->data[cache->n] = data;
   cache->capacity[cache->n++] = capacity;
+  cache->held += capacity;
 }
 
 void imp_cache_clear (ImpBufferCache *cache)
 {
-  for (int i = 0; i < cache->n; i++)
-    imp_free (cache->data[i]);
-  cache->n = 0;
+  while (cache->n > 0)
+    cache_drop (cache, cache->n - 1);
 }

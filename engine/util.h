@@ -36,9 +36,11 @@ int imp_cpu_count (void);
 /* A few freed buffers kept for reuse, so that large activations are not mmap'ed, faulted in and
  * unmapped again for every layer. */
 typedef struct {
-  float *data[64];
-  size_t capacity[64];
+  float *data[16];
+  size_t capacity[16];
   int n;
+  size_t held;   /* floats held */
+  size_t limit;  /* at most this many floats are kept (0: 256 MiB worth) */
 } ImpBufferCache;
 
 /* A buffer of at least count floats (the smallest cached one that fits, or a new one). */
