@@ -55,9 +55,13 @@ impasto_set_i18n (GimpPlugIn *plug_in, const gchar *procedure_name, gchar **gett
   return TRUE;
 }
 
-/* The choice of models known now (GIMP caches it until the plug-in file changes). */
+/* The choice of models known now (GIMP caches it until the plug-in file changes).
+ *
+ * Its default is a placeholder, not a model: GIMP replaces a value that is not in the choice by the
+ * default (logging a warning that names the value) before the plug-in sees the call, so an unknown
+ * model can only be refused if it arrives as the placeholder. */
 static GimpChoice *
-model_choice (const ImpastoStyleList *styles, const gchar **default_id)
+model_choice (const ImpastoStyleList *styles)
 {
   GimpChoice *choice = gimp_choice_new ();
 
@@ -66,19 +70,36 @@ model_choice (const ImpastoStyleList *styles, const gchar **default_id)
       const ImpastoStyle *style = g_ptr_array_index (styles->styles, i);
       gimp_choice_add (choice, style->id, (gint) i, style->label, style->description);
     }
-  if (styles->styles->len == 0)
-    {
-      /* A choice needs one value; this one only leads to the "no models" message. */
-      gimp_choice_add (choice, IMPASTO_NO_MODEL, 0, _("(no models installed)"), NULL);
-      *default_id = IMPASTO_NO_MODEL;
-    }
-  else
-    {
-      const ImpastoStyle *first = g_ptr_array_index (styles->styles, 0);
-      const ImpastoStyle *preferred = impasto_style_list_find (styles, "mosaic-9");
-      *default_id = (preferred != NULL ? preferred : first)->id;
-    }
+  gimp_choice_add (choice, IMPASTO_NO_MODEL, (gint) styles->styles->len,
+                   styles->styles->len == 0 ? _("(no models installed)") : _("(no style chosen)"),
+                   NULL);
   return choice;
+}
+
+/* The calling error for a model that is not installed: names it and every folder searched. */
+static GError *
+unknown_model_error (const ImpastoStyleList *styles, const gchar *model_id)
+{
+  gchar *folders = impasto_style_list_folders_text (styles);
+  GString *installed = g_string_new (NULL);
+  for (guint i = 0; i < styles->styles->len; i++)
+    g_string_append_printf (installed, "%s%s", i ? ", " : "",
+                            ((const ImpastoStyle *) g_ptr_array_index (styles->styles, i))->id);
+  GError *error;
+  if (g_strcmp0 (model_id, IMPASTO_NO_MODEL) == 0)
+    error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
+                         _("No installed style model was given (GIMP replaces a model name it does "
+                           "not know by \"%s\" and logs a warning naming it). Installed models: "
+                           "%s. Folders searched: %s"),
+                         IMPASTO_NO_MODEL, installed->len ? installed->str : _("none"), folders);
+  else
+    error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
+                         _("Unknown style model \"%s\": there is no %s.onnx in the folders "
+                           "searched: %s"),
+                         model_id, model_id, folders);
+  g_string_free (installed, TRUE);
+  g_free (folders);
+  return error;
 }
 
 static GimpValueArray *
@@ -121,11 +142,7 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   const ImpastoStyle *style = impasto_style_list_find (styles, model_id);
   if (style == NULL)
     {
-      gchar *folders = impasto_style_list_folders_text (styles);
-      GError *error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
-                                   _("Unknown style model \"%s\": no %s.onnx in %s"), model_id,
-                                   model_id, folders);
-      g_free (folders);
+      GError *error = unknown_model_error (styles, model_id);
       g_free (model_id);
       impasto_style_list_free (styles);
       return run_error (procedure, GIMP_PDB_CALLING_ERROR, error);
@@ -173,11 +190,10 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                   "2026");
 
   ImpastoStyleList *styles = scan_styles ();
-  const gchar *default_id = NULL;
-  GimpChoice *choice = model_choice (styles, &default_id);
+  GimpChoice *choice = model_choice (styles);
   gimp_procedure_add_choice_argument (procedure, "model", _("_Style"),
                                       _("Style model: the model file's name without .onnx"),
-                                      choice, default_id, G_PARAM_READWRITE);
+                                      choice, IMPASTO_NO_MODEL, G_PARAM_READWRITE);
   impasto_style_list_free (styles);
 
   gimp_procedure_add_double_argument (procedure, "strength", _("Stre_ngth"),

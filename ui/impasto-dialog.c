@@ -20,6 +20,7 @@
 
 typedef struct {
   GimpProcedureConfig    *config;
+  GtkWidget              *dialog;
   GimpDrawable           *drawable;
   const ImpastoStyleList *styles;
   GtkWidget              *preview;
@@ -182,12 +183,40 @@ update_style_info (PreviewState *state)
   g_string_free (text, TRUE);
 }
 
+/* OK only with an installed style chosen (not the "no style chosen" placeholder). */
+static void
+update_ok_sensitivity (PreviewState *state)
+{
+  gchar *id = config_model_id (state);
+  gtk_dialog_set_response_sensitive (GTK_DIALOG (state->dialog), GTK_RESPONSE_OK,
+                                     impasto_style_list_find (state->styles, id) != NULL);
+  g_free (id);
+}
+
 static void
 config_changed (GObject *config, GParamSpec *pspec, PreviewState *state)
 {
   if (g_strcmp0 (g_param_spec_get_name (pspec), "model") == 0)
-    update_style_info (state);
+    {
+      update_style_info (state);
+      update_ok_sensitivity (state);
+    }
   gimp_preview_invalidate (GIMP_PREVIEW (state->preview));
+}
+
+/* First use (or the last model is gone): start with mosaic-9 if installed, else the first model. */
+static void
+choose_initial_style (PreviewState *state)
+{
+  gchar *id = config_model_id (state);
+  if (impasto_style_list_find (state->styles, id) == NULL)
+    {
+      const ImpastoStyle *style = impasto_style_list_find (state->styles, "mosaic-9");
+      if (style == NULL)
+        style = g_ptr_array_index (state->styles->styles, 0);
+      g_object_set (state->config, "model", style->id, NULL);
+    }
+  g_free (id);
 }
 
 /* Dialog body when no model is installed: say where to put them. */
@@ -199,7 +228,7 @@ fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, const ImpastoStyleL
     g_string_append_printf (folders, "\n  %s", (const gchar *) g_ptr_array_index (styles->folders, i));
   gchar *text = g_strdup_printf (_("No style models are installed.\n\n"
                                    "Put style models (NAME.onnx, for example mosaic-9.onnx) into "
-                                   "one of these folders and restart GIMP:%s"),
+                                   "one of these folders, then open this dialog again:%s"),
                                  folders->str);
   GtkWidget *label = gtk_label_new (text);
   gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
@@ -276,6 +305,7 @@ fill_dialog (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state)
   gtk_box_pack_start (GTK_BOX (hbox), make_settings (dialog, state), FALSE, FALSE, 0);
   gtk_widget_show_all (hbox);
   update_style_info (state);
+  update_ok_sensitivity (state);
 
   g_signal_connect (state->config, "notify", G_CALLBACK (config_changed), state);
 }
@@ -308,7 +338,10 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
     .models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_model),
   };
 
+  if (styles->styles->len > 0)
+    choose_initial_style (&state);
   GtkWidget *dialog = gimp_procedure_dialog_new (procedure, config, _("Style Transfer"));
+  state.dialog = dialog;
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
   gtk_container_set_border_width (GTK_CONTAINER (box), 12);
   gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))), box, TRUE,
