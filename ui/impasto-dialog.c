@@ -81,6 +81,9 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
         {
           draw_result (state, &job->out);
           set_status (state, NULL);
+          /* For the dialog test, which waits for the first preview before its screenshot. */
+          if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
+            g_printerr ("impasto: preview drawn (%d x %d)\n", job->out.width, job->out.height);
         }
       else
         {
@@ -138,6 +141,8 @@ start_preview (PreviewState *state)
   state->running = job;
   state->running_id = id;
   set_status (state, _("Rendering preview…"));
+  if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
+    g_printerr ("impasto: preview started (%d x %d)\n", width, height);
   impasto_job_start (job);
 }
 
@@ -241,13 +246,20 @@ fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, const ImpastoStyleL
   g_string_free (folders, TRUE);
 }
 
+/* GimpPreview sets its size from its style when it is styled, so enlarge it once it is. */
+static void
+enlarge_preview (GtkWidget *preview, PreviewState *state)
+{
+  gimp_preview_set_size (GIMP_PREVIEW (preview),
+                         MIN (PREVIEW_MAX_EDGE, gimp_drawable_get_width (state->drawable)),
+                         MIN (PREVIEW_MAX_EDGE, gimp_drawable_get_height (state->drawable)));
+}
+
 static GtkWidget *
 make_preview (PreviewState *state)
 {
   GtkWidget *preview = gimp_drawable_preview_new_from_drawable (state->drawable);
-  gimp_preview_set_size (GIMP_PREVIEW (preview),
-                         MIN (PREVIEW_MAX_EDGE, gimp_drawable_get_width (state->drawable)),
-                         MIN (PREVIEW_MAX_EDGE, gimp_drawable_get_height (state->drawable)));
+  g_signal_connect (preview, "realize", G_CALLBACK (enlarge_preview), state);
   g_signal_connect (preview, "invalidated", G_CALLBACK (preview_invalidated), state);
   return preview;
 }
