@@ -191,7 +191,7 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
 
   ImpastoStyleList *styles = scan_styles ();
   GimpChoice *choice = model_choice (styles);
-  gimp_procedure_add_choice_argument (procedure, "model", _("_Style"),
+  gimp_procedure_add_choice_argument (procedure, "model", _("St_yle"),
                                       _("Style model: the model file's name without .onnx"),
                                       choice, IMPASTO_NO_MODEL, G_PARAM_READWRITE);
   impasto_style_list_free (styles);
@@ -199,7 +199,7 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
   gimp_procedure_add_double_argument (procedure, "strength", _("Stre_ngth"),
                                       _("How much of the style to apply (0: none, 1: full)"), 0.0,
                                       1.0, 1.0, G_PARAM_READWRITE);
-  gimp_procedure_add_boolean_argument (procedure, "preserve-colors", _("Preserve co_lours"),
+  gimp_procedure_add_boolean_argument (procedure, "preserve-colors", _("Pr_eserve colours"),
                                        _("Keep the layer's colours; take only light and texture "
                                          "from the style"),
                                        FALSE, G_PARAM_READWRITE);

@@ -367,6 +367,33 @@ def pythonfu_session(args, work, plugin_folder):
     return log
 
 
+def no_models_session(args, work, plugin_folder):
+    """No model anywhere: the procedure still registers and a call is a calling error."""
+    test_dir = os.path.join(work, "empty")
+    os.makedirs(os.path.join(test_dir, "models"))
+    make_inputs(args.shared, test_dir)
+    profile = new_profile(work, "profile-empty", plugin_folder)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checks_pyfu.py")
+    rc, log = run_gimp(profile, os.path.join(test_dir, "models"), "python-fu-eval",
+                       f"exec(open({script!r}).read())",
+                       {"IMPASTO_TEST_DIR": test_dir, "IMPASTO_TEST_NO_MODELS": "1"})
+    with open(os.path.join(work, "empty.log"), "w") as f:
+        f.write(log)
+    facts = parse_facts(log)
+    if not check("no models: session ran", rc == 0 and ("done", "all") in facts,
+                 f"exit {rc}; log:\n{log[-3000:]}"):
+        return log
+    check("no models: the procedure is registered", facts.get(("registered", "found")) == "1")
+    check("no models: a call is a calling error", facts.get(("empty", "status")) == "calling-error",
+          facts.get(("empty", "status")))
+    message = facts.get(("empty", "message"), "")
+    check("no models: the message names the folders searched",
+          os.path.join(test_dir, "models") in message and
+          os.path.join(profile, "impasto", "models") in message, message)
+    check("no models: no layer added", facts.get(("empty", "layers")) == "1")
+    return log
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
@@ -402,6 +429,9 @@ def main():
         log = pythonfu_session(args, work, plugin_folder)
         bad = criticals(log, allowed=("no-such-model",))
         check("no other CRITICAL in GIMP's log (Python-Fu session)", not bad, "\n".join(bad[:5]))
+        log = no_models_session(args, work, plugin_folder)
+        bad = criticals(log)
+        check("no CRITICAL in GIMP's log (no-models session)", not bad, "\n".join(bad[:5]))
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
