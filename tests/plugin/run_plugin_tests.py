@@ -155,6 +155,7 @@ def install(build, plugindir, work):
     meson = shutil.which("meson")
     if meson:
         subprocess.run([meson, "install", "-C", build, "--no-rebuild", "--quiet",
+                        "--tags", "plugin,i18n",
                         "--destdir", stage], check=True, capture_output=True)
         folder = stage + os.path.join(plugindir, "plug-in-impasto")
     else:  # copy what meson would install
