@@ -109,4 +109,9 @@ const ImpAttr *imp_node_attr (const ImpNode *node, const char *name);
 /* Element count of a tensor with known dims (0 if any dim unknown or on overflow). */
 size_t imp_tensor_count (const ImpTensor *t);
 
+/* Node indices in a topological order (Kahn's algorithm; ties in file order) into order[n_nodes].
+ * Returns IMPASTO_OK, or IMPASTO_E_FORMAT "graph has a cycle through node 'NAME' (OpType)" naming
+ * a node that lies on a cycle. */
+int imp_graph_topo_order (const ImpGraph *g, int *order, ImpastoError *err);
+
 #endif

@@ -61,14 +61,22 @@ typedef struct {
 
 void impasto_options_init (ImpastoOptions *options);
 
-/* An interleaved float image with values in 0..1 (gamma-encoded sRGB, as stored in files).
- * channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.  stride counts floats per row (0: width*channels). */
+typedef enum {
+  IMPASTO_PIXEL_FLOAT = 0, /* float, 0..1, in data */
+  IMPASTO_PIXEL_U8 = 1,    /* uint8_t, 0..255, in data_u8 */
+} ImpastoPixelType;
+
+/* An interleaved image with gamma-encoded sRGB values (as stored in files).
+ * channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.  stride counts elements (floats or bytes) per
+ * row; 0 means width * channels.  type selects data (float 0..1) or data_u8 (0..255). */
 typedef struct {
   int width;
   int height;
   int channels;
   size_t stride;
   float *data;
+  ImpastoPixelType type;
+  uint8_t *data_u8;
 } ImpastoImage;
 
 /* Stylise in into out (same width, height and channels, allocated by the caller; may not alias).

@@ -72,3 +72,40 @@ int imp_cpu_count (void)
   long n = sysconf (_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : (n > 256 ? 256 : (int) n);
 }
+
+float *imp_cache_take (ImpBufferCache *cache, size_t count, size_t *capacity, ImpastoError *err)
+{
+  int best = -1;
+  for (int i = 0; i < cache->n; i++)
+    if (cache->capacity[i] >= count && (best < 0 || cache->capacity[i] < cache->capacity[best]))
+      best = i;
+  if (best >= 0) {
+    float *p = cache->data[best];
+    *capacity = cache->capacity[best];
+    cache->n--;
+    cache->data[best] = cache->data[cache->n];
+    cache->capacity[best] = cache->capacity[cache->n];
+    return p;
+  }
+  *capacity = count;
+  return imp_alloc (count ? count : 1, sizeof (float), "activation", err);
+}
+
+void imp_cache_give (ImpBufferCache *cache, float *data, size_t capacity)
+{
+  if (!data)
+    return;
+  if (cache->n == (int) (sizeof cache->data / sizeof cache->data[0])) {
+    imp_free (data);
+    return;
+  }
+  cache->data[cache->n] = data;
+  cache->capacity[cache->n++] = capacity;
+}
+
+void imp_cache_clear (ImpBufferCache *cache)
+{
+  for (int i = 0; i < cache->n; i++)
+    imp_free (cache->data[i]);
+  cache->n = 0;
+}

@@ -33,6 +33,19 @@ void imp_free (void *p);
 /* Number of online CPUs (>= 1). */
 int imp_cpu_count (void);
 
+/* A few freed buffers kept for reuse, so that large activations are not mmap'ed, faulted in and
+ * unmapped again for every layer. */
+typedef struct {
+  float *data[64];
+  size_t capacity[64];
+  int n;
+} ImpBufferCache;
+
+/* A buffer of at least count floats (the smallest cached one that fits, or a new one). */
+float *imp_cache_take (ImpBufferCache *cache, size_t count, size_t *capacity, ImpastoError *err);
+void imp_cache_give (ImpBufferCache *cache, float *data, size_t capacity);
+void imp_cache_clear (ImpBufferCache *cache);
+
 #define IMP_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define IMP_MAX(a, b) ((a) > (b) ? (a) : (b))
 

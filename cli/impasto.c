@@ -1,0 +1,683 @@
+/* impasto.c — the `impasto` command: stylise an image file with an ONNX style model.
+ *
+ *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
+ *                                      [--tile-size PX]
+ *   impasto info MODEL
+ *
+ * Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
+ * On failure the command prints exactly one line starting with "impasto: " on stderr, exits with
+ * a nonzero status and leaves no output file behind (the result is written to a temporary file in
+ * the output's folder and renamed into place only when complete).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "impasto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+  EXIT_RUNTIME = 1,     /* the run failed: model, image, engine or output error */
+  EXIT_USAGE = 2,       /* bad command line */
+  EXIT_INTERRUPTED = 130,
+};
+
+/* ---- error reporting ------------------------------------------------------------------------ */
+
+/* True once a progress bar is on the terminal line: an error must start on a fresh line. */
+static bool progress_line_open;
+
+/* Print "impasto: MESSAGE" as exactly one line on stderr (newlines in MESSAGE become spaces). */
+__attribute__ ((format (printf, 1, 2)))
+static void report (const char *fmt, ...)
+{
+  char line[2048];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (line, sizeof line, fmt, ap);
+  va_end (ap);
+  for (char *p = line; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+  if (progress_line_open) {
+    fputc ('\n', stderr);
+    progress_line_open = false;
+  }
+  fprintf (stderr, "impasto: %s\n", line);
+}
+
+/* Report an engine error; prefix it with the file it is about unless the message names it. */
+static void report_engine (const char *path, const ImpastoError *err)
+{
+  const char *msg = err->message[0] ? err->message : "unknown error";
+  if (path && !strstr (msg, path))
+    report ("%s: %s", path, msg);
+  else
+    report ("%s", msg);
+}
+
+/* ---- temporary output file and signals ------------------------------------------------------ */
+
+/* Path of the temporary output file while it exists, for the signal handler to remove.  Written
+ * only before the handlers are armed for it (temp_path_set) and cleared before unlinking. */
+static char temp_path[4096];
+static volatile sig_atomic_t temp_path_set;
+
+static void on_fatal_signal (int sig)
+{
+  static const char msg[] = "\nimpasto: interrupted\n";
+  if (temp_path_set)
+    unlink (temp_path); /* async-signal-safe */
+  ssize_t ignored = write (STDERR_FILENO, msg, sizeof msg - 1);
+  (void) ignored;
+  /* Die by the same signal so the parent shell sees what happened. */
+  signal (sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, sig);
+  sigprocmask (SIG_UNBLOCK, &set, NULL); /* the handler runs with sig blocked */
+  raise (sig);
+  _exit (EXIT_INTERRUPTED);
+}
+
+static void install_signal_handlers (void)
+{
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
+}
+
+/* Block the fatal signals while temp_path is being changed, so the handler never sees a half-
+ * written path. */
+static void block_fatal_signals (bool block, sigset_t *saved)
+{
+  if (block) {
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGINT);
+    sigaddset (&set, SIGTERM);
+    sigaddset (&set, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &set, saved);
+  } else {
+    pthread_sigmask (SIG_SETMASK, saved, NULL);
+  }
+}
+
+/* Create an empty temporary file next to output (same folder, so rename() is atomic).
+ * Returns an open fd, or -1 after reporting the error. */
+static int temp_file_create (const char *output)
+{
+  const char *slash = strrchr (output, '/');
+  int dir_len = slash ? (int) (slash - output) + 1 : 0;
+  const char *base = slash ? slash + 1 : output;
+  sigset_t saved;
+  block_fatal_signals (true, &saved);
+  int n = snprintf (temp_path, sizeof temp_path, "%.*s.%s.impasto-XXXXXX", dir_len, output, base);
+  int fd = -1;
+  if (n < 0 || (size_t) n >= sizeof temp_path)
+    errno = ENAMETOOLONG;
+  else
+    fd = mkstemp (temp_path);
+  int saved_errno = errno;
+  if (fd >= 0)
+    temp_path_set = 1;
+  block_fatal_signals (false, &saved);
+  if (fd < 0)
+    report ("cannot write '%s': %s", output, strerror (saved_errno));
+  return fd;
+}
+
+/* Remove the temporary file (after a failure). */
+static void temp_file_discard (void)
+{
+  sigset_t saved;
+  block_fatal_signals (true, &saved);
+  if (temp_path_set) {
+    temp_path_set = 0;
+    unlink (temp_path);
+  }
+  block_fatal_signals (false, &saved);
+}
+
+/* Give the temporary file the permissions a freshly created file would get (mkstemp makes it
+ * 0600), then rename it to output.  Returns false after reporting the error. */
+static bool temp_file_commit (int fd, const char *output)
+{
+  mode_t mask = umask (0);
+  umask (mask);
+  if (fchmod (fd, 0666 & ~mask) != 0 || fsync (fd) != 0) {
+    report ("cannot write '%s': %s", output, strerror (errno));
+    return false;
+  }
+  sigset_t saved;
+  block_fatal_signals (true, &saved);
+  bool ok = rename (temp_path, output) == 0;
+  int saved_errno = errno;
+  if (ok)
+    temp_path_set = 0;
+  block_fatal_signals (false, &saved);
+  if (!ok)
+    report ("cannot write '%s': %s", output, strerror (saved_errno));
+  return ok;
+}
+
+/* ---- progress bar --------------------------------------------------------------------------- */
+
+typedef struct {
+  pthread_mutex_t lock; /* the engine may report from worker threads */
+  bool enabled;         /* stderr is a terminal */
+  struct timespec start;
+  int shown_percent;    /* last percentage drawn, -1 when nothing drawn yet */
+} Progress;
+
+#define PROGRESS_DELAY_S 0.5
+#define PROGRESS_WIDTH 30
+
+static double seconds_since (const struct timespec *start)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (double) (now.tv_sec - start->tv_sec) + 1e-9 * (double) (now.tv_nsec - start->tv_nsec);
+}
+
+static void progress_draw (int percent)
+{
+  char bar[PROGRESS_WIDTH + 1];
+  int filled = percent * PROGRESS_WIDTH / 100;
+  for (int i = 0; i < PROGRESS_WIDTH; i++)
+    bar[i] = i < filled ? '#' : ' ';
+  bar[PROGRESS_WIDTH] = '\0';
+  fprintf (stderr, "\r[%s] %3d%%", bar, percent);
+  fflush (stderr);
+  progress_line_open = true;
+}
+
+/* ImpastoProgressFunc: draws the bar once the run has taken longer than PROGRESS_DELAY_S. */
+static bool progress_cb (double fraction, void *user_data)
+{
+  Progress *p = user_data;
+  if (!p->enabled)
+    return true;
+  if (!(fraction >= 0))
+    fraction = 0;
+  if (fraction > 1)
+    fraction = 1;
+  int percent = (int) (fraction * 100.0);
+  pthread_mutex_lock (&p->lock);
+  if (percent != p->shown_percent && seconds_since (&p->start) >= PROGRESS_DELAY_S) {
+    progress_draw (percent);
+    p->shown_percent = percent;
+  }
+  pthread_mutex_unlock (&p->lock);
+  return true;
+}
+
+static void progress_finish (Progress *p, bool success)
+{
+  if (p->shown_percent >= 0 && progress_line_open) {
+    if (success && p->shown_percent != 100)
+      progress_draw (100);
+    fputc ('\n', stderr);
+    progress_line_open = false;
+  }
+}
+
+/* ---- images ---------------------------------------------------------------------------------- */
+
+/* Load INPUT as 8-bit RGB or RGBA, upright (EXIF orientation applied).  NULL after reporting. */
+static GdkPixbuf *image_load (const char *path)
+{
+  GError *gerr = NULL;
+  GdkPixbuf *raw = gdk_pixbuf_new_from_file (path, &gerr);
+  if (!raw) {
+    report ("cannot read image '%s': %s", path, gerr ? gerr->message : "unknown error");
+    g_clear_error (&gerr);
+    return NULL;
+  }
+  GdkPixbuf *pixbuf = gdk_pixbuf_apply_embedded_orientation (raw);
+  g_object_unref (raw);
+  if (!pixbuf) {
+    report ("cannot read image '%s': out of memory", path);
+    return NULL;
+  }
+  int nch = gdk_pixbuf_get_n_channels (pixbuf);
+  if (gdk_pixbuf_get_colorspace (pixbuf) != GDK_COLORSPACE_RGB
+      || gdk_pixbuf_get_bits_per_sample (pixbuf) != 8
+      || nch != (gdk_pixbuf_get_has_alpha (pixbuf) ? 4 : 3)) {
+    report ("cannot read image '%s': unsupported pixel layout", path);
+    g_object_unref (pixbuf);
+    return NULL;
+  }
+  return pixbuf;
+}
+
+/* True when every pixel has R == G == B (gdk-pixbuf loads gray files as RGB). */
+static bool pixbuf_is_gray (const GdkPixbuf *pixbuf)
+{
+  int w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
+  int nch = gdk_pixbuf_get_n_channels (pixbuf);
+  int rowstride = gdk_pixbuf_get_rowstride (pixbuf);
+  const guint8 *pixels = gdk_pixbuf_read_pixels (pixbuf);
+  for (int y = 0; y < h; y++) {
+    const guint8 *px = pixels + (size_t) y * (size_t) rowstride;
+    for (int x = 0; x < w; x++, px += nch)
+      if (px[0] != px[1] || px[0] != px[2])
+        return false;
+  }
+  return true;
+}
+
+/* Allocate an 8-bit image of w x h x channels; false after reporting if too large. */
+static bool image_alloc (ImpastoImage *img, int w, int h, int channels)
+{
+  size_t count;
+  *img = (ImpastoImage) { .width = w, .height = h, .channels = channels,
+                          .stride = (size_t) w * (size_t) channels, .type = IMPASTO_PIXEL_U8 };
+  if (__builtin_mul_overflow (img->stride, (size_t) h, &count)
+      || !(img->data_u8 = malloc (count ? count : 1))) {
+    report ("image of %dx%d is too large for the available memory", w, h);
+    return false;
+  }
+  return true;
+}
+
+/* The engine reads 8-bit pixels directly: an RGB(A) pixbuf is used as it is, with no copy (a
+ * 24-megapixel photo stays 72 MB).  Gray input (R = G = B) becomes a 1- or 2-channel copy. */
+static bool pixbuf_to_image (const GdkPixbuf *pixbuf, bool gray, ImpastoImage *img, bool *owned)
+{
+  int w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
+  int nch = gdk_pixbuf_get_n_channels (pixbuf);
+  bool alpha = gdk_pixbuf_get_has_alpha (pixbuf);
+  int rowstride = gdk_pixbuf_get_rowstride (pixbuf);
+  const guint8 *pixels = gdk_pixbuf_read_pixels (pixbuf);
+  *owned = gray;
+  if (!gray) {
+    *img = (ImpastoImage) { .width = w, .height = h, .channels = nch, .stride = (size_t) rowstride,
+                            .type = IMPASTO_PIXEL_U8, .data_u8 = (uint8_t *) pixels };
+    return true;
+  }
+  if (!image_alloc (img, w, h, alpha ? 2 : 1))
+    return false;
+  for (int y = 0; y < h; y++) {
+    const guint8 *src = pixels + (size_t) y * (size_t) rowstride;
+    uint8_t *dst = img->data_u8 + (size_t) y * img->stride;
+    for (int x = 0; x < w; x++, src += nch, dst += img->channels) {
+      dst[0] = src[0];
+      if (alpha)
+        dst[1] = src[3];
+    }
+  }
+  return true;
+}
+
+/* The output pixbuf (RGB, or RGBA when keep_alpha) and the engine's output image.  When the
+ * layouts agree the engine writes into the pixbuf itself; otherwise (gray, or alpha dropped for
+ * JPEG) into a separate image that image_finish copies over.  false after reporting. */
+static bool output_prepare (const ImpastoImage *in, bool keep_alpha, GdkPixbuf **pixbuf,
+                            ImpastoImage *out, bool *owned)
+{
+  int w = in->width, h = in->height;
+  *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, keep_alpha, 8, w, h);
+  if (!*pixbuf) {
+    report ("image of %dx%d is too large for the available memory", w, h);
+    return false;
+  }
+  int nch = gdk_pixbuf_get_n_channels (*pixbuf);
+  *owned = in->channels != nch;
+  if (*owned)
+    return image_alloc (out, w, h, in->channels);
+  *out = (ImpastoImage) { .width = w, .height = h, .channels = nch,
+                          .stride = (size_t) gdk_pixbuf_get_rowstride (*pixbuf),
+                          .type = IMPASTO_PIXEL_U8, .data_u8 = gdk_pixbuf_get_pixels (*pixbuf) };
+  return true;
+}
+
+/* Copy a separate output image into the pixbuf: gray expands to R = G = B; alpha comes byte for
+ * byte from the input pixbuf. */
+static void output_finish (const ImpastoImage *img, const GdkPixbuf *input, GdkPixbuf *out)
+{
+  int out_nch = gdk_pixbuf_get_n_channels (out), out_stride = gdk_pixbuf_get_rowstride (out);
+  int in_nch = gdk_pixbuf_get_n_channels (input), in_stride = gdk_pixbuf_get_rowstride (input);
+  guint8 *out_pixels = gdk_pixbuf_get_pixels (out);
+  const guint8 *in_pixels = gdk_pixbuf_read_pixels (input);
+  bool gray = img->channels <= 2, keep_alpha = out_nch == 4;
+  for (int y = 0; y < img->height; y++) {
+    const uint8_t *src = img->data_u8 + (size_t) y * img->stride;
+    const guint8 *in = in_pixels + (size_t) y * (size_t) in_stride;
+    guint8 *dst = out_pixels + (size_t) y * (size_t) out_stride;
+    for (int x = 0; x < img->width; x++, src += img->channels, in += in_nch, dst += out_nch) {
+      for (int c = 0; c < 3; c++)
+        dst[c] = src[gray ? 0 : c];
+      if (keep_alpha)
+        dst[3] = in[3];
+    }
+  }
+}
+
+typedef enum { FORMAT_NONE, FORMAT_PNG, FORMAT_JPEG } OutputFormat;
+
+static OutputFormat format_from_name (const char *path)
+{
+  const char *slash = strrchr (path, '/');
+  const char *dot = strrchr (slash ? slash : path, '.');
+  if (!dot)
+    return FORMAT_NONE;
+  if (strcasecmp (dot, ".png") == 0)
+    return FORMAT_PNG;
+  if (strcasecmp (dot, ".jpg") == 0 || strcasecmp (dot, ".jpeg") == 0
+      || strcasecmp (dot, ".jpe") == 0)
+    return FORMAT_JPEG;
+  return FORMAT_NONE;
+}
+
+/* gdk_pixbuf_save_to_callback sink: write everything to the fd in *data. */
+static gboolean write_to_fd (const gchar *buf, gsize count, GError **error, gpointer data)
+{
+  int fd = *(int *) data;
+  while (count > 0) {
+    ssize_t n = write (fd, buf, count);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s",
+                   n < 0 ? g_strerror (errno) : "short write");
+      return FALSE;
+    }
+    buf += n;
+    count -= (gsize) n;
+  }
+  return TRUE;
+}
+
+static bool image_save (GdkPixbuf *pixbuf, OutputFormat format, int fd, const char *output)
+{
+  GError *gerr = NULL;
+  gboolean ok;
+  if (format == FORMAT_JPEG)
+    ok = gdk_pixbuf_save_to_callback (pixbuf, write_to_fd, &fd, "jpeg", &gerr,
+                                      "quality", "95", NULL);
+  else
+    ok = gdk_pixbuf_save_to_callback (pixbuf, write_to_fd, &fd, "png", &gerr, NULL);
+  if (!ok) {
+    report ("cannot write '%s': %s", output, gerr ? gerr->message : "unknown error");
+    g_clear_error (&gerr);
+  }
+  return ok;
+}
+
+/* ---- command line --------------------------------------------------------------------------- */
+
+static void print_usage (FILE *f)
+{
+  fputs ("Usage:\n"
+         "  impasto stylize MODEL INPUT OUTPUT [OPTIONS]   stylise INPUT into OUTPUT (.png, .jpg)\n"
+         "  impasto info MODEL                             describe an ONNX style model\n"
+         "  impasto --help | --version\n"
+         "\n"
+         "Options for stylize:\n"
+         "  -s, --strength S      blend of the stylised image over the original, 0..1 (default 1)\n"
+         "  -p, --preserve-colors keep the original colours, take lightness from the style\n"
+         "  -t, --threads N       worker threads; 0 = all CPUs (default 0)\n"
+         "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
+         "\n"
+         "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
+         "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged and\n"
+         "gray images give gray results.\n",
+         f);
+}
+
+/* Parse a whole-string number; false if S is not a finite number. */
+static bool parse_double (const char *s, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod (s, &end);
+  if (end == s || *end != '\0' || errno != 0 || !isfinite (v))
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_int (const char *s, int lo, int hi, int *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol (s, &end, 10);
+  if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
+    return false;
+  *out = (int) v;
+  return true;
+}
+
+enum { OPT_TILE_SIZE = 1000 };
+
+/* Parse stylize's options into options; positional arguments are left in argv[optind..].
+ * Returns false after reporting a bad option. */
+static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options)
+{
+  static const struct option longopts[] = {
+    { "strength", required_argument, NULL, 's' },
+    { "preserve-colors", no_argument, NULL, 'p' },
+    { "preserve-colours", no_argument, NULL, 'p' },
+    { "threads", required_argument, NULL, 't' },
+    { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  opterr = 0; /* we report errors ourselves, on one line */
+  optind = 1;
+  int c;
+  double d;
+  while ((c = getopt_long (argc, argv, ":s:pt:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      if (!parse_double (optarg, &d) || d < 0.0 || d > 1.0) {
+        report ("invalid --strength '%s': expected a number from 0 to 1", optarg);
+        return false;
+      }
+      options->strength = (float) d;
+      break;
+    case 'p':
+      options->preserve_colors = true;
+      break;
+    case 't':
+      if (!parse_int (optarg, 0, 1024, &options->threads)) {
+        report ("invalid --threads '%s': expected a whole number from 0 to 1024", optarg);
+        return false;
+      }
+      break;
+    case OPT_TILE_SIZE:
+      if (!parse_int (optarg, -1, 1 << 20, &options->tile_size)) {
+        report ("invalid --tile-size '%s': expected -1 (automatic), 0 (whole image) or a "
+                "positive number of pixels", optarg);
+        return false;
+      }
+      break;
+    case 'h':
+      print_usage (stdout);
+      exit (EXIT_SUCCESS);
+    case ':':
+      report ("option '%s' needs a value", argv[optind - 1]);
+      return false;
+    default:
+      report ("unknown option '%s' (see impasto --help)", argv[optind - 1]);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* ---- commands ------------------------------------------------------------------------------- */
+
+static int cmd_info (int argc, char **argv)
+{
+  if (argc != 2) {
+    report ("usage: impasto info MODEL");
+    return EXIT_USAGE;
+  }
+  ImpastoError err = { 0 };
+  ImpastoModel *model = impasto_model_load (argv[1], &err);
+  if (!model) {
+    report_engine (argv[1], &err);
+    return EXIT_RUNTIME;
+  }
+  char *text = impasto_model_describe (model);
+  impasto_model_free (model);
+  if (!text) {
+    report ("%s: cannot describe the model", argv[1]);
+    return EXIT_RUNTIME;
+  }
+  size_t len = strlen (text);
+  fputs (text, stdout);
+  if (len == 0 || text[len - 1] != '\n')
+    fputc ('\n', stdout);
+  free (text);
+  if (fflush (stdout) != 0 || ferror (stdout)) {
+    report ("cannot write to standard output: %s", strerror (errno));
+    return EXIT_RUNTIME;
+  }
+  return EXIT_SUCCESS;
+}
+
+/* Everything a stylize run holds, so one cleanup path frees it all. */
+typedef struct {
+  ImpastoModel *model;
+  GdkPixbuf *input;
+  GdkPixbuf *output;
+  ImpastoImage in;
+  ImpastoImage out;
+  bool in_owned, out_owned; /* the images own their pixels (else they are the pixbufs') */
+  int fd;
+} StylizeRun;
+
+static void stylize_run_clear (StylizeRun *run)
+{
+  if (run->fd >= 0)
+    close (run->fd);
+  run->fd = -1;
+  if (run->model)
+    impasto_model_free (run->model);
+  if (run->input)
+    g_object_unref (run->input);
+  if (run->output)
+    g_object_unref (run->output);
+  if (run->in_owned)
+    free (run->in.data_u8);
+  if (run->out_owned)
+    free (run->out.data_u8);
+}
+
+/* The steps of a stylize run; false after reporting an error. */
+static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
+                           const char *output_path, OutputFormat format, ImpastoOptions *options)
+{
+  ImpastoError err = { 0 };
+
+  /* Cheap checks first, so a typo does not cost a model load. */
+  if (!(run->input = image_load (input_path)))
+    return false;
+  if ((run->fd = temp_file_create (output_path)) < 0)
+    return false;
+  if (!(run->model = impasto_model_load (model_path, &err))) {
+    report_engine (model_path, &err);
+    return false;
+  }
+
+  /* JPEG has no alpha channel: such outputs drop it. */
+  bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
+  bool gray = pixbuf_is_gray (run->input);
+  if (!pixbuf_to_image (run->input, gray, &run->in, &run->in_owned)
+      || !output_prepare (&run->in, keep_alpha, &run->output, &run->out, &run->out_owned))
+    return false;
+
+  Progress progress = { .enabled = isatty (STDERR_FILENO), .shown_percent = -1 };
+  pthread_mutex_init (&progress.lock, NULL);
+  clock_gettime (CLOCK_MONOTONIC, &progress.start);
+  options->progress = progress_cb;
+  options->progress_data = &progress;
+  ImpastoStatus status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
+  progress_finish (&progress, status == IMPASTO_OK);
+  pthread_mutex_destroy (&progress.lock);
+  if (status != IMPASTO_OK) {
+    if (!err.message[0])
+      snprintf (err.message, sizeof err.message, "stylisation failed (status %d)", (int) status);
+    report_engine (NULL, &err);
+    return false;
+  }
+
+  if (run->out_owned)
+    output_finish (&run->out, run->input, run->output);
+  if (!image_save (run->output, format, run->fd, output_path))
+    return false;
+  if (!temp_file_commit (run->fd, output_path))
+    return false;
+  return true;
+}
+
+static int cmd_stylize (int argc, char **argv)
+{
+  ImpastoOptions options;
+  impasto_options_init (&options);
+  if (!parse_stylize_options (argc, argv, &options))
+    return EXIT_USAGE;
+  if (argc - optind != 3) {
+    report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS] (see impasto --help)");
+    return EXIT_USAGE;
+  }
+  const char *model_path = argv[optind], *input_path = argv[optind + 1];
+  const char *output_path = argv[optind + 2];
+  OutputFormat format = format_from_name (output_path);
+  if (format == FORMAT_NONE) {
+    report ("cannot tell the format of '%s': use a .png, .jpg or .jpeg name", output_path);
+    return EXIT_USAGE;
+  }
+
+  install_signal_handlers ();
+  StylizeRun run = { .fd = -1 };
+  bool ok = stylize_steps (&run, model_path, input_path, output_path, format, &options);
+  stylize_run_clear (&run);
+  if (!ok)
+    temp_file_discard ();
+  return ok ? EXIT_SUCCESS : EXIT_RUNTIME;
+}
+
+int main (int argc, char **argv)
+{
+  if (argc < 2) {
+    print_usage (stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
+    print_usage (stdout);
+    return EXIT_SUCCESS;
+  }
+  if (strcmp (cmd, "--version") == 0 || strcmp (cmd, "-V") == 0) {
+    printf ("impasto %s\n", impasto_version ());
+    return EXIT_SUCCESS;
+  }
+  /* Subcommands see their own argv, with the subcommand name as argv[0]. */
+  if (strcmp (cmd, "stylize") == 0 || strcmp (cmd, "stylise") == 0)
+    return cmd_stylize (argc - 1, argv + 1);
+  if (strcmp (cmd, "info") == 0)
+    return cmd_info (argc - 1, argv + 1);
+  report ("unknown command '%s' (see impasto --help)", cmd);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* conv.c — 2-D convolution (ONNX Conv): naive oracle and the im2col + sgemm fast path.
+ *
+ * Fast path.  Per group g the convolution is the matrix product
+ *     y_g [M, oh*ow] = W_g [M, K] x col_g [K, oh*ow],   M = out_c / group, K = in_c / group * kh * kw
+ * where col_g is the im2col matrix of the input.  The spatial axis (flattened output pixels) is cut
+ * into chunks so that one chunk of col ([K, n]) stays around L2 size; every pool task builds the
+ * im2col of one chunk in its thread's scratch buffer (the padding mode is applied inside the
+ * gather, so a fused Pad costs nothing) and multiplies straight into y with ldc = oh*ow.
+ * 1x1 stride-1 unpadded convolutions skip im2col: col_g is x_g itself.
+ * OpenBLAS runs single-threaded; the parallelism comes from the pool. */
+#include "kernels.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+
+#ifdef IMPASTO_HAVE_WINOGRAD
+#include "winograd.h"
+#endif
+
+/* Declared here on purpose (not every cblas.h has it); it exists in libopenblas. */
+void openblas_set_num_threads (int);
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread (void)
+{
+  openblas_set_num_threads (1);
+}
+
+/* Bytes of im2col scratch per thread we aim for (≈ L2 of one core). */
+#define COL_BUDGET_FLOATS (256 * 1024)
+
+struct ImpConv {
+  ImpConvShape s;
+  int k;          /* K = in_c / group * kh * kw */
+  float *weight;  /* [out_c, K]: group g owns rows [g*M, (g+1)*M) */
+  float *bias;    /* [out_c] or NULL */
+  bool direct;    /* 1x1, stride 1, no padding: sgemm on x directly */
+  /* set by the WINOGRAD DISPATCH POINT in imp_conv_new */
+#ifdef IMPASTO_HAVE_WINOGRAD
+  ImpWinograd *wg;
+#endif
+};
+
+static bool shape_valid (const ImpConvShape *s)
+{
+  return s->in_c > 0 && s->out_c > 0 && s->group > 0 && s->in_c % s->group == 0
+         && s->out_c % s->group == 0 && s->kh > 0 && s->kw > 0 && s->stride_h > 0
+         && s->stride_w > 0 && s->dil_h > 0 && s->dil_w > 0 && s->pad_t >= 0 && s->pad_l >= 0
+         && s->pad_b >= 0 && s->pad_r >= 0
+         && (s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
+             || s->pad_mode == IMP_PAD_EDGE);
+}
+
+bool imp_conv_out_size (const ImpConvShape *s, int64_t h, int64_t w, int64_t *oh, int64_t *ow)
+{
+  if (!shape_valid (s) || h <= 0 || w <= 0)
+    return false;
+  int64_t eh = (int64_t) s->dil_h * (s->kh - 1) + 1; /* effective kernel extent */
+  int64_t ew = (int64_t) s->dil_w * (s->kw - 1) + 1;
+  int64_t ph = h + s->pad_t + s->pad_b, pw = w + s->pad_l + s->pad_r;
+  if (ph < eh || pw < ew)
+    return false;
+  *oh = (ph - eh) / s->stride_h + 1;
+  *ow = (pw - ew) / s->stride_w + 1;
+  return true;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Oracle: the ONNX formula, accumulated in double.  Reflect/edge padding reads the input through
+ * imp_pad_index, exactly as if Pad had produced the padded image first. */
+void imp_conv2d_ref (const ImpConvShape *s, int h, int w, const float *x, const float *weight,
+                     const float *bias, float *y)
+{
+  int64_t oh, ow;
+  if (!imp_conv_out_size (s, h, w, &oh, &ow))
+    return;
+  int cin_g = s->in_c / s->group, cout_g = s->out_c / s->group;
+  for (int g = 0; g < s->group; g++)
+    for (int m = 0; m < cout_g; m++) {
+      int oc = g * cout_g + m;
+      for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+          double acc = bias ? bias[oc] : 0.0;
+          for (int ci = 0; ci < cin_g; ci++)
+            for (int ky = 0; ky < s->kh; ky++)
+              for (int kx = 0; kx < s->kw; kx++) {
+                int64_t iy = imp_pad_index (oy * s->stride_h - s->pad_t + (int64_t) ky * s->dil_h,
+                                            h, s->pad_mode);
+                int64_t ix = imp_pad_index (ox * s->stride_w - s->pad_l + (int64_t) kx * s->dil_w,
+                                            w, s->pad_mode);
+                if (iy < 0 || ix < 0)
+                  continue; /* zero padding */
+                float xv = x[((int64_t) (g * cin_g + ci) * h + iy) * w + ix];
+                float wv = weight[(((int64_t) oc * cin_g + ci) * s->kh + ky) * s->kw + kx];
+                acc += (double) xv * wv;
+              }
+          y[((int64_t) oc * oh + oy) * ow + ox] = (float) acc;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------- */
+ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *bias,
+                       ImpastoError *err)
+{
+  if (!s || !weight) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "conv: missing shape or weight");
+    return NULL;
+  }
+  if (!shape_valid (s)) {
+    imp_fail (err, IMPASTO_E_SHAPE,
+              "conv: invalid shape (in_c %d, out_c %d, group %d, kernel %dx%d, stride %dx%d, "
+              "dilation %dx%d, pads %d,%d,%d,%d)", s->in_c, s->out_c, s->group, s->kh, s->kw,
+              s->stride_h, s->stride_w, s->dil_h, s->dil_w, s->pad_t, s->pad_l, s->pad_b,
+              s->pad_r);
+    return NULL;
+  }
+  size_t k, n_weight;
+  if (!imp_mul_size ((size_t) (s->in_c / s->group), (size_t) s->kh, &k)
+      || !imp_mul_size (k, (size_t) s->kw, &k) || k > INT_MAX
+      || !imp_mul_size (k, (size_t) s->out_c, &n_weight)) {
+    imp_fail (err, IMPASTO_E_SHAPE, "conv: kernel %dx%dx%d too large", s->in_c / s->group,
+              s->kh, s->kw);
+    return NULL;
+  }
+  pthread_once (&blas_once, blas_single_thread);
+
+  ImpConv *conv = imp_alloc0 (1, sizeof *conv, "conv", err);
+  if (!conv)
+    return NULL;
+  conv->s = *s;
+  conv->k = (int) k;
+  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group; the copy
+   * gives it 64-byte alignment and makes the conv independent of the model's buffers. */
+  conv->weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
+  if (!conv->weight)
+    goto fail;
+  memcpy (conv->weight, weight, n_weight * sizeof (float));
+  if (bias) {
+    conv->bias = imp_alloc ((size_t) s->out_c, sizeof (float), "conv bias", err);
+    if (!conv->bias)
+      goto fail;
+    memcpy (conv->bias, bias, (size_t) s->out_c * sizeof (float));
+  }
+  conv->direct = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1
+                 && s->pad_t == 0 && s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0;
+
+  /* ---- WINOGRAD DISPATCH POINT ----------------------------------------------------------
+   * 3x3 stride-1 dilation-1 group-1 convs are routed to engine/winograd.c (branch `perf`) once
+   * it is merged: add winograd.c to engine_sources and define IMPASTO_HAVE_WINOGRAD.  If the
+   * Winograd preparation fails we keep the im2col path below, which handles every shape and
+   * stays the fallback. */
+#ifdef IMPASTO_HAVE_WINOGRAD
+  if (imp_winograd_eligible (s)) {
+    ImpastoError wg_err;
+    conv->wg = imp_winograd_new (s, weight, bias, &wg_err);
+  }
+#endif
+  return conv;
+
+fail:
+  imp_conv_free (conv);
+  return NULL;
+}
+
+void imp_conv_free (ImpConv *conv)
+{
+  if (!conv)
+    return;
+#ifdef IMPASTO_HAVE_WINOGRAD
+  imp_winograd_free (conv->wg);
+#endif
+  imp_free (conv->weight);
+  imp_free (conv->bias);
+  imp_free (conv);
+}
+
+const ImpConvShape *imp_conv_shape (const ImpConv *conv)
+{
+  return &conv->s;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const ImpConv *conv;
+  int h, w, oh, ow;
+  const float *x;
+  float *y;
+  int64_t chunk;     /* output pixels per task */
+  int64_t n_chunks;  /* per group */
+  float *scratch;    /* [threads][K * chunk] im2col buffers (NULL for direct) */
+} ConvJob;
+
+/* One row segment of im2col: dst[i] = row[ox*sw + off] for ox in [ox0, ox0 + n), with the pad
+ * mode applied to out-of-range columns. */
+static void gather_row (const float *row, int w, int64_t ox0, int64_t n, int64_t off, int sw,
+                        ImpPadMode mode, float *dst)
+{
+  /* interior: 0 <= ox*sw + off < w  <=>  lo <= ox < hi */
+  int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+  int64_t hi = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / sw + 1;
+  int64_t end = ox0 + n;
+  lo = IMP_MIN (IMP_MAX (lo, ox0), end);
+  hi = IMP_MIN (IMP_MAX (hi, lo), end);
+  int64_t i = 0, ox = ox0;
+  for (; ox < lo; ox++, i++) {
+    int64_t ix = imp_pad_index (ox * sw + off, w, mode);
+    dst[i] = ix < 0 ? 0.0f : row[ix];
+  }
+  if (sw == 1) {
+    memcpy (dst + i, row + ox + off, (size_t) (hi - ox) * sizeof *dst);
+    i += hi - ox;
+    ox = hi;
+  } else {
+    for (; ox < hi; ox++, i++)
+      dst[i] = row[ox * sw + off];
+  }
+  for (; ox < end; ox++, i++) {
+    int64_t ix = imp_pad_index (ox * sw + off, w, mode);
+    dst[i] = ix < 0 ? 0.0f : row[ix];
+  }
+}
+
+/* col [K, n] for output pixels [p0, p0 + n) of one group.  xg [in_c/group, h, w]. */
+static void im2col_chunk (const ImpConvShape *s, int h, int w, int ow, const float *xg,
+                          int64_t p0, int64_t n, float *col)
+{
+  int cin_g = s->in_c / s->group;
+  size_t plane = (size_t) h * (size_t) w;
+  for (int ci = 0; ci < cin_g; ci++)
+    for (int ky = 0; ky < s->kh; ky++)
+      for (int kx = 0; kx < s->kw; kx++) {
+        const float *xc = xg + (size_t) ci * plane;
+        int64_t off_x = (int64_t) kx * s->dil_w - s->pad_l;
+        for (int64_t p = p0; p < p0 + n;) {
+          int64_t oy = p / ow, ox0 = p % ow;
+          int64_t seg = IMP_MIN (ow - ox0, p0 + n - p);
+          int64_t iy = imp_pad_index (oy * s->stride_h - s->pad_t + (int64_t) ky * s->dil_h, h,
+                                      s->pad_mode);
+          if (iy < 0)
+            memset (col, 0, (size_t) seg * sizeof *col);
+          else
+            gather_row (xc + iy * w, w, ox0, seg, off_x, s->stride_w, s->pad_mode, col);
+          col += seg;
+          p += seg;
+        }
+      }
+}
+
+static void conv_task (void *ctx, int64_t task, int thread)
+{
+  const ConvJob *j = ctx;
+  const ImpConv *conv = j->conv;
+  const ImpConvShape *s = &conv->s;
+  int64_t g = task / j->n_chunks, c = task % j->n_chunks;
+  int64_t ohw = (int64_t) j->oh * j->ow;
+  int64_t p0 = c * j->chunk, n = IMP_MIN (j->chunk, ohw - p0);
+  int m = s->out_c / s->group, cin_g = s->in_c / s->group;
+  const float *xg = j->x + (size_t) g * cin_g * (size_t) j->h * (size_t) j->w;
+  float *yg = j->y + (size_t) g * m * (size_t) ohw + p0; /* [M, n] block with ldc = ohw */
+  const float *wg = conv->weight + (size_t) g * m * (size_t) conv->k;
+
+  const float *b;
+  int ldb;
+  if (conv->direct) {
+    b = xg + p0; /* x_g [cin_g, h*w] is col_g */
+    ldb = (int) ohw;
+  } else {
+    float *col = j->scratch + (size_t) thread * (size_t) conv->k * (size_t) j->chunk;
+    im2col_chunk (s, j->h, j->w, j->ow, xg, p0, n, col);
+    b = col;
+    ldb = (int) n;
+  }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int) n, conv->k, 1.0f, wg,
+               conv->k, b, ldb, 0.0f, yg, (int) ohw);
+  if (conv->bias) {
+    const float *bias = conv->bias + (size_t) g * m;
+    for (int i = 0; i < m; i++) {
+      float *row = yg + (size_t) i * (size_t) ohw;
+      for (int64_t p = 0; p < n; p++)
+        row[p] += bias[i];
+    }
+  }
+}
+
+ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
+                            ImpPool *pool, ImpastoError *err)
+{
+  const ImpConvShape *s = &conv->s;
+  int64_t oh, ow;
+  if (!imp_conv_out_size (s, h, w, &oh, &ow))
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv: %dx%d input gives an empty output", h, w);
+  if (s->pad_mode == IMP_PAD_REFLECT
+      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
+    return imp_fail (err, IMPASTO_E_SHAPE,
+                     "conv: reflect pads %d,%d,%d,%d need a larger input than %dx%d", s->pad_t,
+                     s->pad_l, s->pad_b, s->pad_r, h, w);
+  int64_t ohw = oh * ow;
+  if (ohw > INT_MAX || (int64_t) h * w > INT_MAX)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv: %dx%d image too large", h, w);
+
+#ifdef IMPASTO_HAVE_WINOGRAD
+  if (conv->wg)
+    return imp_winograd_run (conv->wg, h, w, x, y, pool, err);
+#endif
+
+  int threads = imp_pool_threads (pool);
+  ConvJob j = { conv, h, w, (int) oh, (int) ow, x, y, 0, 0, NULL };
+  if (conv->direct) {
+    j.chunk = 4096;
+  } else {
+    /* one chunk of col [K, chunk] ≈ COL_BUDGET_FLOATS, at least 64 pixels, multiple of 16 */
+    j.chunk = IMP_MAX ((int64_t) 64, (COL_BUDGET_FLOATS / conv->k) / 16 * 16);
+  }
+  /* enough tasks to keep every thread busy on small images */
+  int64_t want_tasks = 4 * (int64_t) threads;
+  if (s->group * ((ohw + j.chunk - 1) / j.chunk) < want_tasks) {
+    int64_t per_group = (want_tasks + s->group - 1) / s->group;
+    j.chunk = IMP_MAX ((int64_t) 16, ((ohw + per_group - 1) / per_group + 15) / 16 * 16);
+  }
+  j.chunk = IMP_MIN (j.chunk, ohw);
+  j.n_chunks = (ohw + j.chunk - 1) / j.chunk;
+
+  if (!conv->direct) {
+    size_t per_thread, total;
+    if (!imp_mul_size ((size_t) conv->k, (size_t) j.chunk, &per_thread)
+        || !imp_mul_size (per_thread, (size_t) threads, &total))
+      return imp_fail (err, IMPASTO_E_NOMEM, "conv: im2col scratch size overflows");
+    j.scratch = imp_alloc (total, sizeof (float), "conv im2col scratch", err);
+    if (!j.scratch)
+      return IMPASTO_E_NOMEM;
+  }
+  imp_pool_run (pool, s->group * j.n_chunks, conv_task, &j);
+  imp_free (j.scratch);
+  return IMPASTO_OK;
+}

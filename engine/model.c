@@ -1,0 +1,329 @@
+/* model.c — the public API: load, describe, stylise.
+ *
+ * impasto_stylize maps an interleaved 0..1 image to the model's input domain, pads it (bottom and
+ * right, mirrored) to a size the network accepts, runs it, crops back, and composes the result:
+ * optional colour preservation (luma from the stylised image, chroma from the original, BT.601
+ * Y'CbCr), strength blend with the original, gray conversion and alpha pass-through. */
+#include "image.h"
+#include "model.h"
+#include "stream.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef IMPASTO_VERSION
+#define IMPASTO_VERSION "0.0.0"
+#endif
+
+const char *impasto_version (void)
+{
+  return IMPASTO_VERSION;
+}
+
+void impasto_options_init (ImpastoOptions *o)
+{
+  memset (o, 0, sizeof *o);
+  o->strength = 1.0f;
+  o->tile_size = -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loading.                                                                                     */
+
+static int last_op_output (const ImpGraph *g, int value, const char **op)
+{
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int o = 0; o < g->nodes[i].n_outputs; o++)
+      if (g->nodes[i].outputs[o] == value) {
+        *op = g->nodes[i].op_type;
+        return i;
+      }
+  return -1;
+}
+
+/* The value range the model expects and produces, from metadata "impasto.input_range"
+ * ("0,255", "0,1" or "-1,1") or else from the last op: Sigmoid -> 0..1, Tanh -> -1..1,
+ * anything else -> 0..255 (fast-neural-style). */
+static void choose_value_range (ImpastoModel *m)
+{
+  const char *range = impasto_model_metadata (m, "impasto.input_range");
+  const char *op = "";
+  last_op_output (m->graph, m->output, &op);
+  float lo = 0, hi = 255;
+  if (range && sscanf (range, "%f,%f", &lo, &hi) == 2 && hi > lo) {
+    /* as given */
+  } else if (!strcmp (op, "Sigmoid")) {
+    lo = 0, hi = 1;
+  } else if (!strcmp (op, "Tanh")) {
+    lo = -1, hi = 1;
+  } else {
+    lo = 0, hi = 255;
+  }
+  m->in_scale = m->out_scale = hi - lo;
+  m->in_offset = m->out_offset = lo;
+}
+
+/* H and W must be multiples of the product of the conv strides (the total downsampling). */
+static void choose_size_rules (ImpastoModel *m)
+{
+  int mult = 1;
+  for (int i = 0; i < m->n_steps; i++)
+    if (m->steps[i].kind == STEP_CONV) {
+      mult *= m->steps[i].u.conv.shape.stride_h;
+      if (mult > 256)
+        mult = 256;
+    }
+  const char *meta = impasto_model_metadata (m, "impasto.size_multiple");
+  if (meta && atoi (meta) >= 1 && atoi (meta) <= 1024)
+    mult = atoi (meta);
+  m->size_multiple = mult;
+  m->min_size = IMP_MAX (16, mult);
+}
+
+static ImpastoStatus check_io (ImpastoModel *m, ImpastoError *err)
+{
+  const ImpGraph *g = m->graph;
+  if (g->n_inputs != 1)
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED,
+                     "%s: the model has %d inputs; only single-image models can stylise images",
+                     g->path ? g->path : "model", g->n_inputs);
+  m->input = g->inputs[0];
+  m->output = g->outputs[0];
+  const ImpTensor *t = &g->values[m->input].t;
+  if (t->rank != 4 || (t->dims[1] >= 0 && t->dims[1] != 3))
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED,
+                     "input '%s' is not an RGB image tensor [N, 3, H, W]", g->values[m->input].name);
+  return IMPASTO_OK;
+}
+
+ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
+{
+  imp_error_clear (err);
+  if (!path) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "no model path given");
+    return NULL;
+  }
+  ImpGraph *g = imp_onnx_load (path, err);
+  if (!g)
+    return NULL;
+  ImpastoModel *m = calloc (1, sizeof *m);
+  if (!m) {
+    imp_graph_free (g);
+    imp_fail (err, IMPASTO_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  ImpastoStatus st = imp_model_prepare (m, g, err);
+  if (!st)
+    st = check_io (m, err);
+  if (st) {
+    impasto_model_free (m);
+    return NULL;
+  }
+  choose_value_range (m);
+  choose_size_rules (m);
+  return m;
+}
+
+void impasto_model_free (ImpastoModel *m)
+{
+  if (!m)
+    return;
+  imp_model_release_steps (m);
+  imp_graph_free (m->graph);
+  imp_pool_free (m->pool);
+  free (m);
+}
+
+const char *impasto_model_metadata (const ImpastoModel *m, const char *key)
+{
+  if (!m || !m->graph || !key)
+    return NULL;
+  for (int i = 0; i < m->graph->n_meta; i++)
+    if (!strcmp (m->graph->meta[i].key, key))
+      return m->graph->meta[i].value;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* describe                                                                                     */
+
+typedef struct {
+  char *buf;
+  size_t len, cap;
+  bool failed;
+} Text;
+
+static void text_add (Text *t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void text_add (Text *t, const char *fmt, ...)
+{
+  if (t->failed)
+    return;
+  for (;;) {
+    va_list ap;
+    va_start (ap, fmt);
+    int n = vsnprintf (t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end (ap);
+    if (n < 0) {
+      t->failed = true;
+      return;
+    }
+    if ((size_t) n < t->cap - t->len) {
+      t->len += (size_t) n;
+      return;
+    }
+    size_t cap = t->cap * 2 + (size_t) n + 256;
+    char *b = realloc (t->buf, cap);
+    if (!b) {
+      t->failed = true;
+      return;
+    }
+    t->buf = b;
+    t->cap = cap;
+  }
+}
+
+static void describe_value (Text *t, const ImpValue *v)
+{
+  text_add (t, "  %s: %s [", v->name, v->t.dtype == IMP_DT_INT64 ? "int64" : "float");
+  for (int d = 0; d < v->t.rank; d++) {
+    if (v->t.dims[d] >= 0)
+      text_add (t, "%s%lld", d ? ", " : "", (long long) v->t.dims[d]);
+    else
+      text_add (t, "%s?", d ? ", " : "");
+  }
+  text_add (t, "]\n");
+}
+
+static int compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static void describe_ops (Text *t, const ImpGraph *g)
+{
+  const char **ops = malloc (sizeof (char *) * (size_t) (g->n_nodes + 1));
+  if (!ops) {
+    t->failed = true;
+    return;
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    ops[i] = g->nodes[i].op_type;
+  qsort (ops, (size_t) g->n_nodes, sizeof *ops, compare_strings);
+  text_add (t, "Operators (%d nodes):\n", g->n_nodes);
+  for (int i = 0; i < g->n_nodes;) {
+    int j = i;
+    while (j < g->n_nodes && !strcmp (ops[j], ops[i]))
+      j++;
+    text_add (t, "  %-24s %d\n", ops[i], j - i);
+    i = j;
+  }
+  free (ops);
+}
+
+char *impasto_model_describe (const ImpastoModel *m)
+{
+  if (!m)
+    return NULL;
+  const ImpGraph *g = m->graph;
+  Text t = { 0 };
+  text_add (&t, "Model: %s\n", g->path ? g->path : "?");
+  text_add (&t, "ONNX IR version: %lld, opset: %lld\n", (long long) g->ir_version,
+            (long long) g->opset);
+  if (g->producer && g->producer[0])
+    text_add (&t, "Producer: %s\n", g->producer);
+  text_add (&t, "Inputs:\n");
+  for (int i = 0; i < g->n_inputs; i++)
+    describe_value (&t, &g->values[g->inputs[i]]);
+  text_add (&t, "Outputs:\n");
+  for (int i = 0; i < g->n_outputs; i++)
+    describe_value (&t, &g->values[g->outputs[i]]);
+  size_t params = 0;
+  for (int v = 0; v < g->n_values; v++)
+    if (g->values[v].producer < 0 && g->values[v].is_const && !g->values[v].is_input)
+      params += imp_tensor_count (&g->values[v].t);
+  text_add (&t, "Parameters: %zu\n", params);
+  describe_ops (&t, g);
+  text_add (&t, "Prepared: %d steps after folding and fusion; pixel values %g..%g; H and W padded to a multiple of %d\n",
+            m->n_steps, m->in_offset, m->in_offset + m->in_scale, m->size_multiple);
+  if (g->n_meta) {
+    text_add (&t, "Metadata:\n");
+    for (int i = 0; i < g->n_meta; i++)
+      text_add (&t, "  %s: %s\n", g->meta[i].key, g->meta[i].value);
+  }
+  if (t.failed) {
+    free (t.buf);
+    return NULL;
+  }
+  return t.buf;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* stylise                                                                                      */
+
+static int64_t round_up (int64_t v, int64_t mult)
+{
+  return (v + mult - 1) / mult * mult;
+}
+
+static ImpastoStatus ensure_pool (ImpastoModel *m, int threads)
+{
+  if (threads <= 0)
+    threads = imp_cpu_count ();
+  if (m->pool && m->pool_threads == threads)
+    return IMPASTO_OK;
+  imp_pool_free (m->pool);
+  m->pool = imp_pool_new (threads); /* NULL: run serially */
+  m->pool_threads = threads;
+  return IMPASTO_OK;
+}
+
+/* Whole image in one piece: fastest, but memory grows with the image. */
+static ImpastoStatus stylize_whole (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                    const ImpastoOptions *o, int64_t ph, int64_t pw,
+                                    ImpastoError *err)
+{
+  float *data = imp_alloc ((size_t) ph * (size_t) pw, 3 * sizeof (float), "model input", err);
+  if (!data)
+    return IMPASTO_E_NOMEM;
+  imp_image_input_rows (m, in, 0, ph, pw, data, m->pool); /* [3, ph, pw] */
+  ImpTensor input = { .dtype = IMP_DT_FLOAT, .rank = 4, .dims = { 1, 3, ph, pw }, .data = data };
+  ImpTensor result = { 0 };
+  ImpastoStatus st = imp_model_exec (m, &input, &result, o->progress, o->progress_data, err);
+  imp_free (data);
+  if (st)
+    return st;
+  if (result.rank != 4 || result.dims[0] != 1 || result.dims[1] != 3
+      || result.dims[2] < in->height || result.dims[3] < in->width) {
+    imp_free (result.data);
+    return imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the input's size");
+  }
+  imp_image_compose_rows (m, in, result.data, 0, result.dims[2], result.dims[3], o, out, m->pool);
+  imp_free (result.data);
+  return IMPASTO_OK;
+}
+
+ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                               const ImpastoOptions *o, ImpastoError *err)
+{
+  imp_error_clear (err);
+  ImpastoOptions defaults;
+  if (!o) {
+    impasto_options_init (&defaults);
+    o = &defaults;
+  }
+  if (!m)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "no model");
+  ImpastoStatus st = imp_image_check (in, out, o, err);
+  if (st)
+    return st;
+  ensure_pool (m, o->threads);
+  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
+  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
+  if (imp_stream_wanted (m, ph, pw, o->tile_size))
+    return imp_stream_run (m, in, out, o, ph, pw, err);
+  return stylize_whole (m, in, out, o, ph, pw, err);
+}

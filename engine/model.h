@@ -1,0 +1,83 @@
+/* model.h — a prepared model: the graph after validation, constant folding and fusion, as a list
+ * of executable steps.  Internal to the engine. */
+#ifndef IMP_MODEL_H
+#define IMP_MODEL_H
+
+#include "graph.h"
+#include "kernels.h"
+#include "pool.h"
+
+typedef enum {
+  STEP_CONV,
+  STEP_CONVT,
+  STEP_PAD,
+  STEP_INSTNORM,
+  STEP_BATCHNORM,
+  STEP_UNARY,
+  STEP_BINARY,
+  STEP_RESIZE,
+  STEP_CONCAT,
+  STEP_GLOBAL_AVGPOOL,
+  STEP_IDENTITY,
+} ImpStepKind;
+
+/* One executable node.  Inputs/outputs are value indices into the graph. */
+typedef struct {
+  ImpStepKind kind;
+  int node;           /* index of the (last) graph node this step implements */
+  int n_inputs;
+  int inputs[4];      /* runtime inputs only (constant operands are captured below) */
+  int output;
+  double cost;        /* multiply-adds per output element (rough), for progress */
+  bool dead;          /* fused into another step */
+  union {
+    struct { ImpConvShape shape; const float *weight, *bias; ImpConv *conv;
+             ImpConv *band_conv; /* same weights, no top/bottom padding (stream.c) */ } conv;
+    struct { ImpConvTShape shape; const float *weight, *bias; ImpConvT *conv; } convt;
+    struct { int t, l, b, r; ImpPadMode mode; float value; } pad;
+    struct { const float *scale, *bias; float eps; bool relu; int channels; } instnorm;
+    struct { float *mul, *add; bool relu; int channels; } batchnorm;
+    struct { ImpUnaryOp op; float alpha, beta; } unary;
+    struct { ImpBinaryOp op; } binary;
+    struct { float scale_h, scale_w; int64_t size_h, size_w; ImpCoordMode coord;
+             ImpNearestMode nearest; } resize;
+    struct { int axis; } concat;
+  } u;
+} ImpStep;
+
+struct ImpastoModel {
+  ImpGraph *graph;
+  ImpStep *steps;
+  int n_steps;
+  int input;          /* the image input value */
+  int output;         /* the image output value */
+  int n_params;       /* parameter count for describe */
+  /* Mapping between image values 0..1 and the model's input/output domain:
+   * model_in = v * in_scale + in_offset; v = (model_out - out_offset) / out_scale */
+  float in_scale, in_offset, out_scale, out_offset;
+  int size_multiple;  /* H and W are padded to a multiple of this */
+  int min_size;       /* and to at least this */
+  ImpPool *pool;
+  int pool_threads;
+};
+
+/* prepare.c: validate, fold constants, fuse, build steps.  Takes ownership of graph. */
+ImpastoStatus imp_model_prepare (ImpastoModel *model, ImpGraph *graph, ImpastoError *err);
+void imp_model_release_steps (ImpastoModel *model);
+
+/* fold.c: evaluate a node whose inputs are all constant (naive implementations, any dtype).
+ * Fills the outputs' tensors.  Returns IMPASTO_E_UNSUPPORTED if the op cannot be folded. */
+ImpastoStatus imp_fold_node (ImpGraph *graph, const ImpNode *node, ImpastoError *err);
+
+/* exec.c: run the steps on one input tensor [1, C, H, W]; out receives a newly allocated
+ * [1, C', H', W'] tensor (imp_free its data). */
+typedef bool (*ImpProgressCb) (double fraction, void *user);
+ImpastoStatus imp_model_exec (ImpastoModel *model, const ImpTensor *input, ImpTensor *out,
+                              ImpProgressCb progress, void *progress_data, ImpastoError *err);
+
+/* exec.c: infer the shape of every value for an input of in_dims [N, C, H, W]; shapes has one
+ * entry per graph value (dims only, data NULL).  Also checks sizes against limits. */
+ImpastoStatus imp_model_shapes (ImpastoModel *model, const int64_t in_dims[4], ImpTensor *shapes,
+                                ImpastoError *err);
+
+#endif

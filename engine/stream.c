@@ -1,0 +1,835 @@
+/* stream.c — the banded executor (see stream.h and docs/tiling.md).
+ *
+ * Every value of the graph is one of:
+ *   INPUT   rows generated on demand from the user's image (never stored whole);
+ *   STORED  computed once, band by band, and kept in RAM or in an unlinked scratch file, layout
+ *           [H, C, W] so a band of rows is one contiguous read; per-channel sums are gathered
+ *           while it is written;
+ *   a view  of another value, computed on the fly whenever rows are read: AFFINE (instance norm
+ *           with whole-image statistics, batch norm, fused relu), UNARY, RESIZE, PAD, ALIAS.
+ * Steps run in graph order.  Convolutions, binary ops and concatenations produce STORED values,
+ * band by band, reading their inputs' rows (plus the kernel's halo) through the views.  An
+ * instance norm needs its input complete: by then the input is STORED and its sums are known, so
+ * the normalisation is exact — the same as running the whole image at once — and costs no pass of
+ * its own.  The last step writes straight into the output image. */
+#include "stream.h"
+#include "image.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { SV_NONE, SV_INPUT, SV_STORED, SV_AFFINE, SV_UNARY, SV_RESIZE, SV_PAD, SV_ALIAS } SvKind;
+
+typedef struct {
+  SvKind kind;
+  int c;
+  int64_t h, w;
+  int src;            /* views: the value read */
+  int last_use;       /* index of the last step that reads it (through views too) */
+  /* STORED */
+  float *ram;         /* [H, C, W], or NULL when in the scratch file */
+  int64_t offset;     /* byte offset in the scratch file */
+  size_t bytes;
+  double *sum, *sumsq;
+  /* AFFINE: y = x * mul[c] + add[c], then relu */
+  float *mul, *add;
+  bool own_affine, relu;
+  /* UNARY */
+  ImpUnaryOp op;
+  float alpha, beta;
+  /* RESIZE: source row / column of every output row / column */
+  int64_t *row_map, *col_map;
+  /* PAD */
+  int pt, pl;
+  ImpPadMode mode;
+  float value;
+} SVal;
+
+typedef struct {
+  ImpastoModel *m;
+  const ImpastoImage *in;
+  ImpastoImage *out;
+  const ImpastoOptions *o;
+  ImpastoError *err;
+  ImpPool *pool;
+  SVal *v;              /* one per graph value */
+  ImpTensor *shapes;    /* one per graph value */
+  int64_t ph, pw;       /* model input size */
+  int64_t tile_rows;    /* band height in input rows; 0: automatic per step */
+  int fd;               /* scratch file, -1 until needed */
+  int64_t file_end;
+  int64_t hole_off[64], hole_len[64];
+  int n_holes;
+  size_t ram_left;      /* budget for STORED values kept in RAM */
+  ImpBufferCache cache;
+  double done, total;
+} Stream;
+
+#define BAND_BYTES ((size_t) 24 << 20) /* target size of one band buffer (automatic bands) */
+
+static ImpastoStatus io_error (Stream *s, const char *what)
+{
+  return imp_fail (s->err, IMPASTO_E_IO, "scratch file: %s failed: %s", what, strerror (errno));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scratch storage.                                                                             */
+
+static ImpastoStatus open_scratch (Stream *s)
+{
+  if (s->fd >= 0)
+    return IMPASTO_OK;
+  const char *dir = getenv ("IMPASTO_SCRATCH_DIR");
+  if (!dir || !*dir)
+    dir = getenv ("TMPDIR");
+  if (!dir || !*dir)
+    dir = "/var/tmp";
+  char path[4096];
+  snprintf (path, sizeof path, "%s/impasto-scratch-XXXXXX", dir);
+  s->fd = mkstemp (path);
+  if (s->fd < 0)
+    return imp_fail (s->err, IMPASTO_E_IO, "cannot create a scratch file in %s: %s", dir,
+                     strerror (errno));
+  unlink (path); /* gone when we close it, even after a crash or a cancel */
+  return IMPASTO_OK;
+}
+
+/* Byte offset of a free region of the scratch file of len bytes (first fit, else the end). */
+static int64_t file_region (Stream *s, int64_t len)
+{
+  for (int i = 0; i < s->n_holes; i++)
+    if (s->hole_len[i] >= len) {
+      int64_t off = s->hole_off[i];
+      s->hole_off[i] += len;
+      s->hole_len[i] -= len;
+      return off;
+    }
+  int64_t off = s->file_end;
+  s->file_end += len;
+  return off;
+}
+
+static void file_release (Stream *s, int64_t off, int64_t len)
+{
+  if (s->n_holes < (int) (sizeof s->hole_off / sizeof s->hole_off[0])) {
+    s->hole_off[s->n_holes] = off;
+    s->hole_len[s->n_holes++] = len;
+  }
+}
+
+static ImpastoStatus pwrite_all (Stream *s, const void *buf, size_t n, int64_t off)
+{
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t k = pwrite (s->fd, p, n, off);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return io_error (s, "write");
+    p += k, n -= (size_t) k, off += k;
+  }
+  return IMPASTO_OK;
+}
+
+static ImpastoStatus pread_all (Stream *s, void *buf, size_t n, int64_t off)
+{
+  char *p = buf;
+  while (n > 0) {
+    ssize_t k = pread (s->fd, p, n, off);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return io_error (s, "read");
+    p += k, n -= (size_t) k, off += k;
+  }
+  return IMPASTO_OK;
+}
+
+static ImpastoStatus store_create (Stream *s, int v)
+{
+  SVal *sv = &s->v[v];
+  size_t count = (size_t) sv->c * (size_t) sv->h * (size_t) sv->w;
+  sv->kind = SV_STORED;
+  sv->bytes = count * sizeof (float);
+  sv->sum = imp_alloc0 ((size_t) sv->c, sizeof (double), "channel sums", s->err);
+  sv->sumsq = imp_alloc0 ((size_t) sv->c, sizeof (double), "channel sums", s->err);
+  if (!sv->sum || !sv->sumsq)
+    return IMPASTO_E_NOMEM;
+  if (sv->bytes <= s->ram_left) {
+    sv->ram = imp_alloc (count, sizeof (float), "stored activation", s->err);
+    if (sv->ram) {
+      s->ram_left -= sv->bytes;
+      return IMPASTO_OK;
+    }
+    imp_error_clear (s->err); /* fall back to the file */
+  }
+  ImpastoStatus st = open_scratch (s);
+  if (st)
+    return st;
+  sv->offset = file_region (s, (int64_t) sv->bytes);
+  return IMPASTO_OK;
+}
+
+static void store_free (Stream *s, SVal *sv)
+{
+  if (sv->kind != SV_STORED)
+    return;
+  if (sv->ram) {
+    imp_free (sv->ram);
+    s->ram_left += sv->bytes;
+  } else {
+    file_release (s, sv->offset, (int64_t) sv->bytes);
+  }
+  imp_free (sv->sum);
+  imp_free (sv->sumsq);
+  sv->ram = NULL;
+  sv->sum = sv->sumsq = NULL;
+  sv->kind = SV_NONE;
+}
+
+/* [C, n, W] band <-> [n, C, W] storage rows: the same W-long runs in another order. */
+static void band_to_rows (const float *band, int c, int64_t n, int64_t w, float *rows)
+{
+  for (int64_t r = 0; r < n; r++)
+    for (int ch = 0; ch < c; ch++)
+      memcpy (rows + ((size_t) r * (size_t) c + (size_t) ch) * (size_t) w,
+              band + ((size_t) ch * (size_t) n + (size_t) r) * (size_t) w, (size_t) w * sizeof (float));
+}
+
+static void rows_to_band (const float *rows, int c, int64_t n, int64_t w, float *band)
+{
+  for (int64_t r = 0; r < n; r++)
+    for (int ch = 0; ch < c; ch++)
+      memcpy (band + ((size_t) ch * (size_t) n + (size_t) r) * (size_t) w,
+              rows + ((size_t) r * (size_t) c + (size_t) ch) * (size_t) w, (size_t) w * sizeof (float));
+}
+
+static float *take (Stream *s, size_t count, size_t *cap)
+{
+  return imp_cache_take (&s->cache, count, cap, s->err);
+}
+
+static void give (Stream *s, float *p, size_t cap)
+{
+  imp_cache_give (&s->cache, p, cap);
+}
+
+/* Write rows [r0, r0 + n) of a STORED value from band [C, n, W]; accumulate channel sums. */
+static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const float *band)
+{
+  SVal *sv = &s->v[v];
+  size_t row = (size_t) sv->c * (size_t) sv->w;
+  imp_channel_sums (sv->c, (size_t) n * (size_t) sv->w, band, sv->sum, sv->sumsq, s->pool);
+  if (sv->ram) {
+    band_to_rows (band, sv->c, n, sv->w, sv->ram + (size_t) r0 * row);
+    return IMPASTO_OK;
+  }
+  size_t cap;
+  float *tmp = take (s, (size_t) n * row, &cap);
+  if (!tmp)
+    return IMPASTO_E_NOMEM;
+  band_to_rows (band, sv->c, n, sv->w, tmp);
+  ImpastoStatus st = pwrite_all (s, tmp, (size_t) n * row * sizeof (float),
+                                 sv->offset + r0 * (int64_t) (row * sizeof (float)));
+  give (s, tmp, cap);
+  return st;
+}
+
+static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float *band)
+{
+  SVal *sv = &s->v[v];
+  size_t row = (size_t) sv->c * (size_t) sv->w;
+  if (sv->ram) {
+    rows_to_band (sv->ram + (size_t) r0 * row, sv->c, n, sv->w, band);
+    return IMPASTO_OK;
+  }
+  size_t cap;
+  float *tmp = take (s, (size_t) n * row, &cap);
+  if (!tmp)
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus st = pread_all (s, tmp, (size_t) n * row * sizeof (float),
+                                sv->offset + r0 * (int64_t) (row * sizeof (float)));
+  if (!st)
+    rows_to_band (tmp, sv->c, n, sv->w, band);
+  give (s, tmp, cap);
+  return st;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading rows of any value.                                                                   */
+
+static ImpastoStatus read_rows (Stream *s, int v, int64_t r0, int64_t r1, float *dst);
+
+/* Rows [a, b) of v, where rows outside [0, h) follow the padding mode; dst [C, b - a, W]. */
+static ImpastoStatus read_rows_padded (Stream *s, int v, int64_t a, int64_t b, ImpPadMode mode,
+                                       float value, float *dst)
+{
+  SVal *sv = &s->v[v];
+  if (a >= 0 && b <= sv->h)
+    return read_rows (s, v, a, b, dst);
+  int64_t lo = INT64_MAX, hi = -1;
+  for (int64_t r = a; r < b; r++) {
+    int64_t i = imp_pad_index (r, sv->h, mode);
+    if (i >= 0) {
+      lo = IMP_MIN (lo, i);
+      hi = IMP_MAX (hi, i);
+    }
+  }
+  size_t cap = 0, w = (size_t) sv->w, n = (size_t) (b - a);
+  float *tmp = NULL;
+  if (hi >= 0) {
+    tmp = take (s, (size_t) sv->c * (size_t) (hi - lo + 1) * w, &cap);
+    ImpastoStatus st = tmp ? read_rows (s, v, lo, hi + 1, tmp) : IMPASTO_E_NOMEM;
+    if (st) {
+      give (s, tmp, cap);
+      return st;
+    }
+  }
+  size_t span = (size_t) (hi - lo + 1);
+  for (int ch = 0; ch < sv->c; ch++)
+    for (int64_t r = a; r < b; r++) {
+      float *d = dst + ((size_t) ch * n + (size_t) (r - a)) * w;
+      int64_t i = imp_pad_index (r, sv->h, mode);
+      if (i < 0) {
+        for (size_t x = 0; x < w; x++)
+          d[x] = value;
+      } else {
+        memcpy (d, tmp + ((size_t) ch * span + (size_t) (i - lo)) * w, w * sizeof (float));
+      }
+    }
+  give (s, tmp, cap);
+  return IMPASTO_OK;
+}
+
+static ImpastoStatus read_resized (Stream *s, SVal *sv, int64_t r0, int64_t r1, float *dst)
+{
+  int64_t lo = INT64_MAX, hi = -1;
+  for (int64_t r = r0; r < r1; r++) {
+    lo = IMP_MIN (lo, sv->row_map[r]);
+    hi = IMP_MAX (hi, sv->row_map[r]);
+  }
+  const SVal *src = &s->v[sv->src];
+  size_t cap, span = (size_t) (hi - lo + 1), sw = (size_t) src->w, w = (size_t) sv->w;
+  size_t n = (size_t) (r1 - r0);
+  float *tmp = take (s, (size_t) sv->c * span * sw, &cap); /* [C, span, sw] */
+  if (!tmp)
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus st = read_rows (s, sv->src, lo, hi + 1, tmp);
+  for (int ch = 0; !st && ch < sv->c; ch++)
+    for (int64_t r = r0; r < r1; r++) {
+      const float *srow = tmp + ((size_t) ch * span + (size_t) (sv->row_map[r] - lo)) * sw;
+      float *d = dst + ((size_t) ch * n + (size_t) (r - r0)) * w;
+      for (size_t x = 0; x < w; x++)
+        d[x] = srow[sv->col_map[x]];
+    }
+  give (s, tmp, cap);
+  return st;
+}
+
+static ImpastoStatus read_padded_view (Stream *s, SVal *sv, int64_t r0, int64_t r1, float *dst)
+{
+  const SVal *src = &s->v[sv->src];
+  size_t cap, n = (size_t) (r1 - r0), sw = (size_t) src->w, w = (size_t) sv->w;
+  float *tmp = take (s, (size_t) sv->c * n * sw, &cap); /* [C, n, sw] */
+  if (!tmp)
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus st = read_rows_padded (s, sv->src, r0 - sv->pt, r1 - sv->pt, sv->mode, sv->value, tmp);
+  for (int ch = 0; !st && ch < sv->c; ch++)
+    for (size_t r = 0; r < n; r++) {
+      const float *srow = tmp + ((size_t) ch * n + r) * sw;
+      float *d = dst + ((size_t) ch * n + r) * w;
+      for (size_t x = 0; x < w; x++) {
+        int64_t i = imp_pad_index ((int64_t) x - sv->pl, (int64_t) sw, sv->mode);
+        d[x] = i < 0 ? sv->value : srow[i];
+      }
+    }
+  give (s, tmp, cap);
+  return st;
+}
+
+/* Rows [r0, r1) (0 <= r0 < r1 <= h) of value v into dst [C, r1 - r0, W]. */
+static ImpastoStatus read_rows (Stream *s, int v, int64_t r0, int64_t r1, float *dst)
+{
+  SVal *sv = &s->v[v];
+  size_t n = (size_t) (r1 - r0) * (size_t) sv->w;
+  ImpastoStatus st;
+  switch (sv->kind) {
+  case SV_INPUT:
+    imp_image_input_rows (s->m, s->in, r0, r1, sv->w, dst, s->pool);
+    return IMPASTO_OK;
+  case SV_STORED:
+    return store_read (s, v, r0, r1 - r0, dst);
+  case SV_ALIAS:
+    return read_rows (s, sv->src, r0, r1, dst);
+  case SV_AFFINE:
+    if ((st = read_rows (s, sv->src, r0, r1, dst)))
+      return st;
+    imp_channel_affine (sv->c, n, dst, sv->mul, sv->add, sv->relu, dst, s->pool);
+    return IMPASTO_OK;
+  case SV_UNARY:
+    if ((st = read_rows (s, sv->src, r0, r1, dst)))
+      return st;
+    imp_unary (sv->op, sv->alpha, sv->beta, n * (size_t) sv->c, dst, dst, s->pool);
+    return IMPASTO_OK;
+  case SV_RESIZE:
+    return read_resized (s, sv, r0, r1, dst);
+  case SV_PAD:
+    return read_padded_view (s, sv, r0, r1, dst);
+  case SV_NONE:
+    break;
+  }
+  return imp_fail (s->err, IMPASTO_E_ARGUMENT, "internal error: value %d read before it exists", v);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Steps that become views.                                                                     */
+
+static void view_of (Stream *s, const ImpStep *st, SvKind kind)
+{
+  SVal *out = &s->v[st->output];
+  out->kind = kind;
+  out->src = st->inputs[0];
+}
+
+static ImpastoStatus channel_stats (Stream *s, int v, double *sum, double *sumsq);
+
+static ImpastoStatus make_instnorm (Stream *s, const ImpStep *st)
+{
+  SVal *out = &s->v[st->output];
+  int c = out->c;
+  double *sum = NULL, *sumsq = NULL;
+  SVal *in = &s->v[st->inputs[0]];
+  ImpastoStatus rc = IMPASTO_OK;
+  if (in->kind == SV_STORED) {
+    sum = in->sum;
+    sumsq = in->sumsq;
+  } else { /* rare: norm of a view; one pass to gather the sums */
+    sum = imp_alloc0 ((size_t) c, sizeof (double), "channel sums", s->err);
+    sumsq = imp_alloc0 ((size_t) c, sizeof (double), "channel sums", s->err);
+    rc = sum && sumsq ? channel_stats (s, st->inputs[0], sum, sumsq) : IMPASTO_E_NOMEM;
+  }
+  out->mul = imp_alloc ((size_t) c, sizeof (float), "norm", s->err);
+  out->add = imp_alloc ((size_t) c, sizeof (float), "norm", s->err);
+  out->own_affine = true;
+  if (!rc && (!out->mul || !out->add))
+    rc = IMPASTO_E_NOMEM;
+  double count = (double) in->h * (double) in->w;
+  for (int ch = 0; !rc && ch < c; ch++) { /* y = scale (x - mean) / sqrt(var + eps) + bias */
+    double mean = sum[ch] / count, var = sumsq[ch] / count - mean * mean;
+    double k = st->u.instnorm.scale[ch] / sqrt ((var > 0 ? var : 0) + st->u.instnorm.eps);
+    out->mul[ch] = (float) k;
+    out->add[ch] = (float) (st->u.instnorm.bias[ch] - mean * k);
+  }
+  if (in->kind != SV_STORED) {
+    imp_free (sum);
+    imp_free (sumsq);
+  }
+  out->relu = st->u.instnorm.relu;
+  view_of (s, st, SV_AFFINE);
+  return rc;
+}
+
+static ImpastoStatus make_unary (Stream *s, const ImpStep *st)
+{
+  SVal *in = &s->v[st->inputs[0]], *out = &s->v[st->output];
+  if (st->u.unary.op == IMP_UNARY_RELU && in->kind == SV_AFFINE && !in->relu) {
+    /* relu after a norm: the same view with relu on (shares the coefficients) */
+    out->mul = in->mul;
+    out->add = in->add;
+    out->relu = true;
+    out->kind = SV_AFFINE;
+    out->src = in->src;
+    return IMPASTO_OK;
+  }
+  out->op = st->u.unary.op;
+  out->alpha = st->u.unary.alpha;
+  out->beta = st->u.unary.beta;
+  view_of (s, st, SV_UNARY);
+  return IMPASTO_OK;
+}
+
+static ImpastoStatus make_resize (Stream *s, const ImpStep *st)
+{
+  SVal *in = &s->v[st->inputs[0]], *out = &s->v[st->output];
+  out->row_map = imp_alloc ((size_t) out->h, sizeof (int64_t), "resize map", s->err);
+  out->col_map = imp_alloc ((size_t) out->w, sizeof (int64_t), "resize map", s->err);
+  if (!out->row_map || !out->col_map)
+    return IMPASTO_E_NOMEM;
+  /* Let the kernel itself say which source pixel each output pixel takes: resize an image of
+   * indices.  One row / one column at a time keeps this exact and cheap. */
+  float sh = st->u.resize.scale_h, sw = st->u.resize.scale_w;
+  if (st->u.resize.size_h > 0) {
+    sh = (float) out->h / (float) in->h;
+    sw = (float) out->w / (float) in->w;
+  }
+  size_t cap1, cap2;
+  int64_t n = IMP_MAX (IMP_MAX (in->h, in->w), IMP_MAX (out->h, out->w));
+  float *idx = take (s, (size_t) n, &cap1), *res = take (s, (size_t) n, &cap2);
+  if (!idx || !res) {
+    give (s, idx, cap1);
+    give (s, res, cap2);
+    return IMPASTO_E_NOMEM;
+  }
+  for (int64_t i = 0; i < n; i++)
+    idx[i] = (float) i; /* exact for i < 2^24 */
+  imp_resize_nearest (1, (int) in->h, 1, idx, (int) out->h, 1, sh, 1.0f, st->u.resize.coord,
+                      st->u.resize.nearest, res, NULL);
+  for (int64_t i = 0; i < out->h; i++)
+    out->row_map[i] = (int64_t) res[i];
+  imp_resize_nearest (1, 1, (int) in->w, idx, 1, (int) out->w, 1.0f, sw, st->u.resize.coord,
+                      st->u.resize.nearest, res, NULL);
+  for (int64_t i = 0; i < out->w; i++)
+    out->col_map[i] = (int64_t) res[i];
+  give (s, idx, cap1);
+  give (s, res, cap2);
+  view_of (s, st, SV_RESIZE);
+  return IMPASTO_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Steps that produce stored values, band by band.                                              */
+
+static int64_t band_rows (const Stream *s, const SVal *out)
+{
+  int64_t rows;
+  if (s->tile_rows > 0) { /* the user's tile size, scaled to this value's resolution */
+    rows = (s->tile_rows * out->h + s->ph - 1) / s->ph;
+  } else {
+    size_t row_bytes = (size_t) out->c * (size_t) out->w * sizeof (float);
+    rows = (int64_t) (BAND_BYTES / (row_bytes ? row_bytes : 1));
+  }
+  return IMP_MAX (1, IMP_MIN (rows, out->h));
+}
+
+static ImpastoStatus conv_band (Stream *s, ImpStep *st, int64_t o0, int64_t o1, float *dst)
+{
+  const ImpConvShape *cs = &st->u.conv.shape;
+  if (!st->u.conv.band_conv) {
+    ImpConvShape band = *cs;
+    band.pad_t = band.pad_b = 0; /* rows come padded from read_rows_padded */
+    st->u.conv.band_conv = imp_conv_new (&band, st->u.conv.weight, st->u.conv.bias, s->err);
+    if (!st->u.conv.band_conv)
+      return s->err->code ? s->err->code : IMPASTO_E_NOMEM;
+  }
+  const SVal *in = &s->v[st->inputs[0]];
+  int64_t a = o0 * cs->stride_h - cs->pad_t;
+  int64_t b = (o1 - 1) * cs->stride_h - cs->pad_t + (int64_t) cs->dil_h * (cs->kh - 1) + 1;
+  size_t cap;
+  float *band = take (s, (size_t) in->c * (size_t) (b - a) * (size_t) in->w, &cap); /* [C, b-a, W] */
+  if (!band)
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus rc = read_rows_padded (s, st->inputs[0], a, b, cs->pad_mode, 0.0f, band);
+  if (!rc)
+    rc = imp_conv_run (st->u.conv.band_conv, (int) (b - a), (int) in->w, band, dst, s->pool, s->err);
+  give (s, band, cap);
+  return rc;
+}
+
+/* One operand of a binary op for rows [r0, r1): a runtime value read into a buffer, or a
+ * constant (broadcast over rows, so its H must be 1). */
+static ImpastoStatus binary_operand (Stream *s, int v, int64_t r0, int64_t r1, float **data,
+                                     int64_t dims[4], size_t *cap)
+{
+  const ImpValue *gv = &s->m->graph->values[v];
+  *cap = 0;
+  if (gv->is_const) {
+    int rank = gv->t.rank;
+    for (int d = 0; d < 4; d++)
+      dims[d] = d - (4 - rank) >= 0 ? gv->t.dims[d - (4 - rank)] : 1;
+    *data = gv->t.data;
+    return IMPASTO_OK;
+  }
+  const SVal *sv = &s->v[v];
+  dims[0] = 1, dims[1] = sv->c, dims[2] = r1 - r0, dims[3] = sv->w;
+  *data = take (s, (size_t) sv->c * (size_t) (r1 - r0) * (size_t) sv->w, cap);
+  return *data ? read_rows (s, v, r0, r1, *data) : IMPASTO_E_NOMEM;
+}
+
+static ImpastoStatus binary_band (Stream *s, const ImpStep *st, int64_t r0, int64_t r1, float *dst)
+{
+  float *a, *b;
+  int64_t ad[4], bd[4];
+  size_t ca, cb;
+  ImpastoStatus rc = binary_operand (s, st->inputs[0], r0, r1, &a, ad, &ca);
+  if (rc) {
+    give (s, ca ? a : NULL, ca);
+    return rc;
+  }
+  rc = binary_operand (s, st->inputs[1], r0, r1, &b, bd, &cb);
+  if (!rc) {
+    const SVal *out = &s->v[st->output];
+    int64_t od[4] = { 1, out->c, r1 - r0, out->w };
+    imp_binary (st->u.binary.op, 4, od, a, ad, b, bd, dst, s->pool);
+  }
+  give (s, ca ? a : NULL, ca);
+  give (s, cb ? b : NULL, cb);
+  return rc;
+}
+
+static ImpastoStatus concat_band (Stream *s, const ImpStep *st, int64_t r0, int64_t r1, float *dst)
+{
+  size_t plane = (size_t) (r1 - r0) * (size_t) s->v[st->output].w;
+  for (int i = 0; i < st->n_inputs; i++) {
+    ImpastoStatus rc = read_rows (s, st->inputs[i], r0, r1, dst);
+    if (rc)
+      return rc;
+    dst += (size_t) s->v[st->inputs[i]].c * plane; /* [C_i, n, W] slices one after another */
+  }
+  return IMPASTO_OK;
+}
+
+static bool report (Stream *s, double amount)
+{
+  s->done += amount;
+  const ImpastoOptions *o = s->o;
+  return !o->progress || o->progress (IMP_MIN (s->done / s->total, 1.0), o->progress_data);
+}
+
+/* Produce value st->output band by band; into the output image when it is the model's output. */
+static ImpastoStatus materialise (Stream *s, ImpStep *st)
+{
+  SVal *out = &s->v[st->output];
+  bool final = st->output == s->m->output;
+  ImpastoStatus rc = final ? IMPASTO_OK : store_create (s, st->output);
+  int64_t rows = band_rows (s, out);
+  size_t cap = 0;
+  float *band = rc ? NULL : take (s, (size_t) out->c * (size_t) rows * (size_t) out->w, &cap);
+  if (!rc && !band)
+    rc = IMPASTO_E_NOMEM;
+  double per_row = st->cost * (double) out->c * (double) out->w;
+  for (int64_t r0 = 0; !rc && r0 < out->h; r0 += rows) {
+    int64_t r1 = IMP_MIN (r0 + rows, out->h);
+    if (st->kind == STEP_CONV)
+      rc = conv_band (s, st, r0, r1, band);
+    else if (st->kind == STEP_BINARY)
+      rc = binary_band (s, st, r0, r1, band);
+    else
+      rc = concat_band (s, st, r0, r1, band);
+    if (rc)
+      break;
+    if (final)
+      imp_image_compose_rows (s->m, s->in, band, r0, r1, out->w, s->o, s->out, s->pool);
+    else
+      rc = store_write (s, st->output, r0, r1 - r0, band);
+    if (!rc && !report (s, per_row * (double) (r1 - r0)))
+      rc = imp_fail (s->err, IMPASTO_E_CANCELLED, "cancelled");
+  }
+  give (s, band, cap);
+  return rc;
+}
+
+/* Sums over all rows of any value (for a norm whose input is a view). */
+static ImpastoStatus channel_stats (Stream *s, int v, double *sum, double *sumsq)
+{
+  SVal *sv = &s->v[v];
+  int64_t rows = band_rows (s, sv);
+  size_t cap;
+  float *band = take (s, (size_t) sv->c * (size_t) rows * (size_t) sv->w, &cap);
+  if (!band)
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus rc = IMPASTO_OK;
+  for (int64_t r0 = 0; !rc && r0 < sv->h; r0 += rows) {
+    int64_t r1 = IMP_MIN (r0 + rows, sv->h);
+    rc = read_rows (s, v, r0, r1, band);
+    if (!rc)
+      imp_channel_sums (sv->c, (size_t) (r1 - r0) * (size_t) sv->w, band, sum, sumsq, s->pool);
+  }
+  give (s, band, cap);
+  return rc;
+}
+
+/* The model's output is a view (e.g. a final Tanh): read it band by band into the image. */
+static ImpastoStatus drain_output (Stream *s)
+{
+  SVal *sv = &s->v[s->m->output];
+  int64_t rows = band_rows (s, sv);
+  size_t cap;
+  float *band = take (s, (size_t) sv->c * (size_t) rows * (size_t) sv->w, &cap);
+  if (!band)
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus rc = IMPASTO_OK;
+  for (int64_t r0 = 0; !rc && r0 < sv->h; r0 += rows) {
+    int64_t r1 = IMP_MIN (r0 + rows, sv->h);
+    rc = read_rows (s, s->m->output, r0, r1, band);
+    if (!rc)
+      imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool);
+  }
+  give (s, band, cap);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static bool step_is_view (const ImpStep *st)
+{
+  switch (st->kind) {
+  case STEP_PAD:
+  case STEP_INSTNORM:
+  case STEP_BATCHNORM:
+  case STEP_UNARY:
+  case STEP_RESIZE:
+  case STEP_IDENTITY:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static bool streamable (const ImpastoModel *m)
+{
+  for (int i = 0; i < m->n_steps; i++) {
+    const ImpStep *st = &m->steps[i];
+    if (st->kind == STEP_CONVT || st->kind == STEP_GLOBAL_AVGPOOL)
+      return false;
+    if (st->kind == STEP_BINARY)
+      for (int k = 0; k < 2; k++) {
+        const ImpValue *gv = &m->graph->values[st->inputs[k]];
+        if (gv->is_const && gv->t.rank >= 2 && gv->t.dims[gv->t.rank - 2] != 1)
+          return false; /* a constant with rows of its own cannot be broadcast band by band */
+      }
+  }
+  return true;
+}
+
+bool imp_stream_wanted (ImpastoModel *m, int64_t ph, int64_t pw, int tile_size)
+{
+  if (tile_size == 0 || !streamable (m))
+    return false;
+  if (tile_size > 0)
+    return true;
+  /* automatic: stream when the whole-image run would hold more than about 1 GiB */
+  ImpTensor *shapes = imp_alloc ((size_t) m->graph->n_values, sizeof (ImpTensor), "shapes", NULL);
+  if (!shapes)
+    return true;
+  int64_t dims[4] = { 1, 3, ph, pw };
+  size_t largest = 0;
+  ImpastoError err;
+  if (imp_model_shapes (m, dims, shapes, &err) == IMPASTO_OK) {
+    for (int i = 0; i < m->n_steps; i++)
+      largest = IMP_MAX (largest, imp_tensor_count (&shapes[m->steps[i].output]));
+  } else {
+    largest = SIZE_MAX / 16;
+  }
+  imp_free (shapes);
+  return largest > ((size_t) 1 << 30) / sizeof (float) / 3;
+}
+
+static void compute_last_uses (Stream *s)
+{
+  ImpastoModel *m = s->m;
+  for (int v = 0; v < m->graph->n_values; v++)
+    s->v[v].last_use = -1;
+  for (int i = 0; i < m->n_steps; i++)
+    for (int k = 0; k < m->steps[i].n_inputs; k++)
+      s->v[m->steps[i].inputs[k]].last_use = i;
+  s->v[m->output].last_use = m->n_steps; /* read by the final drain */
+  for (int i = m->n_steps - 1; i >= 0; i--) { /* a view keeps its source alive */
+    const ImpStep *st = &m->steps[i];
+    if (step_is_view (st)) {
+      SVal *src = &s->v[st->inputs[0]];
+      src->last_use = IMP_MAX (src->last_use, s->v[st->output].last_use);
+    }
+  }
+}
+
+static ImpastoStatus run_step (Stream *s, ImpStep *st)
+{
+  switch (st->kind) {
+  case STEP_INSTNORM: return make_instnorm (s, st);
+  case STEP_BATCHNORM: {
+    SVal *out = &s->v[st->output];
+    out->mul = st->u.batchnorm.mul;
+    out->add = st->u.batchnorm.add;
+    out->relu = st->u.batchnorm.relu;
+    view_of (s, st, SV_AFFINE);
+    return IMPASTO_OK;
+  }
+  case STEP_UNARY: return make_unary (s, st);
+  case STEP_RESIZE: return make_resize (s, st);
+  case STEP_IDENTITY: view_of (s, st, SV_ALIAS); return IMPASTO_OK;
+  case STEP_PAD: {
+    SVal *out = &s->v[st->output];
+    out->pt = st->u.pad.t;
+    out->pl = st->u.pad.l;
+    out->mode = st->u.pad.mode;
+    out->value = st->u.pad.value;
+    view_of (s, st, SV_PAD);
+    return IMPASTO_OK;
+  }
+  default: return materialise (s, st);
+  }
+}
+
+static void stream_cleanup (Stream *s)
+{
+  const ImpGraph *g = s->m->graph;
+  for (int v = 0; s->v && v < g->n_values; v++) {
+    SVal *sv = &s->v[v];
+    store_free (s, sv);
+    if (sv->own_affine) {
+      imp_free (sv->mul);
+      imp_free (sv->add);
+    }
+    imp_free (sv->row_map);
+    imp_free (sv->col_map);
+  }
+  imp_free (s->v);
+  imp_free (s->shapes);
+  imp_cache_clear (&s->cache);
+  if (s->fd >= 0)
+    close (s->fd);
+}
+
+static size_t ram_budget (void)
+{
+  const char *env = getenv ("IMPASTO_STREAM_RAM_MB");
+  if (env && *env)
+    return (size_t) strtoull (env, NULL, 10) << 20;
+  return (size_t) 384 << 20;
+}
+
+ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                              const ImpastoOptions *o, int64_t ph, int64_t pw, ImpastoError *err)
+{
+  const ImpGraph *g = m->graph;
+  Stream s = { .m = m, .in = in, .out = out, .o = o, .err = err, .pool = m->pool, .ph = ph,
+               .pw = pw, .tile_rows = o->tile_size > 0 ? o->tile_size : 0, .fd = -1,
+               .ram_left = ram_budget () };
+  s.v = imp_alloc0 ((size_t) g->n_values, sizeof (SVal), "stream values", err);
+  s.shapes = imp_alloc0 ((size_t) g->n_values, sizeof (ImpTensor), "shapes", err);
+  int64_t dims[4] = { 1, 3, ph, pw };
+  ImpastoStatus rc = !s.v || !s.shapes ? IMPASTO_E_NOMEM : imp_model_shapes (m, dims, s.shapes, err);
+  const ImpTensor *res = rc ? NULL : &s.shapes[m->output];
+  if (!rc && (res->rank != 4 || res->dims[1] != 3 || res->dims[2] < in->height || res->dims[3] < in->width))
+    rc = imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the input's size");
+  for (int v = 0; !rc && v < g->n_values; v++) {
+    const ImpTensor *t = &s.shapes[v];
+    if (t->rank == 4) { /* [1, C, H, W] */
+      s.v[v].c = (int) t->dims[1];
+      s.v[v].h = t->dims[2];
+      s.v[v].w = t->dims[3];
+    }
+  }
+  if (!rc) {
+    s.v[m->input].kind = SV_INPUT;
+    compute_last_uses (&s);
+    for (int i = 0; i < m->n_steps; i++)
+      s.total += m->steps[i].cost * (double) imp_tensor_count (&s.shapes[m->steps[i].output]) + 1;
+  }
+  for (int i = 0; !rc && i < m->n_steps; i++) {
+    ImpStep *st = &m->steps[i];
+    rc = run_step (&s, st);
+    for (int v = 0; !rc && v < g->n_values; v++) /* drop what no later step reads */
+      if (s.v[v].last_use == i)
+        store_free (&s, &s.v[v]);
+  }
+  if (!rc && s.v[m->output].kind != SV_NONE)
+    rc = drain_output (&s);
+  stream_cleanup (&s);
+  return rc;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers for scripts/bench.sh (run inside the Debian 13 root).
+
+  bench_ort.py make-input KODAK.png W H OUT.png     resize (bilinear, numpy) to W x H, write PNG
+  bench_ort.py prepare MODEL OUT.onnx               make H/W symbolic (opset-9 files say 224x224)
+  bench_ort.py run MODEL INPUT.png OUTPUT.png N     stylise with ONNX Runtime, N intra-op threads
+  bench_ort.py compare A.png B.png                  print "PSNR max|diff|" of two images
+
+`run` is what the benchmark times as a whole process, like the impasto CLI: decode the image,
+pre-process (RGB float 0..255 NCHW, reflect-pad bottom/right to a multiple of 4), run, crop,
+clamp to 0..255, round, encode PNG.
+"""
+import os
+import sys
+
+import numpy as np
+import gi
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, GLib  # noqa: E402
+
+
+def load_rgb(path):
+    pb = GdkPixbuf.Pixbuf.new_from_file(path).apply_embedded_orientation()
+    w, h, n, rs = pb.get_width(), pb.get_height(), pb.get_n_channels(), pb.get_rowstride()
+    data = pb.read_pixel_bytes().get_data()
+    out = np.empty((h, w, n), np.uint8)
+    for y in range(h):
+        out[y] = np.frombuffer(data, np.uint8, w * n, y * rs).reshape(w, n)
+    return out[..., :3]
+
+
+def save_rgb(arr, path):
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    h, w, _ = arr.shape
+    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(arr.tobytes()),
+                                         GdkPixbuf.Colorspace.RGB, False, 8, w, h, w * 3)
+    pb.savev(path, "png", [], [])
+
+
+def resize_bilinear(img, w, h):
+    """[H0, W0, 3] uint8 -> [h, w, 3] uint8, bilinear with pixel-centre alignment."""
+    h0, w0, _ = img.shape
+    ys = np.clip((np.arange(h) + 0.5) * h0 / h - 0.5, 0, h0 - 1)
+    xs = np.clip((np.arange(w) + 0.5) * w0 / w - 0.5, 0, w0 - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h0 - 1), np.minimum(x0 + 1, w0 - 1)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    f = img.astype(np.float32)
+    top = f[y0][:, x0] * (1 - fx) + f[y0][:, x1] * fx
+    bot = f[y1][:, x0] * (1 - fx) + f[y1][:, x1] * fx
+    return np.rint(top * (1 - fy) + bot * fy).astype(np.uint8)
+
+
+def cmd_make_input(src, w, h, out):
+    save_rgb(resize_bilinear(load_rgb(src), int(w), int(h)), out)
+
+
+def cmd_prepare(model, out):
+    import onnx
+    m = onnx.load(model)
+    for vi in list(m.graph.input[:1]) + list(m.graph.output[:1]):
+        dims = vi.type.tensor_type.shape.dim
+        for i, name in ((2, "height"), (3, "width")):
+            if dims[i].HasField("dim_value"):
+                dims[i].ClearField("dim_value")
+                dims[i].dim_param = name
+    del m.graph.value_info[:]
+    onnx.save(m, out)
+
+
+def cmd_run(model, src, out, threads):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(threads)
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    rgb = load_rgb(src)
+    h, w, _ = rgb.shape
+    x = np.pad(rgb.astype(np.float32), ((0, (-h) % 4), (0, (-w) % 4), (0, 0)), mode="reflect")
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])  # [1, 3, H, W]
+    y = sess.run(None, {sess.get_inputs()[0].name: x})[0][0]  # [3, H, W]
+    y = np.clip(y[:, :h, :w].transpose(1, 2, 0), 0, 255)
+    save_rgb(np.rint(y), out)
+
+
+def cmd_compare(a, b):
+    x, y = load_rgb(a).astype(np.float64), load_rgb(b).astype(np.float64)
+    if x.shape != y.shape:
+        print("shape-mismatch -")
+        return
+    mse = np.mean((x - y) ** 2)
+    psnr = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    print(f"{psnr:.1f} {int(np.max(np.abs(x - y)))}")
+
+
+COMMANDS = {"make-input": (cmd_make_input, 4), "prepare": (cmd_prepare, 2),
+            "run": (cmd_run, 4), "compare": (cmd_compare, 2)}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS or len(sys.argv) - 2 != COMMANDS[sys.argv[1]][1]:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    COMMANDS[sys.argv[1]][0](*sys.argv[2:])

@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""End-to-end tests of the `impasto` command against ONNX Runtime.
+
+    python3 tests/test_cli.py BUILD/cli/impasto
+
+For every model in $IMPASTO_SHARED/models and a few small images (RGB PNG, odd-sized PNG, JPEG,
+RGBA PNG, gray PNG) the CLI's output must match ONNX Runtime run on the same pixels with the
+documented pre/post-processing (PSNR >= 50 dB, max |diff| <= 2 of 255); alpha must pass through
+byte for byte.  Also checks --strength, --preserve-colors, `info`, and the error paths (exit
+status, one "impasto: " line naming the problem, no output file left behind).
+
+Exit status: 0 all passed, 1 something failed, 77 skipped (no onnxruntime/numpy/onnx/gdk-pixbuf
+bindings, or no shared models).  Images are read and written with gdk-pixbuf, the same decoder
+the CLI uses, so both sides see identical input pixels.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+try:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import gi
+    gi.require_version("GdkPixbuf", "2.0")
+    from gi.repository import GdkPixbuf, GLib
+except (ImportError, ValueError) as e:
+    print(f"SKIP: needs numpy, onnx, onnxruntime and GdkPixbuf bindings ({e})")
+    sys.exit(SKIP)
+
+THREADS = "2"
+PSNR_MIN = 50.0
+MAXDIFF = 2
+
+# Luma weights the engine uses to turn a stylised RGB result into gray (Rec. 601).
+LUMA = np.array([0.299, 0.587, 0.114])
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   - {name}")
+    else:
+        failed += 1
+        print(f"FAIL - {name}" + (f": {detail}" if detail else ""))
+    sys.stdout.flush()
+    return ok
+
+
+# ---- images through gdk-pixbuf ---------------------------------------------------------------
+
+def load_image(path):
+    """uint8 [H, W, C] (C = 3 or 4), upright, exactly as the CLI sees it."""
+    pb = GdkPixbuf.Pixbuf.new_from_file(path)
+    pb = pb.apply_embedded_orientation()
+    w, h, n, rs = pb.get_width(), pb.get_height(), pb.get_n_channels(), pb.get_rowstride()
+    data = pb.read_pixel_bytes().get_data()
+    out = np.empty((h, w, n), np.uint8)
+    for y in range(h):
+        out[y] = np.frombuffer(data, np.uint8, w * n, y * rs).reshape(w, n)
+    return out
+
+
+def save_image(arr, path, fmt="png"):
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    h, w, n = arr.shape
+    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(arr.tobytes()),
+                                         GdkPixbuf.Colorspace.RGB, n == 4, 8, w, h, w * n)
+    keys, values = (["quality"], ["95"]) if fmt == "jpeg" else ([], [])
+    pb.savev(path, fmt, keys, values)
+
+
+# ---- ONNX Runtime reference --------------------------------------------------------------------
+
+_sessions = {}
+
+
+class QuietStderr:
+    """Silence fd 2 (C++ libraries included) for a block; replay it if the block raises.
+
+    Debian's onnx and onnxruntime share the ONNX schema registry, and once both are loaded the
+    registry prints hundreds of harmless "Schema error: ... already registered" lines."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        self.buf = tempfile.TemporaryFile()
+        os.dup2(self.buf.fileno(), 2)
+        return self
+
+    def __exit__(self, kind, value, tb):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        if kind is not None:
+            self.buf.seek(0)
+            sys.stderr.write(self.buf.read().decode(errors="replace")[-4000:])
+        self.buf.close()
+        return False
+
+
+def session_for(model_path, tmp):
+    """ORT session; the opset-9 files declare 224x224, so make H and W symbolic first."""
+    if model_path in _sessions:
+        return _sessions[model_path]
+    m = onnx.load(model_path)
+    for vi in list(m.graph.input[:1]) + list(m.graph.output[:1]):
+        dims = vi.type.tensor_type.shape.dim
+        for i, name in ((2, "height"), (3, "width")):
+            if dims[i].HasField("dim_value"):
+                dims[i].ClearField("dim_value")
+                dims[i].dim_param = name
+    del m.graph.value_info[:]
+    path = os.path.join(tmp, "ort-" + os.path.basename(model_path))
+    onnx.save(m, path)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(THREADS)
+    so.log_severity_level = 3
+    with QuietStderr():
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    _sessions[model_path] = sess
+    return sess
+
+
+def ort_stylize_float(sess, rgb):
+    """rgb uint8 [H, W, 3] -> stylised float [H, W, 3] clamped to 0..255 (not rounded)."""
+    h, w, _ = rgb.shape
+    x = rgb.astype(np.float32)
+    ph, pw = (-h) % 4, (-w) % 4
+    if ph or pw:
+        x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])  # [1, 3, H, W]
+    y = sess.run(None, {sess.get_inputs()[0].name: x})[0][0]  # [3, H, W]
+    y = y[:, :h, :w].transpose(1, 2, 0)
+    return np.clip(y, 0.0, 255.0)
+
+
+def to_u8(f):
+    return np.rint(f).astype(np.uint8)
+
+
+# ---- comparisons -------------------------------------------------------------------------------
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def maxdiff(a, b):
+    return int(np.max(np.abs(a.astype(np.int32) - b.astype(np.int32))))
+
+
+def check_close(name, got, want, psnr_min=PSNR_MIN, max_diff=MAXDIFF):
+    if got.shape != want.shape:
+        return check(name, False, f"shape {got.shape} != {want.shape}")
+    p, d = psnr(got, want), maxdiff(got, want)
+    return check(name, p >= psnr_min and d <= max_diff, f"PSNR {p:.1f} dB, max |diff| {d}")
+
+
+def ycbcr(rgb):
+    """BT.601 full-range Y, Cb, Cr of an RGB array (float)."""
+    r, g, b = [rgb[..., i].astype(np.float64) for i in range(3)]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return y, 0.564 * (b - y), 0.713 * (r - y)
+
+
+# ---- running the CLI ---------------------------------------------------------------------------
+
+CLI = None
+
+
+def run_cli(*args):
+    p = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def stylize(model, src, dst, *opts):
+    rc, _, err = run_cli("stylize", model, src, dst, "--threads", THREADS, *opts)
+    if rc != 0:
+        check(f"stylize {os.path.basename(model)} {os.path.basename(src)} {' '.join(opts)}",
+              False, f"exit {rc}: {err.strip()}")
+        return None
+    return load_image(dst)
+
+
+# ---- test inputs -------------------------------------------------------------------------------
+
+def make_inputs(shared, tmp):
+    kodak = os.path.join(shared, "models-src", "images-kodak")
+    k23 = load_image(os.path.join(kodak, "kodim23.png"))
+    k05 = load_image(os.path.join(kodak, "kodim05.png"))
+    k03 = load_image(os.path.join(kodak, "kodim03.png"))
+    inputs = {}
+
+    def add(name, arr, fmt="png"):
+        path = os.path.join(tmp, name)
+        save_image(arr, path, fmt)
+        inputs[name] = path
+
+    add("rgb-256x192.png", k23[100:292, 300:556])
+    add("odd-251x189.png", k05[50:239, 200:451])  # H % 4 == 1, W % 4 == 3: padded inside
+    # A JPEG from the shared images, read directly (the JPEG decoder path).
+    inputs["rocket.jpg"] = os.path.join(shared, "models-src", "images-content", "rocket.jpg")
+    # RGBA: an alpha ramp with fully transparent and fully opaque corners.
+    rgb = k03[200:296, 300:428]  # [96, 128, 3]
+    ramp = np.linspace(0, 255, rgb.shape[1]).round().astype(np.uint8)
+    alpha = np.broadcast_to(ramp[None, :], rgb.shape[:2]).copy()
+    alpha[:8] = 255
+    add("rgba-128x96.png", np.dstack([rgb, alpha]))
+    # Gray: R = G = B (gdk-pixbuf loads gray files as RGB, so this is what a gray PNG looks like).
+    g = to_u8(ycbcr(k05[300:420, 400:560])[0])
+    add("gray-160x120.png", np.dstack([g, g, g]))
+    return inputs
+
+
+# ---- test groups -------------------------------------------------------------------------------
+
+def test_model_vs_ort(model, inputs, tmp):
+    sess = session_for(model, tmp)
+    mname = os.path.basename(model)
+    for iname, ipath in inputs.items():
+        name = f"{mname} {iname}"
+        src = load_image(ipath)
+        want_f = ort_stylize_float(sess, src[..., :3])
+        for fmt in ("png",) if not iname.startswith("rgb-") else ("png", "jpg"):
+            out_path = os.path.join(tmp, f"out-{mname}-{iname}.{fmt}")
+            got = stylize(model, ipath, out_path)
+            if got is None:
+                continue
+            if fmt == "jpg":
+                # Lossy output: only check that it is a JPEG of the right size and close overall.
+                check_close(f"{name} -> jpeg", got, to_u8(want_f), psnr_min=30.0, max_diff=255)
+                continue
+            if iname.startswith("gray-"):
+                check(f"{name} output is gray",
+                      np.array_equal(got[..., 0], got[..., 1])
+                      and np.array_equal(got[..., 0], got[..., 2]))
+                want_g = to_u8(np.clip(want_f @ LUMA, 0, 255))
+                check_close(f"{name} vs ORT luma", got[..., 0], want_g)
+                continue
+            check_close(f"{name} vs ORT", got[..., :3], to_u8(want_f))
+            check(f"{name} channels", got.shape[2] == src.shape[2],
+                  f"{got.shape[2]} channels from {src.shape[2]}")
+            if src.shape[2] == 4 and got.shape[2] == 4:
+                check(f"{name} alpha byte-exact", np.array_equal(got[..., 3], src[..., 3]))
+
+
+def test_strength_and_colors(model, ipath, tmp):
+    src = load_image(ipath)[..., :3]
+    full = stylize(model, ipath, os.path.join(tmp, "s1.png"))
+    zero = stylize(model, ipath, os.path.join(tmp, "s0.png"), "--strength", "0")
+    half = stylize(model, ipath, os.path.join(tmp, "s05.png"), "--strength", "0.5")
+    if full is None or zero is None or half is None:
+        return
+    check("strength 0 -> input (+-1)", maxdiff(zero, src) <= 1, f"max |diff| {maxdiff(zero, src)}")
+    mid = (src.astype(np.float64) + full.astype(np.float64)) / 2
+    d = float(np.max(np.abs(half - mid)))
+    check("strength 0.5 -> mean of input and strength 1 (+-1)", d <= 1.0, f"max |diff| {d:.2f}")
+    check("strength 0.5 differs from both ends", maxdiff(half, src) > 8 and maxdiff(half, full) > 8)
+
+    pc = stylize(model, ipath, os.path.join(tmp, "pc.png"), "--preserve-colors")
+    if pc is None:
+        return
+    y_in, cb_in, cr_in = ycbcr(src)
+    y_st, _, _ = ycbcr(full)
+    y_pc, cb_pc, cr_pc = ycbcr(pc)
+    # Where the new lightness and the old chroma fit in the RGB cube they are kept exactly (up to
+    # rounding); elsewhere the result is clipped, so judge by typical (median) differences.
+    dcb, dcr = np.median(np.abs(cb_pc - cb_in)), np.median(np.abs(cr_pc - cr_in))
+    check("preserve-colors keeps the input's chroma", dcb <= 1.5 and dcr <= 1.5,
+          f"median |dCb| {dcb:.2f}, |dCr| {dcr:.2f}")
+    dy = np.median(np.abs(y_pc - y_st))
+    dy_in = np.median(np.abs(y_pc - y_in))
+    check("preserve-colors takes the stylised luma", dy <= 1.5 and dy_in > 4 * max(dy, 0.5),
+          f"median |Y - Y_stylised| {dy:.2f}, |Y - Y_input| {dy_in:.2f}")
+    sty_chroma = np.median(np.abs(ycbcr(full)[1] - cb_in))
+    check("preserve-colors differs in chroma from the plain stylised result", sty_chroma > 3 * max(dcb, 0.5),
+          f"stylised median |dCb| {sty_chroma:.2f}")
+
+
+def no_leftovers(tmp, out_name):
+    left = [f for f in os.listdir(tmp) if f == out_name or (out_name in f and "impasto-" in f)]
+    return not left, left
+
+
+def expect_failure(name, tmp, args, needles, out_name="fail-out.png"):
+    stale = os.path.join(tmp, out_name or "fail-out.png")
+    if os.path.exists(stale):  # left by an earlier failed check: do not let it cascade
+        os.unlink(stale)
+    rc, out, err = run_cli(*args)
+    lines = err.splitlines()
+    ok = (rc != 0 and len(lines) == 1 and lines[0].startswith("impasto: ")
+          and all(n.lower() in lines[0].lower() for n in needles))
+    check(f"error: {name}", ok, f"exit {rc}, stderr {err!r}, wanted {needles}")
+    if out_name is None:
+        return
+    clean, left = no_leftovers(tmp, out_name)
+    check(f"error: {name} leaves no output", clean, f"left {left}")
+
+
+def make_unsupported_model(path):
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, "height", "width"])
+    y = helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 3, "height", "width"])
+    node = helper.make_node("LRN", ["input1"], ["output1"], size=3)
+    graph = helper.make_graph([node], "lrn", [x], [y])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(m, path)
+
+
+def test_errors(shared, inputs, tmp):
+    mosaic = os.path.join(shared, "models", "mosaic-9.onnx")
+    img = inputs["rgb-256x192.png"]
+    out = os.path.join(tmp, "fail-out.png")
+
+    missing = os.path.join(tmp, "no-such-model.onnx")
+    expect_failure("missing model", tmp, ["stylize", missing, img, out], ["no-such-model.onnx"])
+
+    text = os.path.join(tmp, "not-a-model.onnx")
+    with open(text, "w") as f:
+        f.write("This is not an ONNX file, just some text.\n" * 10)
+    expect_failure("not an ONNX file", tmp, ["stylize", text, img, out], ["not-a-model.onnx"])
+
+    truncated = os.path.join(tmp, "truncated.onnx")
+    with open(mosaic, "rb") as f, open(truncated, "wb") as g:
+        g.write(f.read(1000))
+    expect_failure("truncated model", tmp, ["stylize", truncated, img, out], ["truncated.onnx"])
+
+    lrn = os.path.join(tmp, "lrn.onnx")
+    make_unsupported_model(lrn)
+    expect_failure("unsupported op", tmp, ["stylize", lrn, img, out], ["LRN"])
+    expect_failure("info on unsupported op", tmp, ["info", lrn], ["LRN"], out_name=None)
+
+    bad_img = os.path.join(tmp, "not-an-image.png")
+    with open(bad_img, "w") as f:
+        f.write("not a PNG\n")
+    expect_failure("unreadable image", tmp, ["stylize", mosaic, bad_img, out],
+                   ["not-an-image.png"])
+    expect_failure("missing image", tmp, ["stylize", mosaic, os.path.join(tmp, "nope.png"), out],
+                   ["nope.png"])
+    expect_failure("unwritable output", tmp,
+                   ["stylize", mosaic, img, os.path.join(tmp, "no-dir", "fail-out.png")],
+                   ["no-dir"])
+    expect_failure("--strength 2", tmp, ["stylize", mosaic, img, out, "--strength", "2"],
+                   ["--strength"])
+    expect_failure("--threads -3", tmp, ["stylize", mosaic, img, out, "--threads", "-3"],
+                   ["--threads"])
+    expect_failure("unknown output format", tmp, ["stylize", mosaic, img,
+                                                  os.path.join(tmp, "fail-out.gif")], ["gif"],
+                   out_name="fail-out.gif")
+
+    # An existing output is left untouched when a run fails.
+    with open(out, "wb") as f:
+        f.write(b"previous")
+    rc, _, _ = run_cli("stylize", truncated, img, out)
+    with open(out, "rb") as f:
+        check("failed run keeps an existing output untouched", rc != 0 and f.read() == b"previous")
+    os.unlink(out)
+
+
+def test_misc(shared):
+    rc, out, _ = run_cli("--version")
+    check("--version", rc == 0 and out.startswith("impasto ") and out.count("\n") == 1, repr(out))
+    rc, out, _ = run_cli("--help")
+    check("--help", rc == 0 and "stylize" in out and "--strength" in out, repr(out[:80]))
+    rc, out, err = run_cli("info", os.path.join(shared, "models", "mosaic-9.onnx"))
+    check("info mosaic-9", rc == 0 and "Conv" in out and "InstanceNormalization" in out,
+          f"exit {rc}: {err.strip()} {out[:200]!r}")
+
+
+def main():
+    global CLI
+    if len(sys.argv) != 2:
+        print("usage: test_cli.py PATH/TO/impasto", file=sys.stderr)
+        return 2
+    CLI = os.path.abspath(sys.argv[1])
+    shared = os.environ.get("IMPASTO_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+    models_dir = os.path.join(shared, "models")
+    if not os.path.isdir(models_dir):
+        print(f"SKIP: no shared models in {models_dir}")
+        return SKIP
+    models = sorted(os.path.join(models_dir, f) for f in os.listdir(models_dir) if f.endswith(".onnx"))
+    with tempfile.TemporaryDirectory(prefix="impasto-cli-") as tmp:
+        inputs = make_inputs(shared, tmp)
+        test_misc(shared)
+        test_errors(shared, inputs, tmp)
+        for model in models:
+            test_model_vs_ort(model, inputs, tmp)
+        test_strength_and_colors(os.path.join(models_dir, "mosaic-9.onnx"),
+                                 inputs["rgb-256x192.png"], tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

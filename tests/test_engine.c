@@ -1,0 +1,249 @@
+/* test_engine.c — the public API end to end on a real model (../shared/models):
+ * tiny and thin images, alpha and gray, strength and colour preservation, banded (streamed)
+ * runs against whole-image runs, the scratch-file path, cancellation and argument errors.
+ * Skips (77) when ../shared is absent. */
+#include "impasto.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      passed++;                                                                                    \
+    } else {                                                                                       \
+      failed++;                                                                                    \
+      printf ("FAIL %s:%d: ", __FILE__, __LINE__);                                                 \
+      printf (__VA_ARGS__);                                                                        \
+      printf ("\n");                                                                               \
+    }                                                                                              \
+  } while (0)
+
+static uint32_t rng = 12345;
+static float frand (void)
+{
+  rng = rng * 1664525u + 1013904223u;
+  return (float) (rng >> 8) / (float) (1u << 24);
+}
+
+/* A smooth test picture with some texture: gradients plus noise, values 0..1. */
+static ImpastoImage make_image (int w, int h, int channels)
+{
+  ImpastoImage im = { .width = w, .height = h, .channels = channels };
+  im.data = malloc (sizeof (float) * (size_t) w * (size_t) h * (size_t) channels);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < channels; c++) {
+        float v = 0.5f + 0.4f * sinf ((float) x * 0.07f + (float) c) * cosf ((float) y * 0.05f)
+                  + 0.1f * (frand () - 0.5f);
+        im.data[((size_t) y * (size_t) w + (size_t) x) * (size_t) channels + (size_t) c] = v;
+      }
+  return im;
+}
+
+static ImpastoImage like (const ImpastoImage *im)
+{
+  ImpastoImage o = *im;
+  o.data = calloc ((size_t) im->width * (size_t) im->height * (size_t) im->channels, sizeof (float));
+  return o;
+}
+
+static float max_diff (const ImpastoImage *a, const ImpastoImage *b)
+{
+  size_t n = (size_t) a->width * (size_t) a->height * (size_t) a->channels;
+  float m = 0;
+  for (size_t i = 0; i < n; i++)
+    m = fmaxf (m, fabsf (a->data[i] - b->data[i]));
+  return m;
+}
+
+static ImpastoStatus run (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out, int tile,
+                          float strength, bool preserve, ImpastoError *err)
+{
+  ImpastoOptions o;
+  impasto_options_init (&o);
+  o.tile_size = tile;
+  o.strength = strength;
+  o.preserve_colors = preserve;
+  return impasto_stylize (m, in, out, &o, err);
+}
+
+static void test_sizes (ImpastoModel *m)
+{
+  static const int sizes[][2] = { { 1, 1 }, { 3, 3 }, { 2000, 12 }, { 12, 700 }, { 17, 5 } };
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    ImpastoImage in = make_image (sizes[i][0], sizes[i][1], 3), out = like (&in);
+    ImpastoError err;
+    ImpastoStatus st = run (m, &in, &out, -1, 1.0f, false, &err);
+    CHECK (st == IMPASTO_OK, "%dx%d: %s", in.width, in.height, err.message);
+    CHECK (max_diff (&in, &out) > 0.01f, "%dx%d: output equals input", in.width, in.height);
+    free (in.data);
+    free (out.data);
+  }
+}
+
+static void test_alpha_gray_strength (ImpastoModel *m)
+{
+  ImpastoError err;
+  ImpastoImage in = make_image (64, 48, 4), out = like (&in);
+  CHECK (run (m, &in, &out, 0, 1.0f, false, &err) == IMPASTO_OK, "rgba: %s", err.message);
+  bool alpha_same = true;
+  for (size_t i = 3; i < (size_t) 64 * 48 * 4; i += 4)
+    alpha_same &= in.data[i] == out.data[i];
+  CHECK (alpha_same, "alpha must pass through unchanged");
+
+  CHECK (run (m, &in, &out, 0, 0.0f, false, &err) == IMPASTO_OK, "strength 0: %s", err.message);
+  CHECK (max_diff (&in, &out) == 0.0f, "strength 0 must return the original, diff %g",
+         max_diff (&in, &out));
+
+  /* strength 0.5 is the average of the original and the full stylisation */
+  ImpastoImage full = like (&in), half = like (&in);
+  run (m, &in, &full, 0, 1.0f, false, &err);
+  run (m, &in, &half, 0, 0.5f, false, &err);
+  float worst = 0;
+  for (size_t i = 0; i < (size_t) 64 * 48 * 4; i++)
+    worst = fmaxf (worst, fabsf (half.data[i] - 0.5f * (in.data[i] + full.data[i])));
+  CHECK (worst < 1e-5f, "strength 0.5 is not the average (off by %g)", worst);
+
+  /* preserve colours: chroma (Cb, Cr) of the original wherever nothing clipped */
+  ImpastoImage pc = like (&in);
+  CHECK (run (m, &in, &pc, 0, 1.0f, true, &err) == IMPASTO_OK, "preserve: %s", err.message);
+  float chroma_err = 0, luma_err = 0;
+  for (size_t p = 0; p < (size_t) 64 * 48; p++) {
+    const float *a = in.data + p * 4, *b = pc.data + p * 4, *f = full.data + p * 4;
+    bool clipped = false;
+    for (int c = 0; c < 3; c++)
+      clipped |= b[c] <= 0.0f || b[c] >= 1.0f;
+    if (clipped)
+      continue;
+    float ya = 0.299f * a[0] + 0.587f * a[1] + 0.114f * a[2];
+    float yb = 0.299f * b[0] + 0.587f * b[1] + 0.114f * b[2];
+    float yf = 0.299f * f[0] + 0.587f * f[1] + 0.114f * f[2];
+    chroma_err = fmaxf (chroma_err, fabsf ((b[2] - yb) - (a[2] - ya)));
+    chroma_err = fmaxf (chroma_err, fabsf ((b[0] - yb) - (a[0] - ya)));
+    luma_err = fmaxf (luma_err, fabsf (yb - yf));
+  }
+  CHECK (chroma_err < 1e-4f && luma_err < 1e-4f, "preserve colours: chroma off %g, luma off %g",
+         chroma_err, luma_err);
+
+  /* gray: one channel in, one channel out, the luma of the RGB run on the same values */
+  ImpastoImage g = make_image (40, 30, 1), gout = like (&g);
+  ImpastoImage rgb = { .width = 40, .height = 30, .channels = 3 }, rgbout;
+  rgb.data = malloc (sizeof (float) * 40 * 30 * 3);
+  for (size_t i = 0; i < 40 * 30; i++)
+    rgb.data[3 * i] = rgb.data[3 * i + 1] = rgb.data[3 * i + 2] = g.data[i];
+  rgbout = like (&rgb);
+  CHECK (run (m, &g, &gout, 0, 1.0f, false, &err) == IMPASTO_OK, "gray: %s", err.message);
+  run (m, &rgb, &rgbout, 0, 1.0f, false, &err);
+  float gworst = 0;
+  for (size_t i = 0; i < 40 * 30; i++) {
+    const float *q = rgbout.data + 3 * i;
+    gworst = fmaxf (gworst, fabsf (gout.data[i] - (0.299f * q[0] + 0.587f * q[1] + 0.114f * q[2])));
+  }
+  CHECK (gworst < 1e-5f, "gray output is not the luma of the RGB result (off by %g)", gworst);
+  free (g.data), free (gout.data), free (rgb.data), free (rgbout.data);
+  free (in.data), free (out.data), free (full.data), free (half.data), free (pc.data);
+}
+
+/* Bands of any height must give the whole-image result: the norms use whole-image statistics. */
+static void test_streaming (ImpastoModel *m, const char *name)
+{
+  ImpastoError err;
+  ImpastoImage in = make_image (203, 157, 3), whole = like (&in), banded = like (&in);
+  CHECK (run (m, &in, &whole, 0, 1.0f, false, &err) == IMPASTO_OK, "%s whole: %s", name, err.message);
+  static const int tiles[] = { 1, 8, 33, 64, 1000 };
+  for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+    /* tile 8 also goes through the scratch file: no RAM for stored values */
+    setenv ("IMPASTO_STREAM_RAM_MB", tiles[i] == 8 ? "0" : "384", 1);
+    memset (banded.data, 0, sizeof (float) * 203 * 157 * 3);
+    ImpastoStatus st = run (m, &in, &banded, tiles[i], 1.0f, false, &err);
+    CHECK (st == IMPASTO_OK, "%s tile %d: %s", name, tiles[i], err.message);
+    float d = max_diff (&whole, &banded);
+    CHECK (d < 2e-4f, "%s tile %d differs from the whole-image run by %g", name, tiles[i], d);
+  }
+  unsetenv ("IMPASTO_STREAM_RAM_MB");
+  free (in.data), free (whole.data), free (banded.data);
+}
+
+static int calls;
+static bool cancel_on_third (double fraction, void *data)
+{
+  (void) fraction, (void) data;
+  return ++calls < 3;
+}
+
+static void test_cancel_and_errors (ImpastoModel *m)
+{
+  ImpastoError err;
+  ImpastoImage in = make_image (64, 64, 3), out = like (&in);
+  for (int tile = 0; tile <= 16; tile += 16) {
+    ImpastoOptions o;
+    impasto_options_init (&o);
+    o.tile_size = tile;
+    o.progress = cancel_on_third;
+    calls = 0;
+    ImpastoStatus st = impasto_stylize (m, &in, &out, &o, &err);
+    CHECK (st == IMPASTO_E_CANCELLED && strstr (err.message, "cancelled"),
+           "tile %d: cancel gave %d '%s'", tile, st, err.message);
+    CHECK (calls == 3, "tile %d: progress called %d times after cancelling", tile, calls);
+  }
+  CHECK (run (m, &in, &out, 0, 2.0f, false, &err) == IMPASTO_E_ARGUMENT
+         && strstr (err.message, "strength"), "strength 2: '%s'", err.message);
+  ImpastoImage small = make_image (10, 10, 3);
+  CHECK (run (m, &in, &small, 0, 1.0f, false, &err) == IMPASTO_E_ARGUMENT
+         && strstr (err.message, "size"), "size mismatch: '%s'", err.message);
+  ImpastoImage five = in;
+  five.channels = 5;
+  CHECK (run (m, &five, &out, 0, 1.0f, false, &err) == IMPASTO_E_ARGUMENT
+         && strstr (err.message, "channels"), "5 channels: '%s'", err.message);
+  /* 8-bit pixels give the float result, rounded */
+  ImpastoImage in8 = { .width = 64, .height = 64, .channels = 3, .type = IMPASTO_PIXEL_U8 };
+  ImpastoImage out8 = in8;
+  in8.data_u8 = malloc (64 * 64 * 3);
+  out8.data_u8 = malloc (64 * 64 * 3);
+  for (size_t i = 0; i < 64 * 64 * 3; i++) {
+    in8.data_u8[i] = (uint8_t) (in.data[i] < 0 ? 0 : in.data[i] > 1 ? 255 : in.data[i] * 255 + 0.5f);
+    in.data[i] = in8.data_u8[i] / 255.0f;
+  }
+  CHECK (run (m, &in8, &out8, 0, 1.0f, false, &err) == IMPASTO_OK, "u8: %s", err.message);
+  run (m, &in, &out, 0, 1.0f, false, &err);
+  int worst = 0;
+  for (size_t i = 0; i < 64 * 64 * 3; i++)
+    worst = abs (worst) > abs ((int) out8.data_u8[i] - (int) lroundf (out.data[i] * 255)) ? worst
+          : (int) out8.data_u8[i] - (int) lroundf (out.data[i] * 255);
+  CHECK (abs (worst) <= 1, "u8 and float results differ by %d/255", worst);
+  free (in8.data_u8), free (out8.data_u8);
+  free (in.data), free (out.data), free (small.data);
+}
+
+int main (void)
+{
+  const char *shared = getenv ("IMPASTO_SHARED");
+  char path[4096];
+  snprintf (path, sizeof path, "%s/models/mosaic-9.onnx", shared ? shared : "../shared");
+  ImpastoError err;
+  ImpastoModel *m = impasto_model_load (path, &err);
+  if (!m) {
+    printf ("SKIP: %s\n", err.message);
+    return 77;
+  }
+  test_sizes (m);
+  test_alpha_gray_strength (m);
+  test_streaming (m, "mosaic-9");
+  test_cancel_and_errors (m);
+  impasto_model_free (m);
+
+  snprintf (path, sizeof path, "%s/models/udnie-13-dynamic.onnx", shared ? shared : "../shared");
+  m = impasto_model_load (path, &err);
+  CHECK (m != NULL, "udnie-13-dynamic: %s", err.message);
+  if (m) {
+    test_streaming (m, "udnie-13-dynamic");
+    impasto_model_free (m);
+  }
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
