@@ -233,7 +233,10 @@ fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, const ImpastoStyleL
     g_string_append_printf (folders, "\n  %s", (const gchar *) g_ptr_array_index (styles->folders, i));
   gchar *text = g_strdup_printf (_("No style models are installed.\n\n"
                                    "Put style models (NAME.onnx, for example mosaic-9.onnx) into "
-                                   "one of these folders, then open this dialog again:%s"),
+                                   "one of these folders:%s\n\n"
+                                   "GIMP reads the list of models when it registers the plug-in: "
+                                   "afterwards, reinstall or touch the plug-in file and restart "
+                                   "GIMP."),
                                  folders->str);
   GtkWidget *label = gtk_label_new (text);
   gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
