@@ -138,7 +138,8 @@ def main():
         time.sleep(1.0)
         env = dict(os.environ, DISPLAY=display, GIMP3_DIRECTORY=profile, IMPASTO_MODEL_PATH=dialog_models,
                    IMPASTO_TEST_DIR=test_dir, IMPASTO_PREVIEW_LOG="1", LANG="C.UTF-8",
-                   LC_ALL="C.UTF-8", NO_AT_BRIDGE="1", GTK_A11Y="none")
+                   LC_ALL="C.UTF-8", NO_AT_BRIDGE="1", GTK_A11Y="none",
+                   **common.sanitizer_env())
         script = os.path.join(here, "dialog_gimp.py")
         with open(log_path, "w") as log:
             gimp = subprocess.Popen(["gimp-3.0", "--no-splash", "--batch-interpreter=python-fu-eval",
@@ -183,6 +184,8 @@ def main():
                      facts.get("name-after-undo") != "Udnie (Impasto)", str(facts))
         bad = common.criticals(log_text())
         common.check("no CRITICAL in GIMP's log", not bad, "\n".join(bad[:5]))
+        bad = common.sanitizer_reports(log_text())
+        common.check("no sanitizer report from our code", not bad, "\n".join(bad[:5]))
         clashes = [l for l in log_text().splitlines() if "mnemonic" in l.lower()]
         common.check("no mnemonic warnings", not clashes, "\n".join(clashes[:5]))
     finally:
