@@ -55,16 +55,20 @@
     (fact tag "new-alpha=" (flag (car (gimp-drawable-has-alpha new))))
     (fact tag "new-gray=" (flag (car (gimp-drawable-is-gray new))))))
 
-; Run the plug-in on src (model, strength) with the pixels exported around it.
-(define (stylise tag img src model strength)
+; Run the plug-in on src (model, strength, preserve-colors, tile-size) with the pixels exported
+; around it.
+(define (stylise-with tag img src model strength preserve tile)
   (export-drawable src (string-append tag "-src-before.png"))
   (let ((new (car (plug-in-impasto #:run-mode RUN-NONINTERACTIVE #:image img
                                    #:drawables (vector src) #:model model
-                                   #:strength strength))))
+                                   #:strength strength #:preserve-colors preserve
+                                   #:tile-size tile))))
     (export-drawable src (string-append tag "-src-after.png"))
     (export-drawable new (string-append tag "-new.png"))
     (describe tag img src new)
     new))
+
+(define (stylise tag img src model strength) (stylise-with tag img src model strength FALSE -1))
 
 ; 1. Plain RGB layer, strength 0.7.
 (let* ((img (load-png "in.png"))
@@ -88,20 +92,29 @@
        (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
   (stylise "alpha" img layer "udnie-9" 1.0))
 
-; 5. A smaller layer with offsets in a bigger image.
-(let* ((img (car (gimp-image-new 128 96 RGB)))
-       (bg (car (gimp-layer-new img "background" 128 96 RGB-IMAGE 100 LAYER-MODE-NORMAL)))
-       (src-img (load-png "in.png"))
-       (layer (car (gimp-layer-new-from-drawable
-                    (vector-ref (car (gimp-image-get-layers src-img)) 0) img))))
-  (gimp-image-insert-layer img bg 0 0)
-  (gimp-drawable-fill bg FILL-WHITE)
-  (gimp-image-insert-layer img layer 0 0)
-  (gimp-layer-set-offsets layer 20 12)
-  (stylise "offsets" img layer "mosaic-9" 1.0)
-  (gimp-image-delete src-img))
+; 5. A layer with offsets in a bigger image; preserve-colors on.
+(define (offset-layer-image)
+  (let* ((img (car (gimp-image-new 128 96 RGB)))
+         (bg (car (gimp-layer-new img "background" 128 96 RGB-IMAGE 100 LAYER-MODE-NORMAL)))
+         (src-img (load-png "in.png"))
+         (layer (car (gimp-layer-new-from-drawable
+                      (vector-ref (car (gimp-image-get-layers src-img)) 0) img))))
+    (gimp-image-insert-layer img bg 0 0)
+    (gimp-drawable-fill bg FILL-WHITE)
+    (gimp-image-insert-layer img layer 0 0)
+    (gimp-layer-set-offsets layer 20 12)
+    (gimp-image-delete src-img)
+    (list img layer)))
 
-; 6. A layer inside a group, below another layer of the group.
+(let ((il (offset-layer-image)))
+  (stylise-with "offsets" (car il) (cadr il) "mosaic-9" 1.0 TRUE -1))
+
+; 5b. A layer with offsets and a selection in image coordinates (30,20 40x30 = layer 10,8).
+(let ((il (offset-layer-image)))
+  (gimp-image-select-rectangle (car il) CHANNEL-OP-REPLACE 30 20 40 30)
+  (stylise "offsel" (car il) (cadr il) "rain_princess-9" 1.0))
+
+; 6. A layer inside a group, below another layer of the group; 32 px tiles.
 (let* ((img (car (gimp-image-new 96 64 RGB)))
        (bg (car (gimp-layer-new img "background" 96 64 RGB-IMAGE 100 LAYER-MODE-NORMAL)))
        (group (car (gimp-group-layer-new img "group")))
@@ -113,7 +126,7 @@
   (gimp-image-insert-layer img group 0 0)
   (gimp-image-insert-layer img layer group 0)
   (gimp-image-insert-layer img top group 0)
-  (stylise "group" img layer "mosaic-9" 1.0)
+  (stylise-with "group" img layer "mosaic-9" 1.0 FALSE 32)
   (fact "group" "parent-is-group=" (if (= (parent-id layer) group) "1" "0"))
   (gimp-image-delete src-img))
 
