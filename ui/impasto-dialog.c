@@ -32,6 +32,7 @@ typedef struct {
   gchar                  *running_id;
   gboolean                pending;   /* parameters changed while a job ran: render again */
   gboolean                closing;
+  gint64                  started_us; /* when the running job started (for the test log) */
 } PreviewState;
 
 static void start_preview (PreviewState *state);
@@ -83,7 +84,8 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
           set_status (state, NULL);
           /* For the dialog test, which waits for the first preview before its screenshot. */
           if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-            g_printerr ("impasto: preview drawn (%d x %d)\n", job->out.width, job->out.height);
+            g_printerr ("impasto: preview drawn (%d x %d, %.0f ms)\n", job->out.width,
+                        job->out.height, (g_get_monotonic_time () - state->started_us) / 1000.0);
         }
       else
         {
@@ -140,6 +142,7 @@ start_preview (PreviewState *state)
   job->done_data = state;
   state->running = job;
   state->running_id = id;
+  state->started_us = g_get_monotonic_time ();
   set_status (state, _("Rendering preview…"));
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
     g_printerr ("impasto: preview started (%d x %d)\n", width, height);
