@@ -22,34 +22,51 @@ impasto_plugin_error_quark (void)
 
 /* ---------------------------------------------------------------- the job and its worker */
 
+static gsize
+element_size (const ImpastoImage *image)
+{
+  return image->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (float);
+}
+
+static void *
+image_pixels (const ImpastoImage *image)
+{
+  return image->type == IMPASTO_PIXEL_U8 ? (void *) image->data_u8 : (void *) image->data;
+}
+
 static gboolean
-image_alloc (ImpastoImage *image, gint width, gint height, gint channels)
+image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboolean u8)
 {
   gsize count;
+  image->type = u8 ? IMPASTO_PIXEL_U8 : IMPASTO_PIXEL_FLOAT;
   if (width <= 0 || height <= 0 || channels < 1 || channels > 4 ||
       !g_size_checked_mul (&count, (gsize) width, (gsize) height) ||
       !g_size_checked_mul (&count, count, (gsize) channels) ||
-      !g_size_checked_mul (&count, count, sizeof (float)))
+      !g_size_checked_mul (&count, count, element_size (image)))
     return FALSE;
-  image->data = g_try_malloc (count);
+  void *pixels = g_try_malloc (count);
+  if (u8)
+    image->data_u8 = pixels;
+  else
+    image->data = pixels;
   image->width = width;
   image->height = height;
   image->channels = channels;
   image->stride = (size_t) width * (size_t) channels;
-  return image->data != NULL;
+  return pixels != NULL;
 }
 
 ImpastoJob *
 impasto_job_new (const gchar *model_path, ImpastoModel *model, gint width, gint height,
-                 gint channels, const ImpastoParams *params, GError **error)
+                 gint channels, gboolean u8, const ImpastoParams *params, GError **error)
 {
   ImpastoJob *job = g_new0 (ImpastoJob, 1);
 
   job->model_path = g_strdup (model_path);
   job->model = model;
   job->params = *params;
-  if (!image_alloc (&job->in, width, height, channels) ||
-      !image_alloc (&job->out, width, height, channels))
+  if (!image_alloc (&job->in, width, height, channels, u8) ||
+      !image_alloc (&job->out, width, height, channels, u8))
     {
       g_set_error (error, IMPASTO_PLUGIN_ERROR, 0,
                    _("Not enough memory to stylise %d × %d pixels"), width, height);
@@ -69,7 +86,9 @@ impasto_job_free (ImpastoJob *job)
   if (job->owns_model)
     impasto_model_free (job->model);
   g_free (job->in.data);
+  g_free (job->in.data_u8);
   g_free (job->out.data);
+  g_free (job->out.data_u8);
   g_free (job->model_path);
   g_free (job);
 }
@@ -167,25 +186,37 @@ impasto_drawable_channels (GimpDrawable *drawable)
   return (gimp_drawable_is_gray (drawable) ? 1 : 3) + (gimp_drawable_has_alpha (drawable) ? 1 : 0);
 }
 
-const Babl *
-impasto_drawable_float_format (GimpDrawable *drawable, gboolean with_alpha)
+gboolean
+impasto_drawable_is_8bit (GimpDrawable *drawable)
 {
-  const gchar *name;
+  const Babl *format = gimp_drawable_get_format (drawable);
+  return babl_format_get_bytes_per_pixel (format) == babl_format_get_n_components (format);
+}
+
+const Babl *
+impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8)
+{
+  const gchar *model;
   if (gimp_drawable_is_gray (drawable))
-    name = with_alpha ? "Y'A float" : "Y' float";
+    model = with_alpha ? "Y'A" : "Y'";
   else
-    name = with_alpha ? "R'G'B'A float" : "R'G'B' float";
+    model = with_alpha ? "R'G'B'A" : "R'G'B'";
+  gchar *name = g_strdup_printf ("%s %s", model, u8 ? "u8" : "float");
   /* Keep the image's colour space: the model sees the pixels as they are stored. */
-  return babl_format_with_space (name, gimp_drawable_get_format (drawable));
+  const Babl *format = babl_format_with_space (name, gimp_drawable_get_format (drawable));
+  g_free (name);
+  return format;
 }
 
 void
 impasto_read_pixels (GimpDrawable *drawable, gint x, gint y, const ImpastoImage *image)
 {
   GeglBuffer *buffer = gimp_drawable_get_buffer (drawable);
-  const Babl *format = impasto_drawable_float_format (drawable, gimp_drawable_has_alpha (drawable));
+  const Babl *format = impasto_drawable_format (drawable, gimp_drawable_has_alpha (drawable),
+                                                image->type == IMPASTO_PIXEL_U8);
   gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, image->width, image->height), 1.0, format,
-                   image->data, (gint) (image->stride * sizeof (float)), GEGL_ABYSS_NONE);
+                   image_pixels (image), (gint) (image->stride * element_size (image)),
+                   GEGL_ABYSS_NONE);
   g_object_unref (buffer);
 }
 
@@ -206,25 +237,35 @@ read_selection (GimpImage *image, gint x, gint y, gint width, gint height)
 }
 
 /* The stylised pixels with the selection applied as alpha: channels + 1 when the source has no
- * alpha but a selection limits the result.  Returns a new buffer. */
-static gfloat *
+ * alpha but a selection limits the result.  Returns a new buffer of the image's element type. */
+static void *
 apply_selection (const ImpastoImage *styled, gboolean has_alpha, const gfloat *mask,
                  gint *out_channels)
 {
   const gint in_c = styled->channels;
   const gint out_c = has_alpha ? in_c : in_c + 1;
+  const gint colours = has_alpha ? in_c - 1 : in_c;
   const gsize pixels = (gsize) styled->width * (gsize) styled->height;
-  gfloat *out = g_new (gfloat, pixels * (gsize) out_c);
+  const gboolean u8 = styled->type == IMPASTO_PIXEL_U8;
+  void *out = g_malloc (pixels * (gsize) out_c * element_size (styled));
 
   for (gsize i = 0; i < pixels; i++)
     {
-      const float *src = styled->data + i * (gsize) in_c;
-      gfloat *dst = out + i * (gsize) out_c;
-      const gint colours = has_alpha ? in_c - 1 : in_c;
-      for (gint c = 0; c < colours; c++)
-        dst[c] = src[c];
-      const gfloat alpha = has_alpha ? src[in_c - 1] : 1.0f;
-      dst[out_c - 1] = alpha * mask[i];
+      const gsize s = i * (gsize) in_c, d = i * (gsize) out_c;
+      if (u8)
+        {
+          guint8 *dst = (guint8 *) out + d;
+          memcpy (dst, styled->data_u8 + s, (gsize) colours);
+          const gfloat alpha = has_alpha ? styled->data_u8[s + in_c - 1] : 255.0f;
+          dst[out_c - 1] = (guint8) (alpha * mask[i] + 0.5f);
+        }
+      else
+        {
+          gfloat *dst = (gfloat *) out + d;
+          memcpy (dst, styled->data + s, (gsize) colours * sizeof (gfloat));
+          const gfloat alpha = has_alpha ? styled->data[s + in_c - 1] : 1.0f;
+          dst[out_c - 1] = alpha * mask[i];
+        }
     }
   *out_channels = out_c;
   return out;
@@ -256,7 +297,7 @@ run_with_progress (ImpastoJob *job)
 /* Create the new layer above source and fill [x, y, w, h] with pixels (format with channels). */
 static GimpLayer *
 write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gint y, gint w,
-             gint h, const gfloat *pixels, gint channels, gboolean alpha)
+             gint h, const void *pixels, gint channels, gboolean alpha, gboolean u8)
 {
   GimpDrawable *src = GIMP_DRAWABLE (source);
   gint off_x, off_y;
@@ -276,9 +317,9 @@ write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gin
   GeglBuffer *buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
   if (alpha)
     gegl_buffer_clear (buffer, NULL);
-  const Babl *format = impasto_drawable_float_format (src, alpha);
+  const Babl *format = impasto_drawable_format (src, alpha, u8);
   gegl_buffer_set (buffer, GEGL_RECTANGLE (x, y, w, h), 0, format, pixels,
-                   (gint) ((gsize) w * (gsize) channels * sizeof (gfloat)));
+                   (gint) ((gsize) w * (gsize) channels * (u8 ? 1 : sizeof (gfloat))));
   g_object_unref (buffer); /* flushes the tiles to GIMP */
   gimp_drawable_update (GIMP_DRAWABLE (layer), 0, 0, width, height);
 
@@ -302,7 +343,8 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
   gimp_drawable_get_offsets (src, &off_x, &off_y);
 
   const gboolean has_alpha = gimp_drawable_has_alpha (src);
-  ImpastoJob *job = impasto_job_new (model_path, NULL, w, h, impasto_drawable_channels (src),
+  const gboolean u8 = impasto_drawable_is_8bit (src);
+  ImpastoJob *job = impasto_job_new (model_path, NULL, w, h, impasto_drawable_channels (src), u8,
                                      params, error);
   if (job == NULL)
     return NULL;
@@ -323,13 +365,13 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
   if (mask != NULL)
     {
       gint channels;
-      gfloat *pixels = apply_selection (&job->out, has_alpha, mask, &channels);
-      layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE);
+      void *pixels = apply_selection (&job->out, has_alpha, mask, &channels);
+      layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE, u8);
       g_free (pixels);
     }
   else
-    layer = write_layer (image, source, layer_name, x, y, w, h, job->out.data, job->out.channels,
-                         has_alpha);
+    layer = write_layer (image, source, layer_name, x, y, w, h, image_pixels (&job->out),
+                         job->out.channels, has_alpha, u8);
   g_free (mask);
   impasto_job_free (job);
   return layer;

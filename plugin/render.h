@@ -51,9 +51,11 @@ struct ImpastoJob {
   GThread      *thread;
 };
 
-/* A job for width x height pixels with channels (1..4) interleaved floats. NULL if too big. */
+/* A job for width x height pixels with channels (1..4) interleaved values: bytes when u8, else
+ * floats.  NULL (and error set) if too big. */
 ImpastoJob *impasto_job_new (const gchar *model_path, ImpastoModel *model, gint width, gint height,
-                             gint channels, const ImpastoParams *params, GError **error);
+                             gint channels, gboolean u8, const ImpastoParams *params,
+                             GError **error);
 /* Joins the thread if there is one, frees the pixels and, if the job owns it, the model. */
 void impasto_job_free (ImpastoJob *job);
 
@@ -69,12 +71,16 @@ ImpastoModel *impasto_job_steal_model (ImpastoJob *job);
 /* The worker itself: load the model if needed and stylise in into out.  Runs in any thread. */
 void impasto_job_run (ImpastoJob *job);
 
-/* Number of channels and the babl format name for reading/writing drawable's pixels as floats. */
+/* Number of channels of drawable's pixels as the engine sees them (gray or RGB, alpha or not). */
 gint impasto_drawable_channels (GimpDrawable *drawable);
-const Babl *impasto_drawable_float_format (GimpDrawable *drawable, gboolean with_alpha);
+/* TRUE when drawable stores 8 bits per component: its pixels then travel as bytes (exact, and a
+ * quarter of the memory); deeper images travel as floats. */
+gboolean impasto_drawable_is_8bit (GimpDrawable *drawable);
+/* The babl format for reading/writing drawable's pixels (gamma-encoded, in its colour space). */
+const Babl *impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8);
 
-/* Read drawable's pixels in [x, y, width, height] (drawable coordinates) into image (whose size and
- * channels must match impasto_drawable_channels).  Main thread only. */
+/* Read drawable's pixels in [x, y, width, height] (drawable coordinates) into image (whose size,
+ * channels and type must match impasto_drawable_channels / _is_8bit).  Main thread only. */
 void impasto_read_pixels (GimpDrawable *drawable, gint x, gint y, const ImpastoImage *image);
 
 /* Stylise source's selected area with the model and add the result as a new layer above it, in one

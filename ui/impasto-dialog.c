@@ -51,17 +51,13 @@ set_status (PreviewState *state, const gchar *text)
   gtk_label_set_text (GTK_LABEL (state->status), text != NULL ? text : "");
 }
 
-/* Floats 0..1 to the 8-bit pixels of the drawable's own layout, and draw them. */
+/* Draw the result: the preview takes 8-bit pixels in the drawable's own layout (the preview
+ * always works on 8-bit pixels, whatever the image's precision). */
 static void
 draw_result (PreviewState *state, const ImpastoImage *image)
 {
-  const gsize count = (gsize) image->width * (gsize) image->height * (gsize) image->channels;
-  guchar *bytes = g_new (guchar, count);
-  for (gsize i = 0; i < count; i++)
-    bytes[i] = (guchar) (CLAMP (image->data[i], 0.0f, 1.0f) * 255.0f + 0.5f);
-  gimp_preview_draw_buffer (GIMP_PREVIEW (state->preview), bytes,
-                            image->width * image->channels);
-  g_free (bytes);
+  gimp_preview_draw_buffer (GIMP_PREVIEW (state->preview), image->data_u8,
+                            (gint) image->stride);
 }
 
 static void
@@ -128,8 +124,8 @@ start_preview (PreviewState *state)
 
   GError *error = NULL;
   ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
-                                     height, impasto_drawable_channels (state->drawable), &params,
-                                     &error);
+                                     height, impasto_drawable_channels (state->drawable), TRUE,
+                                     &params, &error);
   if (job == NULL)
     {
       set_status (state, error->message);

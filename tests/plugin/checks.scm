@@ -87,6 +87,12 @@
   (gimp-image-convert-grayscale img)
   (stylise "gray" img layer "mosaic-9" 1.0))
 
+; 3b. A 16-bit image: its pixels travel to the engine as floats.
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (gimp-image-convert-precision img PRECISION-U16-NON-LINEAR)
+  (stylise "u16" img layer "candy-9" 0.5))
+
 ; 4. A layer with alpha (values 64..255), kept as it is.
 (let* ((img (load-png "in-alpha.png"))
        (layer (vector-ref (car (gimp-image-get-layers img)) 0)))

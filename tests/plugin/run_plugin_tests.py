@@ -340,6 +340,10 @@ def scriptfu_session(args, work, plugin_folder, ref):
     check_source_kept(test_dir, "gray")
     check_pixels(test_dir, ref, "gray", "mosaic-9", 1.0)
 
+    check_placement(facts, "u16", "96x64", "0,0", "0", "0", "Candy (Impasto)")
+    check_source_kept(test_dir, "u16")
+    check_pixels(test_dir, ref, "u16", "candy-9", 0.5)
+
     check_placement(facts, "alpha", "96x64", "0,0", "1", "0", "Udnie (Impasto)")
     check_source_kept(test_dir, "alpha")
     check_alpha(test_dir, ref)
