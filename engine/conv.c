@@ -8,6 +8,13 @@
  * im2col of one chunk in its thread's scratch buffer (the padding mode is applied inside the
  * gather, so a fused Pad costs nothing) and multiplies straight into y with ldc = oh*ow.
  * 1x1 stride-1 unpadded convolutions skip im2col: col_g is x_g itself.
+ *
+ * Few output channels (the final 9x9 32->3 conv of style networks): sgemm with M = 3 runs at a
+ * fraction of its speed and im2col writes kh*kw copies of the input.  There the kx axis is folded
+ * into M instead ("kx-folded" path): for one output row and a range of columns,
+ *     Yp [(oc, kx), j] = sum_(ci, ky) W[oc, ci, ky, kx] * xpad[ci, oy*sh + ky*dh, j]
+ * is one sgemm with M' = out_c * kw, K' = in_c * kh on a col that is just kh shifted input rows
+ * per channel; then y[oc, oy, ox] = bias + sum_kx Yp[(oc, kx), ox*sw + kx*dw].
  * OpenBLAS runs single-threaded; the parallelism comes from the pool. */
 #include "kernels.h"
 #include "util.h"
@@ -30,8 +37,12 @@ static void blas_single_thread (void)
   openblas_set_num_threads (1);
 }
 
-/* Bytes of im2col scratch per thread we aim for (≈ L2 of one core). */
-#define COL_BUDGET_FLOATS (256 * 1024)
+/* Floats of im2col scratch per thread (512 KiB, half the L2 of one core: the packed sgemm panels
+ * need the rest; 64K..256K measured within noise of each other). */
+#define COL_BUDGET_FLOATS (128 * 1024)
+/* kx-folded path: used up to this many output channels (M' = out_c * kw), scratch budget. */
+#define FOLD_MAX_OUT_C 8
+#define FOLD_BUDGET_FLOATS (64 * 1024)
 
 struct ImpConv {
   ImpConvShape s;
@@ -39,6 +50,7 @@ struct ImpConv {
   float *weight;  /* [out_c, K]: group g owns rows [g*M, (g+1)*M) */
   float *bias;    /* [out_c] or NULL */
   bool direct;    /* 1x1, stride 1, no padding: sgemm on x directly */
+  float *wfold;   /* kx-folded path: [out_c * kw, in_c * kh], or NULL when not used */
   /* set by the WINOGRAD DISPATCH POINT in imp_conv_new */
 #ifdef IMPASTO_HAVE_WINOGRAD
   ImpWinograd *wg;
@@ -148,6 +160,19 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
   }
   conv->direct = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1
                  && s->pad_t == 0 && s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0;
+  if (!conv->direct && s->group == 1 && s->kw > 1 && s->out_c <= FOLD_MAX_OUT_C) {
+    /* W [oc, ci, ky, kx] -> Wf [(oc, kx), (ci, ky)] */
+    conv->wfold = imp_alloc (n_weight, sizeof (float), "conv folded weight", err);
+    if (!conv->wfold)
+      goto fail;
+    for (int oc = 0; oc < s->out_c; oc++)
+      for (int ci = 0; ci < s->in_c; ci++)
+        for (int ky = 0; ky < s->kh; ky++)
+          for (int kx = 0; kx < s->kw; kx++)
+            conv->wfold[((size_t) oc * s->kw + kx) * (size_t) (s->in_c * s->kh)
+                        + (size_t) ci * s->kh + ky]
+                = weight[(((size_t) oc * s->in_c + ci) * s->kh + ky) * s->kw + kx];
+  }
 
   /* ---- WINOGRAD DISPATCH POINT ----------------------------------------------------------
    * 3x3 stride-1 dilation-1 group-1 convs are routed to engine/winograd.c (branch `perf`) once
@@ -175,6 +200,7 @@ void imp_conv_free (ImpConv *conv)
   imp_winograd_free (conv->wg);
 #endif
   imp_free (conv->weight);
+  imp_free (conv->wfold);
   imp_free (conv->bias);
   imp_free (conv);
 }
@@ -192,7 +218,9 @@ typedef struct {
   float *y;
   int64_t chunk;     /* output pixels per task */
   int64_t n_chunks;  /* per group */
-  float *scratch;    /* [threads][K * chunk] im2col buffers (NULL for direct) */
+  float *scratch;    /* per thread: [K * chunk] im2col buffer (NULL for direct); folded path:
+                        [K' * cw] col then [M' * cw] Yp */
+  int64_t per_thread; /* floats of scratch per thread */
 } ConvJob;
 
 /* One row segment of im2col: dst[i] = row[ox*sw + off] for ox in [ox0, ox0 + n), with the pad
@@ -270,7 +298,7 @@ static void conv_task (void *ctx, int64_t task, int thread)
     b = xg + p0; /* x_g [cin_g, h*w] is col_g */
     ldb = (int) ohw;
   } else {
-    float *col = j->scratch + (size_t) thread * (size_t) conv->k * (size_t) j->chunk;
+    float *col = j->scratch + (size_t) thread * (size_t) j->per_thread;
     im2col_chunk (s, j->h, j->w, j->ow, xg, p0, n, col);
     b = col;
     ldb = (int) n;
@@ -285,6 +313,84 @@ static void conv_task (void *ctx, int64_t task, int thread)
         row[p] += bias[i];
     }
   }
+}
+
+/* Columns of padded input that n consecutive outputs of one row read. */
+static int64_t fold_width (const ImpConvShape *s, int64_t n)
+{
+  return (n - 1) * s->stride_w + (int64_t) (s->kw - 1) * s->dil_w + 1;
+}
+
+/* kx-folded path: task = (output row, chunk of columns). */
+static void fold_task (void *ctx, int64_t task, int thread)
+{
+  const ConvJob *j = ctx;
+  const ImpConv *conv = j->conv;
+  const ImpConvShape *s = &conv->s;
+  int64_t oy = task / j->n_chunks, ox0 = (task % j->n_chunks) * j->chunk;
+  int64_t n = IMP_MIN (j->chunk, j->ow - ox0);
+  int64_t cw = fold_width (s, n);
+  int kf = s->in_c * s->kh, mf = s->out_c * s->kw;
+  float *col = j->scratch + (size_t) thread * (size_t) j->per_thread; /* [K', cw] */
+  float *yp = col + (size_t) kf * (size_t) cw;                         /* [M', cw] */
+  size_t plane = (size_t) j->h * (size_t) j->w;
+  int64_t off = ox0 * s->stride_w - s->pad_l; /* input column of col column 0 */
+
+  float *dst = col;
+  for (int ci = 0; ci < s->in_c; ci++)
+    for (int ky = 0; ky < s->kh; ky++, dst += cw) {
+      int64_t iy = imp_pad_index (oy * s->stride_h - s->pad_t + (int64_t) ky * s->dil_h, j->h,
+                                  s->pad_mode);
+      if (iy < 0)
+        memset (dst, 0, (size_t) cw * sizeof *dst);
+      else
+        gather_row (j->x + ci * plane + (size_t) iy * j->w, j->w, 0, cw, off, 1, s->pad_mode,
+                    dst);
+    }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, mf, (int) cw, kf, 1.0f, conv->wfold,
+               kf, col, (int) cw, 0.0f, yp, (int) cw);
+  size_t ohw = (size_t) j->oh * (size_t) j->ow;
+  for (int oc = 0; oc < s->out_c; oc++) {
+    float *yrow = j->y + oc * ohw + (size_t) oy * j->ow + ox0;
+    float b = conv->bias ? conv->bias[oc] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+      yrow[i] = b;
+    for (int kx = 0; kx < s->kw; kx++) {
+      const float *src = yp + ((size_t) oc * s->kw + kx) * (size_t) cw + (size_t) kx * s->dil_w;
+      if (s->stride_w == 1)
+        for (int64_t i = 0; i < n; i++)
+          yrow[i] += src[i];
+      else
+        for (int64_t i = 0; i < n; i++)
+          yrow[i] += src[i * s->stride_w];
+    }
+  }
+}
+
+/* Chunking and scratch of the kx-folded path. */
+static ImpastoStatus fold_run (ConvJob *j, ImpPool *pool, ImpastoError *err)
+{
+  const ImpConvShape *s = &j->conv->s;
+  int64_t rows = (int64_t) s->in_c * s->kh + (int64_t) s->out_c * s->kw; /* K' + M' */
+  int64_t cw_max = FOLD_BUDGET_FLOATS / rows;
+  int64_t n = (cw_max - (int64_t) (s->kw - 1) * s->dil_w - 1) / s->stride_w + 1;
+  n = IMP_MIN (IMP_MAX (n, (int64_t) 16), (int64_t) j->ow);
+  j->chunk = n;
+  j->n_chunks = (j->ow + n - 1) / n;
+  int64_t cw = fold_width (s, n);
+  if (cw > INT_MAX)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv: kernel too wide");
+  size_t per_thread, total;
+  if (!imp_mul_size ((size_t) rows, (size_t) cw, &per_thread)
+      || !imp_mul_size (per_thread, (size_t) imp_pool_threads (pool), &total))
+    return imp_fail (err, IMPASTO_E_NOMEM, "conv: scratch size overflows");
+  j->per_thread = (int64_t) per_thread;
+  j->scratch = imp_alloc (total, sizeof (float), "conv folded scratch", err);
+  if (!j->scratch)
+    return IMPASTO_E_NOMEM;
+  imp_pool_run (pool, (int64_t) j->oh * j->n_chunks, fold_task, j);
+  imp_free (j->scratch);
+  return IMPASTO_OK;
 }
 
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
@@ -309,7 +415,9 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
 #endif
 
   int threads = imp_pool_threads (pool);
-  ConvJob j = { conv, h, w, (int) oh, (int) ow, x, y, 0, 0, NULL };
+  ConvJob j = { conv, h, w, (int) oh, (int) ow, x, y, 0, 0, NULL, 0 };
+  if (conv->wfold)
+    return fold_run (&j, pool, err);
   if (conv->direct) {
     j.chunk = 4096;
   } else {
@@ -330,6 +438,7 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
     if (!imp_mul_size ((size_t) conv->k, (size_t) j.chunk, &per_thread)
         || !imp_mul_size (per_thread, (size_t) threads, &total))
       return imp_fail (err, IMPASTO_E_NOMEM, "conv: im2col scratch size overflows");
+    j.per_thread = (int64_t) per_thread;
     j.scratch = imp_alloc (total, sizeof (float), "conv im2col scratch", err);
     if (!j.scratch)
       return IMPASTO_E_NOMEM;

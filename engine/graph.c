@@ -4,6 +4,7 @@
 #include "graph.h"
 #include "util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,10 @@ int imp_graph_topo_order (const ImpGraph *g, int *order, ImpastoError *err)
   size_t n_edges = 0;
   for (int i = 0; i < nn; i++)
     n_edges += (size_t) g->nodes[i].n_inputs;
+  if (n_edges > INT_MAX) { /* first[] counts edges in int */
+    free (waiting); free (first); free (fill);
+    return imp_fail (err, IMPASTO_E_NOMEM, "%zu node inputs are too many to sort", n_edges);
+  }
   int *cons = malloc ((n_edges ? n_edges : 1) * sizeof *cons);
   if (!waiting || !first || !fill || !cons) {
     free (waiting); free (first); free (fill); free (cons);

@@ -4,7 +4,15 @@
  * protobuf-c does the wire-format decoding (onnx.pb-c.c, generated from onnx.proto); this file
  * checks what a hostile or broken file could get wrong — names, counts, tensor sizes against the
  * bytes present, external data paths — before trusting or allocating anything, and converts
- * tensors to the two element types the engine keeps (float32, int64). */
+ * tensors to the two element types the engine keeps (float32, int64).
+ *
+ * Conventions of the graph built here (beyond graph.h):
+ *  - opset is 0 when the file imports no default-domain ("" / "ai.onnx") opset; node domain
+ *    "ai.onnx" is stored as "".
+ *  - Constant nodes stay nodes (their tensor is the "value" attribute); only initializers are
+ *    is_const.  prepare folds Constant subgraphs.
+ *  - Values produced by nodes have rank -1 unless they are graph outputs with a declared shape.
+ *  - path is "" for imp_onnx_load_bytes. */
 #include "graph.h"
 #include "onnx.pb-c.h"
 #include "util.h"
@@ -14,6 +22,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +40,19 @@
 #define MAX_PROTO_DEPTH 64
 
 typedef struct {
+  const char *name;
+  int value;
+} NameRef;
+
+typedef struct {
   ImpGraph *g;
   const char *label;     /* file path or "(memory)", prefix of every message */
   const char *model_dir; /* NULL: external data refused */
   ImpastoError *err;
-  int *slots;            /* name hash table: value index or -1; n_slots is a power of two */
-  size_t n_slots;
+  NameRef *index;        /* values[0 .. n_index) sorted by name (see index_build) */
+  int n_index;
   int cap_values;
+  char node[320];        /* "node 'NAME' (Op)" or "node #i (Op)": the node being loaded */
 } Loader;
 
 static const char *str_or_empty (const char *s)
@@ -203,43 +218,85 @@ static bool check_nesting (const uint8_t *data, size_t n)
 }
 
 /* ------------------------------------------------------------------------------------------- */
-/* Name table: open addressing over value names, value index per slot.                          */
+/* protobuf-c allocator with a memory budget.                                                   */
 
-static uint64_t hash_name (const char *s)
+typedef struct {
+  size_t used, limit;
+  bool exhausted;
+} Budget;
+
+typedef union {
+  size_t size;
+  max_align_t align; /* keep the returned pointer aligned for any type */
+} BudgetHeader;
+
+static void *budget_alloc (void *data, size_t size)
 {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (uint8_t) *s) * 1099511628211ull;
-  return h;
+  Budget *b = data;
+  if (size > b->limit - b->used || size > SIZE_MAX - sizeof (BudgetHeader)) {
+    b->exhausted = true;
+    return NULL;
+  }
+  BudgetHeader *h = malloc (sizeof *h + size);
+  if (!h)
+    return NULL;
+  h->size = size;
+  b->used += size;
+  return h + 1;
 }
 
-static bool names_init (Loader *L, size_t n_values)
+static void budget_free (void *data, void *p)
 {
-  size_t n = 16;
-  while (n < 2 * n_values)
-    n *= 2;
-  L->slots = malloc (n * sizeof *L->slots);
-  if (!L->slots)
+  if (!p)
+    return;
+  Budget *b = data;
+  BudgetHeader *h = (BudgetHeader *) p - 1;
+  b->used -= h->size;
+  free (h);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Name index: the values sorted by (name, index), searched by bisection.  Sorting rather than
+ * hashing keeps the worst case O(n log n) whatever names a hostile file chooses. */
+
+static int cmp_name_ref (const void *a, const void *b)
+{
+  const NameRef *x = a, *y = b;
+  int c = strcmp (x->name, y->name);
+  return c ? c : (x->value > y->value) - (x->value < y->value);
+}
+
+/* Index of values [0, n); false on allocation failure (error set). */
+static bool index_build (Loader *L, int n)
+{
+  free (L->index);
+  L->n_index = 0;
+  L->index = malloc ((size_t) (n ? n : 1) * sizeof *L->index);
+  if (!L->index) {
+    imp_fail (L->err, IMPASTO_E_NOMEM, "%s: out of memory", L->label);
     return false;
-  for (size_t i = 0; i < n; i++)
-    L->slots[i] = -1;
-  L->n_slots = n;
+  }
+  for (int i = 0; i < n; i++) {
+    L->index[i].name = L->g->values[i].name;
+    L->index[i].value = i;
+  }
+  qsort (L->index, (size_t) n, sizeof *L->index, cmp_name_ref);
+  L->n_index = n;
   return true;
 }
 
-/* Slot holding name, or the empty slot where it would go. */
-static size_t names_slot (const Loader *L, const char *name)
+/* Lowest-numbered value called name among the indexed ones, or -1. */
+static int index_find (const Loader *L, const char *name)
 {
-  size_t mask = L->n_slots - 1;
-  size_t i = (size_t) hash_name (name) & mask;
-  while (L->slots[i] >= 0 && strcmp (L->g->values[L->slots[i]].name, name) != 0)
-    i = (i + 1) & mask;
-  return i;
-}
-
-static int names_find (const Loader *L, const char *name)
-{
-  return L->slots[names_slot (L, name)];
+  int lo = 0, hi = L->n_index; /* first entry >= name */
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (strcmp (L->index[mid].name, name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < L->n_index && strcmp (L->index[lo].name, name) == 0 ? L->index[lo].value : -1;
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -684,8 +741,17 @@ static int add_value (Loader *L, const char *name)
   v->producer = -1;
   v->t.dtype = IMP_DT_FLOAT;
   v->t.rank = -1;
-  L->slots[names_slot (L, name)] = g->n_values;
   return g->n_values++;
+}
+
+/* "node 'NAME' (Op)", or "node #i (Op)" for an unnamed node, into buf. */
+static const char *describe_node (const ImpNode *node, int index, char *buf, size_t n)
+{
+  if (node->name && node->name[0])
+    snprintf (buf, n, "node '%s' (%s)", node->name, str_or_empty (node->op_type));
+  else
+    snprintf (buf, n, "node #%d (%s)", index, str_or_empty (node->op_type));
+  return buf;
 }
 
 static const char *value_origin (const Loader *L, int v, char *buf, size_t n)
@@ -693,11 +759,27 @@ static const char *value_origin (const Loader *L, int v, char *buf, size_t n)
   const ImpValue *val = &L->g->values[v];
   if (val->producer >= 0) {
     const ImpNode *node = &L->g->nodes[val->producer];
-    snprintf (buf, n, "output of node '%s' (%s)", node->name, node->op_type);
+    char nbuf[300];
+    snprintf (buf, n, "output of %s", describe_node (node, val->producer, nbuf, sizeof nbuf));
   } else {
     snprintf (buf, n, "%s", val->is_const ? "an initializer" : "a graph input");
   }
   return buf;
+}
+
+/* Indexes all values so far; IMPASTO_E_FORMAT if a name is defined twice. */
+static ImpastoStatus index_unique (Loader *L)
+{
+  char first[320], second[320];
+  if (!index_build (L, L->g->n_values))
+    return IMPASTO_E_NOMEM;
+  for (int i = 1; i < L->n_index; i++)
+    if (strcmp (L->index[i - 1].name, L->index[i].name) == 0) /* equal names: lower index first */
+      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: value '%s' is defined twice (%s and %s)",
+                       L->label, L->index[i].name,
+                       value_origin (L, L->index[i].value, second, sizeof second),
+                       value_origin (L, L->index[i - 1].value, first, sizeof first));
+  return IMPASTO_OK;
 }
 
 /* Declared element type and shape of a graph input/output into t. */
@@ -742,16 +824,12 @@ static ImpastoStatus declared_type (Loader *L, const Onnx__ValueInfoProto *vi, c
 
 static ImpastoStatus load_initializers (Loader *L, const Onnx__GraphProto *gp)
 {
-  char what[320], obuf[320];
+  char what[320];
   for (size_t i = 0; i < gp->n_initializer; i++) {
     const Onnx__TensorProto *tp = gp->initializer[i];
     const char *name = str_or_empty (tp->name);
     if (!*name)
       return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: initializer #%zu has no name", L->label, i);
-    int dup = names_find (L, name);
-    if (dup >= 0)
-      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: value '%s' is defined twice (initializer "
-                       "and %s)", L->label, name, value_origin (L, dup, obuf, sizeof obuf));
     int v = add_value (L, name);
     if (v < 0)
       return L->err ? L->err->code : IMPASTO_E_FORMAT;
@@ -769,7 +847,6 @@ static ImpastoStatus load_initializers (Loader *L, const Onnx__GraphProto *gp)
 
 static ImpastoStatus load_inputs (Loader *L, const Onnx__GraphProto *gp)
 {
-  char obuf[320];
   ImpGraph *g = L->g;
   g->inputs = calloc (gp->n_input ? gp->n_input : 1, sizeof *g->inputs);
   if (!g->inputs)
@@ -778,13 +855,9 @@ static ImpastoStatus load_inputs (Loader *L, const Onnx__GraphProto *gp)
     const char *name = str_or_empty (gp->input[i]->name);
     if (!*name)
       return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: graph input #%zu has no name", L->label, i);
-    int v = names_find (L, name);
-    if (v >= 0 && g->values[v].is_const && g->values[v].producer < 0)
+    if (index_find (L, name) >= 0) /* the index holds the initializers only, here */
       continue; /* an initializer listed as input too (IR < 4 style): a constant */
-    if (v >= 0)
-      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: value '%s' is defined twice (graph input "
-                       "and %s)", L->label, name, value_origin (L, v, obuf, sizeof obuf));
-    v = add_value (L, name);
+    int v = add_value (L, name);
     if (v < 0)
       return L->err ? L->err->code : IMPASTO_E_FORMAT;
     g->values[v].is_input = true;
@@ -822,14 +895,14 @@ static ImpAttrType attr_kind (const Onnx__AttributeProto *a)
   }
 }
 
-static ImpastoStatus load_attr (Loader *L, const ImpNode *node, const Onnx__AttributeProto *a,
+static ImpastoStatus load_attr (Loader *L, const Onnx__AttributeProto *a,
                                 ImpAttr *out)
 {
   char what[400];
   const char *name = str_or_empty (a->name);
   if (!*name)
-    return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node '%s' (%s) has an attribute without a name",
-                     L->label, node->name, node->op_type);
+    return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: %s has an attribute without a name",
+                     L->label, L->node);
   out->name = strdup (name);
   if (!out->name)
     return imp_fail (L->err, IMPASTO_E_NOMEM, "%s: out of memory", L->label);
@@ -848,17 +921,17 @@ static ImpastoStatus load_attr (Loader *L, const ImpNode *node, const Onnx__Attr
     break;
   case IMP_ATTR_TENSOR:
     if (!a->t)
-      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node '%s' (%s) attribute '%s' has no tensor",
-                       L->label, node->name, node->op_type, name);
-    snprintf (what, sizeof what, "node '%s' (%s) attribute '%s'", node->name, node->op_type, name);
+      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: %s attribute '%s' has no tensor",
+                       L->label, L->node, name);
+    snprintf (what, sizeof what, "%s attribute '%s'", L->node, name);
     return load_tensor (L, a->t, what, &out->t);
   case IMP_ATTR_FLOATS:
   case IMP_ATTR_INTS: {
     bool fl = out->type == IMP_ATTR_FLOATS;
     size_t n = fl ? a->n_floats : a->n_ints;
     if (n > MAX_ATTR_LIST)
-      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node '%s' (%s) attribute '%s' has %zu "
-                       "elements (limit %d)", L->label, node->name, node->op_type, name, n,
+      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: %s attribute '%s' has %zu "
+                       "elements (limit %d)", L->label, L->node, name, n,
                        MAX_ATTR_LIST);
     out->n = (int) n;
     if (fl) {
@@ -884,7 +957,6 @@ static ImpastoStatus load_attr (Loader *L, const ImpNode *node, const Onnx__Attr
  * later, once every node's outputs are known (file order need not be topological). */
 static ImpastoStatus load_node_header (Loader *L, const Onnx__NodeProto *np, int index)
 {
-  char obuf[320];
   ImpNode *node = &L->g->nodes[index];
   node->name = dup_str (np->name);
   node->op_type = dup_str (np->op_type);
@@ -892,12 +964,13 @@ static ImpastoStatus load_node_header (Loader *L, const Onnx__NodeProto *np, int
   node->domain = strdup (strcmp (dom, "ai.onnx") == 0 ? "" : dom);
   if (!node->name || !node->op_type || !node->domain)
     return imp_fail (L->err, IMPASTO_E_NOMEM, "%s: out of memory", L->label);
+  describe_node (node, index, L->node, sizeof L->node);
   if (!node->op_type[0])
     return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node #%d ('%s') has no op_type", L->label,
                      index, node->name);
   if (np->n_input > MAX_NODE_IO || np->n_output > MAX_NODE_IO || np->n_attribute > MAX_ATTRS)
-    return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node '%s' (%s) has too many inputs, outputs or "
-                     "attributes", L->label, node->name, node->op_type);
+    return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: %s has too many inputs, outputs or "
+                     "attributes", L->label, L->node);
 
   node->inputs = malloc ((np->n_input ? np->n_input : 1) * sizeof *node->inputs);
   node->outputs = malloc ((np->n_output ? np->n_output : 1) * sizeof *node->outputs);
@@ -915,11 +988,6 @@ static ImpastoStatus load_node_header (Loader *L, const Onnx__NodeProto *np, int
     node->outputs[k] = -1;
     if (!*name)
       continue; /* optional output not wanted */
-    int dup = names_find (L, name);
-    if (dup >= 0)
-      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: value '%s' is defined twice (output of node "
-                       "'%s' (%s) and %s)", L->label, name, node->name, node->op_type,
-                       value_origin (L, dup, obuf, sizeof obuf));
     int v = add_value (L, name);
     if (v < 0)
       return L->err ? L->err->code : IMPASTO_E_FORMAT;
@@ -928,13 +996,13 @@ static ImpastoStatus load_node_header (Loader *L, const Onnx__NodeProto *np, int
   }
 
   for (int k = 0; k < node->n_attrs; k++) {
-    ImpastoStatus st = load_attr (L, node, np->attribute[k], &node->attrs[k]);
+    ImpastoStatus st = load_attr (L, np->attribute[k], &node->attrs[k]);
     if (st != IMPASTO_OK)
       return st;
     for (int j = 0; j < k; j++)
       if (strcmp (node->attrs[j].name, node->attrs[k].name) == 0)
-        return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node '%s' (%s) has attribute '%s' twice",
-                         L->label, node->name, node->op_type, node->attrs[k].name);
+        return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: %s has attribute '%s' twice",
+                         L->label, L->node, node->attrs[k].name);
   }
   return IMPASTO_OK;
 }
@@ -942,15 +1010,16 @@ static ImpastoStatus load_node_header (Loader *L, const Onnx__NodeProto *np, int
 static ImpastoStatus resolve_node_inputs (Loader *L, const Onnx__NodeProto *np, int index)
 {
   ImpNode *node = &L->g->nodes[index];
+  describe_node (node, index, L->node, sizeof L->node);
   for (int k = 0; k < node->n_inputs; k++) {
     const char *name = str_or_empty (np->input[k]);
     if (!*name)
       continue; /* omitted optional input: -1 */
-    int v = names_find (L, name);
+    int v = index_find (L, name);
     if (v < 0)
-      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: node '%s' (%s) input '%s' is not defined (no "
+      return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: %s input '%s' is not defined (no "
                        "graph input, initializer or node output has that name)", L->label,
-                       node->name, node->op_type, name);
+                       L->node, name);
     node->inputs[k] = v;
   }
   return IMPASTO_OK;
@@ -964,7 +1033,7 @@ static ImpastoStatus load_outputs (Loader *L, const Onnx__GraphProto *gp)
     return imp_fail (L->err, IMPASTO_E_NOMEM, "%s: out of memory", L->label);
   for (size_t i = 0; i < gp->n_output; i++) {
     const char *name = str_or_empty (gp->output[i]->name);
-    int v = *name ? names_find (L, name) : -1;
+    int v = *name ? index_find (L, name) : -1;
     if (v < 0)
       return imp_fail (L->err, IMPASTO_E_FORMAT, "%s: graph output '%s' is not defined (no node, "
                        "graph input or initializer produces it)", L->label, name);
@@ -1038,15 +1107,19 @@ static ImpastoStatus load_graph (Loader *L, const Onnx__GraphProto *gp)
   L->cap_values = cap;
   g->values = calloc (cap ? (size_t) cap : 1, sizeof *g->values);
   g->nodes = calloc (gp->n_node ? gp->n_node : 1, sizeof *g->nodes);
-  if (!g->values || !g->nodes || !names_init (L, (size_t) cap))
+  if (!g->values || !g->nodes)
     return imp_fail (L->err, IMPASTO_E_NOMEM, "%s: out of memory", L->label);
   g->n_nodes = (int) gp->n_node; /* zeroed entries are safe to free */
 
   ImpastoStatus st = load_initializers (L, gp);
   if (st == IMPASTO_OK)
+    st = index_unique (L);
+  if (st == IMPASTO_OK)
     st = load_inputs (L, gp);
   for (int i = 0; st == IMPASTO_OK && i < g->n_nodes; i++)
     st = load_node_header (L, gp->node[i], i);
+  if (st == IMPASTO_OK)
+    st = index_unique (L); /* every value is known now: inputs resolve against this index */
   for (int i = 0; st == IMPASTO_OK && i < g->n_nodes; i++)
     st = resolve_node_inputs (L, gp->node[i], i);
   if (st == IMPASTO_OK)
@@ -1071,14 +1144,24 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
               label, MAX_PROTO_DEPTH);
     return NULL;
   }
-  Onnx__ModelProto *mp = onnx__model_proto__unpack (NULL, n_bytes, bytes);
+  /* A budget of 4x the input + 64 MiB: enough for any real model (raw tensor data is copied
+   * once; graph structure costs a few times its wire size) but not for hostile input made of
+   * millions of empty messages, each 2 bytes on the wire and ~100 bytes unpacked. */
+  Budget budget = { .limit = (n_bytes > (SIZE_MAX - (64u << 20)) / 4 ? SIZE_MAX
+                                                                     : 4 * n_bytes + (64u << 20)) };
+  ProtobufCAllocator allocator = { budget_alloc, budget_free, &budget };
+  Onnx__ModelProto *mp = onnx__model_proto__unpack (&allocator, n_bytes, bytes);
   if (!mp) {
-    imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (protobuf parse failed)", label);
+    if (budget.exhausted)
+      imp_fail (err, IMPASTO_E_NOMEM, "%s: unpacking the protobuf needs more than %zu MiB", label,
+                budget.limit >> 20);
+    else
+      imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (protobuf parse failed)", label);
     return NULL;
   }
   if (!mp->graph) {
     imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (no graph)", label);
-    onnx__model_proto__free_unpacked (mp, NULL);
+    onnx__model_proto__free_unpacked (mp, &allocator);
     return NULL;
   }
 
@@ -1090,8 +1173,8 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
     st = load_model_info (&L, mp);
   if (st == IMPASTO_OK)
     st = load_graph (&L, mp->graph);
-  free (L.slots);
-  onnx__model_proto__free_unpacked (mp, NULL);
+  free (L.index);
+  onnx__model_proto__free_unpacked (mp, &allocator);
   if (st != IMPASTO_OK) {
     imp_graph_free (L.g);
     return NULL;

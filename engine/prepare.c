@@ -1,6 +1,6 @@
 /* prepare.c — from a loaded ImpGraph to executable steps.
  *
- *  1. order the nodes topologically (a cycle is an error naming a node on it);
+ *  1. order the nodes topologically (graph.c; a cycle is an error naming a node on it);
  *  2. fold every node whose inputs are all constant (fold.c);
  *  3. turn each remaining node into a step, checking its attributes: an op or attribute we do not
  *     support is an error naming the op, the node and the attribute;
@@ -12,78 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------------------------------ */
-/* Topological order (Kahn).                                                                    */
-
-static ImpastoStatus topo_order (const ImpGraph *g, int *order, ImpastoError *err)
-{
-  int n = g->n_nodes;
-  int *pending = imp_alloc0 ((size_t) n + 1, sizeof (int), "node order", err);
-  int *users_start = imp_alloc0 ((size_t) g->n_values + 1, sizeof (int), "node order", err);
-  int *queue = imp_alloc ((size_t) n + 1, sizeof (int), "node order", err);
-  size_t n_edges = 0;
-  for (int i = 0; i < n; i++)
-    n_edges += (size_t) g->nodes[i].n_inputs;
-  int *users = imp_alloc (n_edges + 1, sizeof (int), "node order", err);
-  ImpastoStatus st = IMPASTO_OK;
-  if (!pending || !users_start || !queue || !users) {
-    st = IMPASTO_E_NOMEM;
-    goto out;
-  }
-  /* CSR lists: for every value, the nodes that read it */
-  for (int i = 0; i < n; i++)
-    for (int k = 0; k < g->nodes[i].n_inputs; k++)
-      if (g->nodes[i].inputs[k] >= 0)
-        users_start[g->nodes[i].inputs[k] + 1]++;
-  for (int v = 0; v < g->n_values; v++)
-    users_start[v + 1] += users_start[v];
-  int *fill = imp_alloc0 ((size_t) g->n_values + 1, sizeof (int), "node order", err);
-  if (!fill) {
-    st = IMPASTO_E_NOMEM;
-    goto out;
-  }
-  for (int i = 0; i < n; i++)
-    for (int k = 0; k < g->nodes[i].n_inputs; k++) {
-      int v = g->nodes[i].inputs[k];
-      if (v < 0)
-        continue;
-      users[users_start[v] + fill[v]++] = i;
-      if (g->values[v].producer >= 0)
-        pending[i]++;
-    }
-  imp_free (fill);
-  int head = 0, tail = 0, done = 0;
-  for (int i = 0; i < n; i++)
-    if (pending[i] == 0)
-      queue[tail++] = i;
-  while (head < tail) {
-    int i = queue[head++];
-    order[done++] = i;
-    for (int o = 0; o < g->nodes[i].n_outputs; o++) {
-      int v = g->nodes[i].outputs[o];
-      if (v < 0)
-        continue;
-      for (int u = users_start[v]; u < users_start[v + 1]; u++)
-        if (--pending[users[u]] == 0)
-          queue[tail++] = users[u];
-    }
-  }
-  if (done < n) {
-    for (int i = 0; i < n; i++)
-      if (pending[i] > 0) {
-        st = imp_fail (err, IMPASTO_E_FORMAT, "graph has a cycle through node '%s' (%s)",
-                       g->nodes[i].name, g->nodes[i].op_type);
-        break;
-      }
-  }
-out:
-  imp_free (pending);
-  imp_free (users_start);
-  imp_free (queue);
-  imp_free (users);
-  return st;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Attribute checking helpers.                                                                  */
@@ -667,7 +595,7 @@ ImpastoStatus imp_model_prepare (ImpastoModel *m, ImpGraph *g, ImpastoError *err
     imp_free (order);
     return IMPASTO_E_NOMEM;
   }
-  ImpastoStatus st = topo_order (g, order, err);
+  ImpastoStatus st = (ImpastoStatus) imp_graph_topo_order (g, order, err);
   for (int k = 0; !st && k < g->n_nodes; k++) {
     const ImpNode *n = &g->nodes[order[k]];
     if (all_inputs_const (g, n)) {

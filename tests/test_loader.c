@@ -115,6 +115,40 @@ static bool order_is_topological (const ImpGraph *g, const int *order)
   return ok;
 }
 
+/* The graph's indices all point where they should. */
+static bool graph_consistent (const ImpGraph *g)
+{
+  for (int v = 0; v < g->n_values; v++) {
+    const ImpValue *val = &g->values[v];
+    if (!val->name || val->producer < -1 || val->producer >= g->n_nodes)
+      return false;
+    if (val->is_const && (!val->t.data || val->t.rank < 0))
+      return false;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ImpNode *n = &g->nodes[i];
+    if (!n->name || !n->op_type || !n->op_type[0] || !n->domain)
+      return false;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] < -1 || n->inputs[k] >= g->n_values)
+        return false;
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k] < -1 || n->outputs[k] >= g->n_values
+          || (n->outputs[k] >= 0 && g->values[n->outputs[k]].producer != i))
+        return false;
+    for (int k = 0; k < n->n_attrs; k++)
+      if (!n->attrs[k].name)
+        return false;
+  }
+  for (int i = 0; i < g->n_inputs; i++)
+    if (g->inputs[i] < 0 || g->inputs[i] >= g->n_values || !g->values[g->inputs[i]].is_input)
+      return false;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] < 0 || g->outputs[i] >= g->n_values)
+      return false;
+  return g->producer && g->path && (g->n_meta == 0 || g->meta);
+}
+
 /* ------------------------------------------------------------------------------------------- */
 /* Part 1: the shared models against an independent unpack.                                    */
 
@@ -172,6 +206,7 @@ static void check_model (const char *dir, const char *file)
     return;
   }
   const Onnx__GraphProto *gp = mp->graph;
+  CHECK (graph_consistent (g), "%s: graph indices inconsistent", file);
   CHECK (err.code == IMPASTO_OK, "%s: error code %d after success", file, err.code);
   CHECK (strcmp (g->path, path) == 0, "%s: path '%s'", file, g->path);
   CHECK (g->ir_version == mp->ir_version, "%s: ir_version %lld", file, (long long) g->ir_version);
@@ -650,6 +685,28 @@ static void test_bad_bytes (const char *tmp)
   g = imp_onnx_load_bytes (full, n / 2, NULL, &err);
   EXPECT_ERROR ("prefix n/2", g, &err, IMPASTO_E_FORMAT, "not an ONNX model");
 
+  /* random byte changes of a valid model: an error with a message, or a consistent graph */
+  int n_mutants_bad = 0, n_mutants_loaded = 0;
+  for (int trial = 0; trial < 5000; trial++) {
+    uint8_t *mut = malloc (n);
+    memcpy (mut, full, n);
+    int changes = 1 + trial % 4;
+    for (int c = 0; c < changes; c++) {
+      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+      mut[(s >> 8) % n] = (uint8_t) s;
+    }
+    g = imp_onnx_load_bytes (mut, n, NULL, &err);
+    if (g)
+      n_mutants_loaded++;
+    if (g ? err.code != IMPASTO_OK || !graph_consistent (g) : err.code == IMPASTO_OK
+                                                             || !err.message[0])
+      n_mutants_bad++;
+    imp_graph_free (g);
+    free (mut);
+  }
+  CHECK (n_mutants_bad == 0, "mutated models: %d inconsistent results (%d loaded)", n_mutants_bad,
+         n_mutants_loaded);
+
   /* a truncated file on disk */
   snprintf (path, sizeof path, "%s/truncated.onnx", tmp);
   write_file (path, full, n - 3);
@@ -683,6 +740,8 @@ static void test_files (const char *tmp)
   snprintf (want, sizeof want, "%s: cannot read: %s", tmp, strerror (EISDIR));
   EXPECT_ERROR ("directory", imp_onnx_load (tmp, &err), &err, IMPASTO_E_IO, want);
   EXPECT_ERROR ("NULL path", imp_onnx_load (NULL, &err), &err, IMPASTO_E_ARGUMENT, "no path");
+  EXPECT_ERROR ("device", imp_onnx_load ("/dev/null", &err), &err, IMPASTO_E_IO,
+                "/dev/null: not a regular file");
 
   /* just over the size limit: a sparse file, refused before reading */
   snprintf (path, sizeof path, "%s/huge.onnx", tmp);
@@ -902,7 +961,27 @@ static void test_names (void)
   build_base (&m);
   m.init[1].name = "w";
   EXPECT_ERROR ("two initializers", load_model (&m, NULL, &err), &err, IMPASTO_E_FORMAT,
-                "value 'w' is defined twice (initializer and an initializer)");
+                "value 'w' is defined twice (an initializer and an initializer)");
+
+  build_base (&m);
+  m.node[0].name = "";
+  m.node_out[2][0] = "c";
+  EXPECT_ERROR ("unnamed producer", load_model (&m, NULL, &err), &err, IMPASTO_E_FORMAT,
+                "value 'c' is defined twice (output of node 'add' (Add) and output of node #0 "
+                "(Conv))");
+
+  build_base (&m);
+  Onnx__ValueInfoProto *xx[2] = { &m.vi[0], &m.vi[0] };
+  m.graph.input = xx;
+  m.graph.n_input = 2;
+  EXPECT_ERROR ("input twice", load_model (&m, NULL, &err), &err, IMPASTO_E_FORMAT,
+                "value 'x' is defined twice (a graph input and a graph input)");
+
+  build_base (&m);
+  m.node[2].name = "";
+  m.node_in[2][1] = "nope";
+  EXPECT_ERROR ("undefined input, unnamed node", load_model (&m, NULL, &err), &err,
+                IMPASTO_E_FORMAT, "node #2 (Add) input 'nope' is not defined");
 
   build_base (&m);
   m.init[1].name = "";
@@ -1026,6 +1105,20 @@ static void test_limits (void)
   len += h;
   EXPECT_ERROR ("deep nesting", imp_onnx_load_bytes (buf + start, len, NULL, &err), &err,
                 IMPASTO_E_FORMAT, "nested more than");
+  free (buf);
+
+  /* 4 million empty nodes: 8 MB on the wire, several hundred MB unpacked: over the budget */
+  size_t n_empty = (size_t) 4 << 20;
+  size_t glen = 2 * n_empty;
+  buf = malloc (glen + 16);
+  buf[0] = 7 << 3 | 2; /* Model.graph */
+  h = 1 + put_varint (buf + 1, glen);
+  for (size_t i = 0; i < n_empty; i++) {
+    buf[h + 2 * i] = 1 << 3 | 2; /* Graph.node, length 0 */
+    buf[h + 2 * i + 1] = 0;
+  }
+  EXPECT_ERROR ("millions of empty messages", imp_onnx_load_bytes (buf, h + glen, NULL, &err), &err,
+                IMPASTO_E_NOMEM, "unpacking the protobuf needs more than 96 MiB");
   free (buf);
 
   /* more nodes than IMP_MAX_NODES */

@@ -254,6 +254,8 @@ static void conv_case (const ImpConvShape *s, int h, int w, bool with_bias, ImpP
   ImpastoError err = { 0 };
   ImpConv *conv = imp_conv_new (s, wt, bias, &err);
   ImpastoStatus st = conv ? imp_conv_run (conv, h, w, x, yb, pool, &err) : err.code;
+  if (conv && memcmp (imp_conv_shape (conv), s, sizeof *s) != 0)
+    st = IMPASTO_E_ARGUMENT; /* the prepared conv must report the shape it was made for */
   size_t at = 0;
   double q = st == IMPASTO_OK ? worst_ratio (yb, ya, mag, ny, 1e-4, &at) : INFINITY;
   check (q <= 1.0,
@@ -286,8 +288,14 @@ static void test_conv (void)
   conv_case (&s, 17, 13, true, pool2);
   s = conv_shape (32, 32, 1, 3, 3, 1, 1, 1, IMP_PAD_REFLECT);
   conv_case (&s, 33, 37, true, pool2); /* several im2col chunks, crossing row boundaries */
-  s = conv_shape (16, 3, 1, 9, 9, 1, 1, 4, IMP_PAD_REFLECT);
+  s = conv_shape (16, 3, 1, 9, 9, 1, 1, 4, IMP_PAD_REFLECT); /* kx-folded path */
   conv_case (&s, 9, 11, true, NULL);
+  s = conv_shape (32, 3, 1, 9, 9, 1, 1, 4, IMP_PAD_REFLECT);
+  conv_case (&s, 6, 300, true, pool2); /* several column chunks per row */
+  s = conv_shape (5, 2, 1, 3, 4, 2, 1, 2, IMP_PAD_EDGE);
+  s.stride_w = 3;
+  s.dil_w = 2;
+  conv_case (&s, 31, 290, false, pool2);
   s = conv_shape (40, 24, 1, 1, 1, 1, 1, 0, IMP_PAD_CONSTANT); /* direct sgemm path */
   conv_case (&s, 70, 65, true, pool2);
   s = conv_shape (6, 6, 3, 1, 1, 1, 1, 0, IMP_PAD_CONSTANT); /* direct path with groups */
@@ -295,7 +303,9 @@ static void test_conv (void)
 
   for (int it = 0; it < 400; it++) {
     int group = rnd (0, 3) == 0 ? rnd (2, 3) : 1;
-    int in_c = group * rnd (1, 5), out_c = group * rnd (1, 6);
+    int in_c = group * rnd (1, 5);
+    /* out_c <= 8 with group 1 takes the kx-folded path, more the plain im2col path */
+    int out_c = group * (rnd (0, 1) ? rnd (1, 4) : rnd (9, 14));
     int kh = rnd (1, 5), kw = rnd (1, 5);
     if (rnd (0, 9) == 0)
       kh = kw = 9;
