@@ -624,9 +624,10 @@ void imp_model_release_steps (ImpastoModel *m)
 {
   for (int i = 0; i < m->n_steps; i++) {
     ImpStep *s = &m->steps[i];
-    if (s->kind == STEP_CONV)
+    if (s->kind == STEP_CONV) {
       imp_conv_free (s->u.conv.conv);
-    else if (s->kind == STEP_CONVT)
+      imp_conv_free (s->u.conv.band_conv); /* made lazily by stream.c for banded runs */
+    } else if (s->kind == STEP_CONVT)
       imp_convt_free (s->u.convt.conv);
     else if (s->kind == STEP_BATCHNORM) {
       imp_free (s->u.batchnorm.mul);
