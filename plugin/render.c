@@ -56,6 +56,13 @@ image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboole
   return pixels != NULL;
 }
 
+static void
+set_out_of_memory (GError **error, gint width, gint height)
+{
+  g_set_error (error, IMPASTO_PLUGIN_ERROR, 0, _("Not enough memory to stylise %d × %d pixels"),
+               width, height);
+}
+
 ImpastoJob *
 impasto_job_new (const gchar *model_path, ImpastoModel *model, gint width, gint height,
                  gint channels, gboolean u8, const ImpastoParams *params, GError **error)
@@ -68,8 +75,7 @@ impasto_job_new (const gchar *model_path, ImpastoModel *model, gint width, gint 
   if (!image_alloc (&job->in, width, height, channels, u8) ||
       !image_alloc (&job->out, width, height, channels, u8))
     {
-      g_set_error (error, IMPASTO_PLUGIN_ERROR, 0,
-                   _("Not enough memory to stylise %d × %d pixels"), width, height);
+      set_out_of_memory (error, width, height);
       impasto_job_free (job);
       return NULL;
     }
@@ -220,24 +226,29 @@ impasto_read_pixels (GimpDrawable *drawable, gint x, gint y, const ImpastoImage 
   g_object_unref (buffer);
 }
 
-/* The selection's coverage (0..1) of [x, y, width, height] in image coordinates, or NULL when
- * nothing is selected (everything counts as selected). */
-static gfloat *
-read_selection (GimpImage *image, gint x, gint y, gint width, gint height)
+/* The selection's coverage (0..1) of [x, y, width, height] in image coordinates into *mask, or
+ * NULL when nothing is selected (everything counts as selected).  FALSE when out of memory. */
+static gboolean
+read_selection (GimpImage *image, gint x, gint y, gint width, gint height, gfloat **mask_out)
 {
+  *mask_out = NULL;
   if (gimp_selection_is_empty (image))
-    return NULL;
+    return TRUE;
+  gfloat *mask = g_try_new (gfloat, (gsize) width * (gsize) height);
+  if (mask == NULL)
+    return FALSE;
   GimpSelection *selection = gimp_image_get_selection (image);
   GeglBuffer *buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (selection));
-  gfloat *mask = g_new (gfloat, (gsize) width * (gsize) height);
   gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, width, height), 1.0, babl_format ("Y float"),
                    mask, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
   g_object_unref (buffer);
-  return mask;
+  *mask_out = mask;
+  return TRUE;
 }
 
 /* The stylised pixels with the selection applied as alpha: channels + 1 when the source has no
- * alpha but a selection limits the result.  Returns a new buffer of the image's element type. */
+ * alpha but a selection limits the result.  Returns a new buffer of the image's element type, or
+ * NULL when out of memory. */
 static void *
 apply_selection (const ImpastoImage *styled, gboolean has_alpha, const gfloat *mask,
                  gint *out_channels)
@@ -247,7 +258,9 @@ apply_selection (const ImpastoImage *styled, gboolean has_alpha, const gfloat *m
   const gint colours = has_alpha ? in_c - 1 : in_c;
   const gsize pixels = (gsize) styled->width * (gsize) styled->height;
   const gboolean u8 = styled->type == IMPASTO_PIXEL_U8;
-  void *out = g_malloc (pixels * (gsize) out_c * element_size (styled));
+  void *out = g_try_malloc (pixels * (gsize) out_c * element_size (styled));
+  if (out == NULL)
+    return NULL;
 
   for (gsize i = 0; i < pixels; i++)
     {
@@ -349,7 +362,13 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
   if (job == NULL)
     return NULL;
   impasto_read_pixels (src, x, y, &job->in);
-  gfloat *mask = read_selection (image, off_x + x, off_y + y, w, h);
+  gfloat *mask;
+  if (!read_selection (image, off_x + x, off_y + y, w, h, &mask))
+    {
+      set_out_of_memory (error, w, h);
+      impasto_job_free (job);
+      return NULL;
+    }
 
   run_with_progress (job);
   if (job->status != IMPASTO_OK)
@@ -361,12 +380,15 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
       return NULL;
     }
 
-  GimpLayer *layer;
+  GimpLayer *layer = NULL;
   if (mask != NULL)
     {
       gint channels;
       void *pixels = apply_selection (&job->out, has_alpha, mask, &channels);
-      layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE, u8);
+      if (pixels == NULL)
+        set_out_of_memory (error, w, h);
+      else
+        layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE, u8);
       g_free (pixels);
     }
   else
