@@ -1,0 +1,230 @@
+/* impasto-plugin.c — GIMP 3 adapter: registers Filters ▸ Artistic ▸ Style Transfer… (plug-in-impasto)
+ * and runs it: arguments, model lookup, dialog, render, return value.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "i18n.h"
+#include "impasto-dialog.h"
+#include "models.h"
+#include "plugin-defs.h"
+#include "render.h"
+
+#define IMPASTO_TYPE_PLUG_IN (impasto_plug_in_get_type ())
+G_DECLARE_FINAL_TYPE (ImpastoPlugIn, impasto_plug_in, IMPASTO, PLUG_IN, GimpPlugIn)
+
+struct _ImpastoPlugIn {
+  GimpPlugIn parent_instance;
+};
+
+G_DEFINE_TYPE (ImpastoPlugIn, impasto_plug_in, GIMP_TYPE_PLUG_IN)
+
+/* The folder holding the plug-in executable (DIR/plug-in-impasto). g_free() it. */
+static gchar *
+plugin_folder (void)
+{
+  return g_path_get_dirname (gimp_get_progname ());
+}
+
+static ImpastoStyleList *
+scan_styles (void)
+{
+  gchar *folder = plugin_folder ();
+  GPtrArray *folders = impasto_model_folders (folder);
+  ImpastoStyleList *list = impasto_style_list_scan (folders);
+  g_ptr_array_unref (folders);
+  g_free (folder);
+  return list;
+}
+
+static GList *
+impasto_query_procedures (GimpPlugIn *plug_in)
+{
+  return g_list_append (NULL, g_strdup (IMPASTO_PROC));
+}
+
+static gboolean
+impasto_set_i18n (GimpPlugIn *plug_in, const gchar *procedure_name, gchar **gettext_domain,
+                  gchar **catalog_dir)
+{
+  /* Catalogues are installed beside the executable: plug-in-impasto/locale/LANG/LC_MESSAGES/. */
+  *gettext_domain = g_strdup (GETTEXT_PACKAGE);
+  *catalog_dir = g_strdup ("locale");
+  return TRUE;
+}
+
+/* The choice of models known now (GIMP caches it until the plug-in file changes).
+ *
+ * Its default is a placeholder, not a model: GIMP replaces a value that is not in the choice by the
+ * default (logging a warning that names the value) before the plug-in sees the call, so an unknown
+ * model can only be refused if it arrives as the placeholder. */
+static GimpChoice *
+model_choice (const ImpastoStyleList *styles)
+{
+  GimpChoice *choice = gimp_choice_new ();
+
+  for (guint i = 0; i < styles->styles->len; i++)
+    {
+      const ImpastoStyle *style = g_ptr_array_index (styles->styles, i);
+      gimp_choice_add (choice, style->id, (gint) i, style->label, style->description);
+    }
+  gimp_choice_add (choice, IMPASTO_NO_MODEL, (gint) styles->styles->len,
+                   styles->styles->len == 0 ? _("(no models installed)") : _("(no style chosen)"),
+                   NULL);
+  return choice;
+}
+
+/* The calling error for a model that is not installed: names it and every folder searched. */
+static GError *
+unknown_model_error (const ImpastoStyleList *styles, const gchar *model_id)
+{
+  gchar *folders = impasto_style_list_folders_text (styles);
+  GString *installed = g_string_new (NULL);
+  for (guint i = 0; i < styles->styles->len; i++)
+    g_string_append_printf (installed, "%s%s", i ? ", " : "",
+                            ((const ImpastoStyle *) g_ptr_array_index (styles->styles, i))->id);
+  GError *error;
+  if (g_strcmp0 (model_id, IMPASTO_NO_MODEL) == 0)
+    error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
+                         _("No installed style model was given (GIMP replaces a model name it does "
+                           "not know by \"%s\" and logs a warning naming it). Installed models: "
+                           "%s. Folders searched: %s"),
+                         IMPASTO_NO_MODEL, installed->len ? installed->str : _("none"), folders);
+  else
+    error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
+                         _("Unknown style model \"%s\": there is no %s.onnx in the folders "
+                           "searched: %s"),
+                         model_id, model_id, folders);
+  g_string_free (installed, TRUE);
+  g_free (folders);
+  return error;
+}
+
+static GimpValueArray *
+run_error (GimpProcedure *procedure, GimpPDBStatusType status, GError *error)
+{
+  return gimp_procedure_new_return_values (procedure, status, error);
+}
+
+static GimpValueArray *
+impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+             GimpDrawable **drawables, GimpProcedureConfig *config, gpointer run_data)
+{
+  if (gimp_core_object_array_get_length ((GObject **) drawables) != 1)
+    return run_error (procedure, GIMP_PDB_CALLING_ERROR,
+                      g_error_new (IMPASTO_PLUGIN_ERROR, 0,
+                                   _("Procedure '%s' works with one layer."), IMPASTO_PROC));
+  GimpDrawable *drawable = drawables[0];
+  if (!GIMP_IS_LAYER (drawable) || GIMP_IS_LAYER_MASK (drawable))
+    return run_error (procedure, GIMP_PDB_CALLING_ERROR,
+                      g_error_new (IMPASTO_PLUGIN_ERROR, 0,
+                                   _("Style Transfer works on layers, not on channels or masks.")));
+
+  ImpastoStyleList *styles = scan_styles ();
+
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      gimp_ui_init (IMPASTO_BINARY);
+      if (!impasto_dialog_run (procedure, config, drawable, styles))
+        {
+          impasto_style_list_free (styles);
+          return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
+        }
+    }
+
+  gchar *model_id = NULL;
+  ImpastoParams params;
+  g_object_get (config, "model", &model_id, "strength", &params.strength, "preserve-colors",
+                &params.preserve_colors, "tile-size", &params.tile_size, NULL);
+
+  const ImpastoStyle *style = impasto_style_list_find (styles, model_id);
+  if (style == NULL)
+    {
+      GError *error = unknown_model_error (styles, model_id);
+      g_free (model_id);
+      impasto_style_list_free (styles);
+      return run_error (procedure, GIMP_PDB_CALLING_ERROR, error);
+    }
+
+  gimp_progress_init_printf (_("Style transfer: %s"), style->name);
+  gchar *layer_name = g_strdup_printf (_("%s (Impasto)"), style->name);
+  GError *error = NULL;
+  GimpLayer *layer = impasto_render_layer (image, GIMP_LAYER (drawable), style->path, layer_name,
+                                           &params, &error);
+  g_free (layer_name);
+  g_free (model_id);
+  impasto_style_list_free (styles);
+  if (layer == NULL)
+    return run_error (procedure, GIMP_PDB_EXECUTION_ERROR, error);
+
+  if (run_mode != GIMP_RUN_NONINTERACTIVE)
+    gimp_displays_flush ();
+
+  GimpValueArray *values = gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);
+  GIMP_VALUES_SET_LAYER (values, 1, layer);
+  return values;
+}
+
+static GimpProcedure *
+impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
+{
+  if (g_strcmp0 (name, IMPASTO_PROC) != 0)
+    return NULL;
+
+  GimpProcedure *procedure = gimp_image_procedure_new (plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN,
+                                                       impasto_run, NULL, NULL);
+  gimp_procedure_set_image_types (procedure, "RGB*, GRAY*");
+  gimp_procedure_set_sensitivity_mask (procedure, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+  gimp_procedure_set_menu_label (procedure, _("Style _Transfer…"));
+  gimp_procedure_add_menu_path (procedure, "<Image>/Filters/Artistic");
+  gimp_procedure_set_documentation (
+      procedure, _("Repaint the layer in the style of a painting"),
+      _("Runs a neural style-transfer model (ONNX, fast-neural-style) on the layer, or on the "
+        "selected part of it, and adds the result as a new layer directly above it. The layer "
+        "itself is not changed. Models are NAME.onnx files in the plug-in's models folder, in "
+        "impasto/models in the GIMP profile, or in the folders listed in IMPASTO_MODEL_PATH."),
+      name);
+  gimp_procedure_set_attribution (procedure, "Impasto contributors", "Impasto contributors",
+                                  "2026");
+
+  ImpastoStyleList *styles = scan_styles ();
+  GimpChoice *choice = model_choice (styles);
+  gimp_procedure_add_choice_argument (procedure, "model", _("St_yle"),
+                                      _("Style model: the model file's name without .onnx"),
+                                      choice, IMPASTO_NO_MODEL, G_PARAM_READWRITE);
+  impasto_style_list_free (styles);
+
+  gimp_procedure_add_double_argument (procedure, "strength", _("Stre_ngth"),
+                                      _("How much of the style to apply (0: none, 1: full)"), 0.0,
+                                      1.0, 1.0, G_PARAM_READWRITE);
+  gimp_procedure_add_boolean_argument (procedure, "preserve-colors", _("Pr_eserve colours"),
+                                       _("Keep the layer's colours; take only light and texture "
+                                         "from the style"),
+                                       FALSE, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "tile-size", _("_Tile size"),
+                                   _("Edge of the tiles the image is processed in, in pixels "
+                                     "(-1: automatic, 0: whole image at once)"),
+                                   -1, 16384, -1, G_PARAM_READWRITE);
+  gimp_procedure_add_layer_return_value (procedure, "layer", _("Layer"),
+                                         _("The new layer with the stylised pixels"), FALSE,
+                                         G_PARAM_READWRITE);
+  return procedure;
+}
+
+static void
+impasto_plug_in_class_init (ImpastoPlugInClass *klass)
+{
+  GimpPlugInClass *plug_in_class = GIMP_PLUG_IN_CLASS (klass);
+  plug_in_class->query_procedures = impasto_query_procedures;
+  plug_in_class->create_procedure = impasto_create_procedure;
+  plug_in_class->set_i18n = impasto_set_i18n;
+}
+
+static void
+impasto_plug_in_init (ImpastoPlugIn *self)
+{
+}
+
+GIMP_MAIN (IMPASTO_TYPE_PLUG_IN)

@@ -1,0 +1,400 @@
+/* render.c — the stylisation worker (shared by preview and final render) and GEGL pixel I/O.
+ *
+ * Threads: GIMP's wire protocol (PDB calls, tile transfers of GEGL buffers) belongs to the main
+ * thread, so pixels are read and written there; only impasto_job_run runs in a worker thread, and it
+ * touches nothing but the job's own memory and model.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "render.h"
+
+#include "i18n.h"
+
+#include <string.h>
+
+#define POLL_INTERVAL_US 50000 /* how often the final render updates GIMP's progress bar */
+
+GQuark
+impasto_plugin_error_quark (void)
+{
+  return g_quark_from_static_string ("impasto-plugin-error-quark");
+}
+
+/* ---------------------------------------------------------------- the job and its worker */
+
+static gsize
+element_size (const ImpastoImage *image)
+{
+  return image->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (float);
+}
+
+static void *
+image_pixels (const ImpastoImage *image)
+{
+  return image->type == IMPASTO_PIXEL_U8 ? (void *) image->data_u8 : (void *) image->data;
+}
+
+static gboolean
+image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboolean u8)
+{
+  gsize count;
+  image->type = u8 ? IMPASTO_PIXEL_U8 : IMPASTO_PIXEL_FLOAT;
+  if (width <= 0 || height <= 0 || channels < 1 || channels > 4 ||
+      !g_size_checked_mul (&count, (gsize) width, (gsize) height) ||
+      !g_size_checked_mul (&count, count, (gsize) channels) ||
+      !g_size_checked_mul (&count, count, element_size (image)))
+    return FALSE;
+  void *pixels = g_try_malloc (count);
+  if (u8)
+    image->data_u8 = pixels;
+  else
+    image->data = pixels;
+  image->width = width;
+  image->height = height;
+  image->channels = channels;
+  image->stride = (size_t) width * (size_t) channels;
+  return pixels != NULL;
+}
+
+static void
+set_out_of_memory (GError **error, gint width, gint height)
+{
+  g_set_error (error, IMPASTO_PLUGIN_ERROR, 0, _("Not enough memory to stylise %d × %d pixels"),
+               width, height);
+}
+
+ImpastoJob *
+impasto_job_new (const gchar *model_path, ImpastoModel *model, gint width, gint height,
+                 gint channels, gboolean u8, const ImpastoParams *params, GError **error)
+{
+  ImpastoJob *job = g_new0 (ImpastoJob, 1);
+
+  job->model_path = g_strdup (model_path);
+  job->model = model;
+  job->params = *params;
+  if (!image_alloc (&job->in, width, height, channels, u8) ||
+      !image_alloc (&job->out, width, height, channels, u8))
+    {
+      set_out_of_memory (error, width, height);
+      impasto_job_free (job);
+      return NULL;
+    }
+  return job;
+}
+
+void
+impasto_job_free (ImpastoJob *job)
+{
+  if (job == NULL)
+    return;
+  if (job->thread != NULL)
+    g_thread_join (job->thread);
+  if (job->owns_model)
+    impasto_model_free (job->model);
+  g_free (job->in.data);
+  g_free (job->in.data_u8);
+  g_free (job->out.data);
+  g_free (job->out.data_u8);
+  g_free (job->model_path);
+  g_free (job);
+}
+
+static bool
+job_progress (double fraction, void *user_data)
+{
+  ImpastoJob *job = user_data;
+  g_atomic_int_set (&job->fraction_ppm, (gint) (CLAMP (fraction, 0.0, 1.0) * 1e6));
+  /* Only the preview ever cancels; the final render's job is never cancelled. */
+  return !g_atomic_int_get (&job->cancelled);
+}
+
+static gboolean
+job_done_idle (gpointer user_data)
+{
+  ImpastoJob *job = user_data;
+  job->done_func (job, job->done_data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+impasto_job_run (ImpastoJob *job)
+{
+  memset (&job->error, 0, sizeof job->error);
+  if (job->model == NULL)
+    {
+      job->model = impasto_model_load (job->model_path, &job->error);
+      job->owns_model = (job->model != NULL);
+    }
+  if (job->model == NULL)
+    job->status = job->error.code != IMPASTO_OK ? job->error.code : IMPASTO_E_IO;
+  else if (g_atomic_int_get (&job->cancelled))
+    job->status = IMPASTO_E_CANCELLED;
+  else
+    {
+      ImpastoOptions options;
+      impasto_options_init (&options);
+      options.strength = (float) job->params.strength;
+      options.preserve_colors = job->params.preserve_colors;
+      options.tile_size = job->params.tile_size;
+      options.progress = job_progress;
+      options.progress_data = job;
+      job->status = impasto_stylize (job->model, &job->in, &job->out, &options, &job->error);
+    }
+  g_atomic_int_set (&job->done, 1);
+  if (job->done_func != NULL)
+    g_idle_add (job_done_idle, job);
+}
+
+static gpointer
+job_thread (gpointer user_data)
+{
+  impasto_job_run (user_data);
+  return NULL;
+}
+
+void
+impasto_job_start (ImpastoJob *job)
+{
+  job->thread = g_thread_new ("impasto-worker", job_thread, job);
+}
+
+void
+impasto_job_cancel (ImpastoJob *job)
+{
+  g_atomic_int_set (&job->cancelled, 1);
+}
+
+gboolean
+impasto_job_is_done (ImpastoJob *job)
+{
+  return g_atomic_int_get (&job->done) != 0;
+}
+
+gdouble
+impasto_job_fraction (ImpastoJob *job)
+{
+  return g_atomic_int_get (&job->fraction_ppm) / 1e6;
+}
+
+ImpastoModel *
+impasto_job_steal_model (ImpastoJob *job)
+{
+  ImpastoModel *model = job->model;
+  job->owns_model = FALSE;
+  return model;
+}
+
+/* ---------------------------------------------------------------- GEGL I/O */
+
+gint
+impasto_drawable_channels (GimpDrawable *drawable)
+{
+  return (gimp_drawable_is_gray (drawable) ? 1 : 3) + (gimp_drawable_has_alpha (drawable) ? 1 : 0);
+}
+
+gboolean
+impasto_drawable_is_8bit (GimpDrawable *drawable)
+{
+  const Babl *format = gimp_drawable_get_format (drawable);
+  return babl_format_get_bytes_per_pixel (format) == babl_format_get_n_components (format);
+}
+
+const Babl *
+impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8)
+{
+  const gchar *model;
+  if (gimp_drawable_is_gray (drawable))
+    model = with_alpha ? "Y'A" : "Y'";
+  else
+    model = with_alpha ? "R'G'B'A" : "R'G'B'";
+  gchar *name = g_strdup_printf ("%s %s", model, u8 ? "u8" : "float");
+  /* Keep the image's colour space: the model sees the pixels as they are stored. */
+  const Babl *format = babl_format_with_space (name, gimp_drawable_get_format (drawable));
+  g_free (name);
+  return format;
+}
+
+void
+impasto_read_pixels (GimpDrawable *drawable, gint x, gint y, const ImpastoImage *image)
+{
+  GeglBuffer *buffer = gimp_drawable_get_buffer (drawable);
+  const Babl *format = impasto_drawable_format (drawable, gimp_drawable_has_alpha (drawable),
+                                                image->type == IMPASTO_PIXEL_U8);
+  gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, image->width, image->height), 1.0, format,
+                   image_pixels (image), (gint) (image->stride * element_size (image)),
+                   GEGL_ABYSS_NONE);
+  g_object_unref (buffer);
+}
+
+/* The selection's coverage (0..1) of [x, y, width, height] in image coordinates into *mask, or
+ * NULL when nothing is selected (everything counts as selected).  FALSE when out of memory. */
+static gboolean
+read_selection (GimpImage *image, gint x, gint y, gint width, gint height, gfloat **mask_out)
+{
+  *mask_out = NULL;
+  if (gimp_selection_is_empty (image))
+    return TRUE;
+  gfloat *mask = g_try_new (gfloat, (gsize) width * (gsize) height);
+  if (mask == NULL)
+    return FALSE;
+  GimpSelection *selection = gimp_image_get_selection (image);
+  GeglBuffer *buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (selection));
+  gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, width, height), 1.0, babl_format ("Y float"),
+                   mask, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  g_object_unref (buffer);
+  *mask_out = mask;
+  return TRUE;
+}
+
+/* The stylised pixels with the selection applied as alpha: channels + 1 when the source has no
+ * alpha but a selection limits the result.  Returns a new buffer of the image's element type, or
+ * NULL when out of memory. */
+static void *
+apply_selection (const ImpastoImage *styled, gboolean has_alpha, const gfloat *mask,
+                 gint *out_channels)
+{
+  const gint in_c = styled->channels;
+  const gint out_c = has_alpha ? in_c : in_c + 1;
+  const gint colours = has_alpha ? in_c - 1 : in_c;
+  const gsize pixels = (gsize) styled->width * (gsize) styled->height;
+  const gboolean u8 = styled->type == IMPASTO_PIXEL_U8;
+  void *out = g_try_malloc (pixels * (gsize) out_c * element_size (styled));
+  if (out == NULL)
+    return NULL;
+
+  for (gsize i = 0; i < pixels; i++)
+    {
+      const gsize s = i * (gsize) in_c, d = i * (gsize) out_c;
+      if (u8)
+        {
+          guint8 *dst = (guint8 *) out + d;
+          memcpy (dst, styled->data_u8 + s, (gsize) colours);
+          const gfloat alpha = has_alpha ? styled->data_u8[s + in_c - 1] : 255.0f;
+          dst[out_c - 1] = (guint8) (alpha * mask[i] + 0.5f);
+        }
+      else
+        {
+          gfloat *dst = (gfloat *) out + d;
+          memcpy (dst, styled->data + s, (gsize) colours * sizeof (gfloat));
+          const gfloat alpha = has_alpha ? styled->data[s + in_c - 1] : 1.0f;
+          dst[out_c - 1] = alpha * mask[i];
+        }
+    }
+  *out_channels = out_c;
+  return out;
+}
+
+static GimpImageType
+layer_type_for (GimpDrawable *source, gboolean alpha)
+{
+  if (gimp_drawable_is_gray (source))
+    return alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
+  return alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
+}
+
+/* Run job in a worker thread while this (main) thread drives GIMP's progress bar. */
+static void
+run_with_progress (ImpastoJob *job)
+{
+  impasto_job_start (job);
+  while (!impasto_job_is_done (job))
+    {
+      gimp_progress_update (impasto_job_fraction (job));
+      g_usleep (POLL_INTERVAL_US);
+    }
+  g_thread_join (job->thread);
+  job->thread = NULL;
+  gimp_progress_update (1.0);
+}
+
+/* Create the new layer above source and fill [x, y, w, h] with pixels (format with channels). */
+static GimpLayer *
+write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gint y, gint w,
+             gint h, const void *pixels, gint channels, gboolean alpha, gboolean u8)
+{
+  GimpDrawable *src = GIMP_DRAWABLE (source);
+  gint off_x, off_y;
+  gimp_drawable_get_offsets (src, &off_x, &off_y);
+  const gint width = gimp_drawable_get_width (src);
+  const gint height = gimp_drawable_get_height (src);
+
+  gimp_image_undo_group_start (image);
+
+  GimpLayer *layer = gimp_layer_new (image, name, width, height, layer_type_for (src, alpha),
+                                     100.0, GIMP_LAYER_MODE_NORMAL);
+  GimpItem *parent = gimp_item_get_parent (GIMP_ITEM (source));
+  gint position = gimp_image_get_item_position (image, GIMP_ITEM (source));
+  gimp_image_insert_layer (image, layer, parent != NULL ? GIMP_LAYER (parent) : NULL, position);
+  gimp_layer_set_offsets (layer, off_x, off_y);
+
+  GeglBuffer *buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
+  if (alpha)
+    gegl_buffer_clear (buffer, NULL);
+  const Babl *format = impasto_drawable_format (src, alpha, u8);
+  gegl_buffer_set (buffer, GEGL_RECTANGLE (x, y, w, h), 0, format, pixels,
+                   (gint) ((gsize) w * (gsize) channels * (u8 ? 1 : sizeof (gfloat))));
+  g_object_unref (buffer); /* flushes the tiles to GIMP */
+  gimp_drawable_update (GIMP_DRAWABLE (layer), 0, 0, width, height);
+
+  gimp_image_undo_group_end (image);
+  return layer;
+}
+
+GimpLayer *
+impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
+                      const gchar *layer_name, const ImpastoParams *params, GError **error)
+{
+  GimpDrawable *src = GIMP_DRAWABLE (source);
+  gint x, y, w, h, off_x, off_y;
+
+  if (!gimp_drawable_mask_intersect (src, &x, &y, &w, &h) || w <= 0 || h <= 0)
+    {
+      g_set_error (error, IMPASTO_PLUGIN_ERROR, 0,
+                   _("The selection does not touch the layer: there is nothing to stylise."));
+      return NULL;
+    }
+  gimp_drawable_get_offsets (src, &off_x, &off_y);
+
+  const gboolean has_alpha = gimp_drawable_has_alpha (src);
+  const gboolean u8 = impasto_drawable_is_8bit (src);
+  ImpastoJob *job = impasto_job_new (model_path, NULL, w, h, impasto_drawable_channels (src), u8,
+                                     params, error);
+  if (job == NULL)
+    return NULL;
+  impasto_read_pixels (src, x, y, &job->in);
+  gfloat *mask;
+  if (!read_selection (image, off_x + x, off_y + y, w, h, &mask))
+    {
+      set_out_of_memory (error, w, h);
+      impasto_job_free (job);
+      return NULL;
+    }
+
+  run_with_progress (job);
+  if (job->status != IMPASTO_OK)
+    {
+      g_set_error (error, IMPASTO_PLUGIN_ERROR, job->status, _("Style transfer failed: %s"),
+                   job->error.message[0] != '\0' ? job->error.message : "?");
+      g_free (mask);
+      impasto_job_free (job);
+      return NULL;
+    }
+
+  GimpLayer *layer = NULL;
+  if (mask != NULL)
+    {
+      gint channels;
+      void *pixels = apply_selection (&job->out, has_alpha, mask, &channels);
+      if (pixels == NULL)
+        set_out_of_memory (error, w, h);
+      else
+        layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE, u8);
+      g_free (pixels);
+    }
+  else
+    layer = write_layer (image, source, layer_name, x, y, w, h, image_pixels (&job->out),
+                         job->out.channels, has_alpha, u8);
+  g_free (mask);
+  impasto_job_free (job);
+  return layer;
+}

@@ -1,0 +1,139 @@
+; SPDX-License-Identifier: GPL-3.0-or-later
+; Script-Fu side of the plug-in tests (run by run_plugin_tests.py in one GIMP batch session).
+;
+; The driver defines `test-dir` (inputs in.png, in-alpha.png; outputs go there too) before loading
+; this file.  Every case calls plug-in-impasto with named arguments, exports the source layer before
+; and after and the new layer to PNG, and prints "FACT <case> key=value" lines through gimp-message.
+; The driver compares the pixels (against the impasto CLI) and the facts.
+
+(define (num n) (number->string n))
+(define (flag v) (if (or (eq? v #t) (and (number? v) (not (= v 0)))) "1" "0"))
+(define (fact tag . parts) (gimp-message (apply string-append "FACT " tag " " parts)))
+(define (file-in name) (string-append test-dir "/" name))
+
+(define (load-png name) (car (gimp-file-load RUN-NONINTERACTIVE (file-in name))))
+
+; Export one drawable's own pixels (its size, no offsets, alpha kept) as a PNG.
+(define (export-drawable drawable name)
+  (let* ((w (car (gimp-drawable-get-width drawable)))
+         (h (car (gimp-drawable-get-height drawable)))
+         (gray (= (car (gimp-drawable-is-gray drawable)) 1))
+         (tmp (car (gimp-image-new w h (if gray GRAY RGB))))
+         (copy (car (gimp-layer-new-from-drawable drawable tmp))))
+    (gimp-image-insert-layer tmp copy 0 0)
+    (gimp-layer-set-offsets copy 0 0)
+    (file-png-export #:run-mode RUN-NONINTERACTIVE #:image tmp #:file (file-in name)
+                     #:save-transparent TRUE #:bkgd FALSE #:phys FALSE #:time FALSE
+                     #:include-thumbnail FALSE)
+    (gimp-image-delete tmp)))
+
+; The layers beside item: its parent's children, or the image's top-level layers.
+(define (siblings img item)
+  (let ((parent (car (gimp-item-get-parent item))))
+    (if (and (number? parent) (> parent 0))
+        (car (gimp-item-get-children parent))
+        (car (gimp-image-get-layers img)))))
+
+(define (parent-id item)
+  (let ((parent (car (gimp-item-get-parent item))))
+    (if (and (number? parent) (> parent 0)) parent -1)))
+
+(define (describe tag img src new)
+  (let ((src-off (gimp-drawable-get-offsets src))
+        (new-off (gimp-drawable-get-offsets new)))
+    (fact tag "name=" (car (gimp-item-get-name new)))
+    (fact tag "pos-new=" (num (car (gimp-image-get-item-position img new))))
+    (fact tag "pos-src=" (num (car (gimp-image-get-item-position img src))))
+    (fact tag "same-parent=" (if (= (parent-id src) (parent-id new)) "1" "0"))
+    (fact tag "siblings=" (num (vector-length (siblings img new))))
+    (fact tag "src-size=" (num (car (gimp-drawable-get-width src))) "x"
+          (num (car (gimp-drawable-get-height src))))
+    (fact tag "new-size=" (num (car (gimp-drawable-get-width new))) "x"
+          (num (car (gimp-drawable-get-height new))))
+    (fact tag "src-offsets=" (num (car src-off)) "," (num (cadr src-off)))
+    (fact tag "new-offsets=" (num (car new-off)) "," (num (cadr new-off)))
+    (fact tag "new-alpha=" (flag (car (gimp-drawable-has-alpha new))))
+    (fact tag "new-gray=" (flag (car (gimp-drawable-is-gray new))))))
+
+; Run the plug-in on src (model, strength, preserve-colors, tile-size) with the pixels exported
+; around it.
+(define (stylise-with tag img src model strength preserve tile)
+  (export-drawable src (string-append tag "-src-before.png"))
+  (let ((new (car (plug-in-impasto #:run-mode RUN-NONINTERACTIVE #:image img
+                                   #:drawables (vector src) #:model model
+                                   #:strength strength #:preserve-colors preserve
+                                   #:tile-size tile))))
+    (export-drawable src (string-append tag "-src-after.png"))
+    (export-drawable new (string-append tag "-new.png"))
+    (describe tag img src new)
+    new))
+
+(define (stylise tag img src model strength) (stylise-with tag img src model strength FALSE -1))
+
+; 1. Plain RGB layer, strength 0.7.
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (stylise "rgb" img layer "mosaic-9" 0.7))
+
+; 2. A rectangular selection: only its bounding box is stylised, the rest stays transparent.
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 12 8 40 32)
+  (stylise "selection" img layer "candy-9" 1.0))
+
+; 3. A grayscale image.
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (gimp-image-convert-grayscale img)
+  (stylise "gray" img layer "mosaic-9" 1.0))
+
+; 3b. A 16-bit image: its pixels travel to the engine as floats.
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (gimp-image-convert-precision img PRECISION-U16-NON-LINEAR)
+  (stylise "u16" img layer "candy-9" 0.5))
+
+; 4. A layer with alpha (values 64..255), kept as it is.
+(let* ((img (load-png "in-alpha.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (stylise "alpha" img layer "udnie-9" 1.0))
+
+; 5. A layer with offsets in a bigger image; preserve-colors on.
+(define (offset-layer-image)
+  (let* ((img (car (gimp-image-new 128 96 RGB)))
+         (bg (car (gimp-layer-new img "background" 128 96 RGB-IMAGE 100 LAYER-MODE-NORMAL)))
+         (src-img (load-png "in.png"))
+         (layer (car (gimp-layer-new-from-drawable
+                      (vector-ref (car (gimp-image-get-layers src-img)) 0) img))))
+    (gimp-image-insert-layer img bg 0 0)
+    (gimp-drawable-fill bg FILL-WHITE)
+    (gimp-image-insert-layer img layer 0 0)
+    (gimp-layer-set-offsets layer 20 12)
+    (gimp-image-delete src-img)
+    (list img layer)))
+
+(let ((il (offset-layer-image)))
+  (stylise-with "offsets" (car il) (cadr il) "mosaic-9" 1.0 TRUE -1))
+
+; 5b. A layer with offsets and a selection in image coordinates (30,20 40x30 = layer 10,8).
+(let ((il (offset-layer-image)))
+  (gimp-image-select-rectangle (car il) CHANNEL-OP-REPLACE 30 20 40 30)
+  (stylise "offsel" (car il) (cadr il) "rain_princess-9" 1.0))
+
+; 6. A layer inside a group, below another layer of the group; 32 px tiles.
+(let* ((img (car (gimp-image-new 96 64 RGB)))
+       (bg (car (gimp-layer-new img "background" 96 64 RGB-IMAGE 100 LAYER-MODE-NORMAL)))
+       (group (car (gimp-group-layer-new img "group")))
+       (top (car (gimp-layer-new img "top" 96 64 RGBA-IMAGE 100 LAYER-MODE-NORMAL)))
+       (src-img (load-png "in.png"))
+       (layer (car (gimp-layer-new-from-drawable
+                    (vector-ref (car (gimp-image-get-layers src-img)) 0) img))))
+  (gimp-image-insert-layer img bg 0 0)
+  (gimp-image-insert-layer img group 0 0)
+  (gimp-image-insert-layer img layer group 0)
+  (gimp-image-insert-layer img top group 0)
+  (stylise-with "group" img layer "mosaic-9" 1.0 FALSE 32)
+  (fact "group" "parent-is-group=" (if (= (parent-id layer) group) "1" "0"))
+  (gimp-image-delete src-img))
+
+(fact "done" "all=1")

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The real dialog in a real GIMP on Xvfb.
+
+    run_dialog_test.py --build BUILD --plugindir DIR [--screenshot OUT.png]
+
+Installs the plug-in into a throw-away profile, starts GIMP 3 on a private Xvfb display with a
+Python-Fu batch script (dialog_gimp.py) that opens a 96x64 photo and runs plug-in-impasto
+interactively.  This driver waits for the "Style Transfer" dialog and for its first live preview,
+takes a screenshot of the dialog (xwd + ImageMagick), presses OK, checks that the new layer is on
+top, then presses Ctrl+Z in the image window and checks that one undo step removed it.
+Exit status: 0 passed, 1 failed, 77 skipped (no gimp-3.0, Xvfb, xdotool, xwd or convert).
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+TOOLS = ("gimp-3.0", "Xvfb", "xdotool", "xwd", "convert")
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+import run_plugin_tests as common  # noqa: E402  (install, inputs, check())
+
+
+def wait_for(predicate, timeout, step=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def read_facts(path):
+    facts = {}
+    if os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                key, value = line.rstrip("\n").split("=", 1)
+                facts[key] = value
+    return facts
+
+
+def xdotool(display, *args):
+    proc = subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=display),
+                          capture_output=True, text=True)
+    return proc.stdout.split()
+
+
+def find_window(display, name):
+    ids = xdotool(display, "search", "--onlyvisible", "--name", name)
+    return ids[-1] if ids else None
+
+
+def press(display, window, keys):
+    """Focus window (no window manager runs) and type keys into it."""
+    xdotool(display, "windowactivate", "--sync", window)
+    xdotool(display, "windowfocus", "--sync", window)
+    time.sleep(0.3)
+    xdotool(display, "key", "--clearmodifiers", keys)
+
+
+def preview_settled(log_text):
+    """The last preview line says "drawn" and nothing new came for a second."""
+    def last():
+        lines = [l for l in log_text().splitlines() if l.startswith("impasto: preview")]
+        return lines[-1] if lines else ""
+    before = last()
+    if "drawn" not in before:
+        return False
+    time.sleep(1.0)
+    return last() == before and len(log_text()) > 0
+
+
+def make_dialog_models(shared, models, folder):
+    """The shared models (symlinked) plus a sidecar with a thumbnail for udnie-9."""
+    os.makedirs(folder)
+    for name in os.listdir(models):
+        if name.endswith(".onnx"):
+            os.symlink(os.path.join(models, name), os.path.join(folder, name))
+    painting = os.path.join(shared, "models-src", "images-style", "udnie.jpg")
+    thumb = common.GdkPixbuf.Pixbuf.new_from_file_at_scale(painting, 96, 96, True)
+    thumb.savev(os.path.join(folder, "udnie-thumbnail.png"), "png", [], [])
+    with open(os.path.join(folder, "udnie-9.json"), "w") as f:
+        f.write('{"name": "Udnie", "description": "Francis Picabia, Udnie (1913)", '
+                '"author": "pytorch/examples fast-neural-style", "license": "BSD-3-Clause", '
+                '"thumbnail": "udnie-thumbnail.png"}\n')
+
+
+def screenshot(display, window, path):
+    xwd = subprocess.run(["xwd", "-silent", "-id", window], capture_output=True,
+                         env=dict(os.environ, DISPLAY=display))
+    subprocess.run(["convert", "xwd:-", path], input=xwd.stdout, check=True)
+
+
+class GuiGimp:
+    """GIMP 3 on display with dialog_gimp.py as its batch script; the log is kept in log_path."""
+
+    def __init__(self, display, profile, models, test_dir, log_path, extra_env=None):
+        env = dict(os.environ, DISPLAY=display, GIMP3_DIRECTORY=profile, IMPASTO_MODEL_PATH=models,
+                   IMPASTO_TEST_DIR=test_dir, IMPASTO_PREVIEW_LOG="1", LANG="C.UTF-8",
+                   LC_ALL="C.UTF-8", NO_AT_BRIDGE="1", GTK_A11Y="none",
+                   **common.sanitizer_env(), **(extra_env or {}))
+        with open(os.path.join(profile, "gimprc"), "w") as f:
+            f.write("(show-welcome-dialog no)\n(show-tips no)\n")
+        script = os.path.join(here, "dialog_gimp.py")
+        self.log_path = log_path
+        with open(log_path, "w") as log:
+            self.proc = subprocess.Popen(["gimp-3.0", "--no-splash",
+                                          "--batch-interpreter=python-fu-eval",
+                                          "-b", f"exec(open({script!r}).read())", "--quit"],
+                                         env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    def log(self):
+        return open(self.log_path, errors="replace").read()
+
+    def stop(self):
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # GIMP and its plug-ins: our session only
+            self.proc.wait()
+
+
+def facts_when(path, key, timeout):
+    return wait_for(lambda: (lambda f: f if key in f else None)(read_facts(path)), timeout)
+
+
+def check_log(gimp, what):
+    log = gimp.log()
+    bad = common.criticals(log)
+    common.check(f"{what}: no CRITICAL in GIMP's log", not bad, "\n".join(bad[:5]))
+    bad = common.sanitizer_reports(log)
+    common.check(f"{what}: no sanitizer report from our code", not bad, "\n".join(bad[:5]))
+    clashes = [l for l in log.splitlines() if "mnemonic" in l.lower()]
+    common.check(f"{what}: no mnemonic warnings", not clashes, "\n".join(clashes[:5]))
+
+
+def styles_dialog(args, display, work, test_dir, plugin_folder, models):
+    """The dialog with models: preview, screenshot, OK, then one undo step."""
+    profile = common.new_profile(work, "profile", plugin_folder)
+    gimp = GuiGimp(display, profile, models, test_dir, os.path.join(work, "gimp.log"))
+    try:
+        window = wait_for(lambda: find_window(display, "^Style Transfer$"), 120, 0.5)
+        if not common.check("the Style Transfer dialog opens", window is not None,
+                            gimp.log()[-2000:]):
+            return
+        drawn = wait_for(lambda: preview_settled(gimp.log), 60)
+        common.check("the live preview is drawn", drawn, gimp.log()[-2000:])
+        shot = os.path.join(work, "dialog.png")
+        screenshot(display, window, shot)
+        common.check("screenshot of the dialog taken", os.path.getsize(shot) > 10000)
+        if args.screenshot:
+            shutil.copy2(shot, args.screenshot)
+            print(f"# screenshot: {args.screenshot}")
+
+        press(display, window, "Return")
+        facts_path = os.path.join(test_dir, "facts.txt")
+        facts = facts_when(facts_path, "ok-done", 120)
+        if not common.check("OK runs the filter", facts and facts.get("status") == "success",
+                            f"{facts}\n{gimp.log()[-2000:]}"):
+            return
+        common.check("a new layer on top named 'Udnie (Impasto)' (sidecar name)",
+                     facts.get("layers") == "2" and facts.get("top-name") == "Udnie (Impasto)",
+                     str(facts))
+        common.check("the new layer has the source's size", facts.get("top-size") == "360x240",
+                     facts.get("top-size"))
+
+        image_window = find_window(display, r"^\*?\[.*GIMP$")
+        if common.check("the image window is found", image_window is not None):
+            press(display, image_window, "ctrl+z")
+        open(os.path.join(test_dir, "undone"), "w").close()
+        facts = facts_when(facts_path, "done", 60)
+        common.check("one undo step removes the new layer",
+                     facts and facts.get("layers-after-undo") == "1" and
+                     facts.get("name-after-undo") != "Udnie (Impasto)", str(facts))
+    finally:
+        gimp.stop()
+    check_log(gimp, "with models")
+
+
+def no_models_dialog(display, work, plugin_folder):
+    """No model installed: the dialog says where to put them and OK does nothing."""
+    test_dir = os.path.join(work, "empty")
+    os.makedirs(os.path.join(test_dir, "models"))
+    shutil.copy2(os.path.join(work, "dialog", "dialog-in.png"), test_dir)
+    profile = common.new_profile(work, "profile-empty", plugin_folder)
+    gimp = GuiGimp(display, profile, os.path.join(test_dir, "models"), test_dir,
+                   os.path.join(work, "gimp-empty.log"), {"IMPASTO_TEST_NO_MODELS": "1"})
+    try:
+        window = wait_for(lambda: find_window(display, "^Style Transfer$"), 120, 0.5)
+        if not common.check("no models: the dialog opens", window is not None,
+                            gimp.log()[-2000:]):
+            return
+        time.sleep(1.0)
+        screenshot(display, window, os.path.join(work, "dialog-empty.png"))
+        press(display, window, "Return")  # OK is insensitive: nothing happens
+        time.sleep(2.0)
+        facts_path = os.path.join(test_dir, "facts.txt")
+        common.check("no models: Return does not run the filter",
+                     "ok-done" not in read_facts(facts_path))
+        press(display, window, "Escape")
+        open(os.path.join(test_dir, "undone"), "w").close()
+        facts = facts_when(facts_path, "done", 60)
+        common.check("no models: the dialog is cancelled and nothing is added",
+                     facts and facts.get("status") == "cancel" and facts.get("layers") == "1",
+                     str(facts))
+    finally:
+        gimp.stop()
+    check_log(gimp, "no models")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--plugindir", required=True)
+    parser.add_argument("--screenshot", default="")
+    args = parser.parse_args()
+    shared = os.environ.get("IMPASTO_SHARED", "")
+    models = os.path.realpath(os.path.join(shared, "models"))
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        print(f"SKIP: missing {', '.join(missing)}")
+        return SKIP
+    if not os.path.exists(os.path.join(models, "mosaic-9.onnx")):
+        print(f"SKIP: no shared models in {models}")
+        return SKIP
+
+    work = tempfile.mkdtemp(prefix="impasto-dialog-test-")
+    test_dir = os.path.join(work, "dialog")
+    os.makedirs(test_dir)
+    photo = os.path.join(shared, "models-src", "images-content", "chelsea.png")
+    common.GdkPixbuf.Pixbuf.new_from_file(photo).scale_simple(
+        360, 240, common.GdkPixbuf.InterpType.BILINEAR).savev(
+        os.path.join(test_dir, "dialog-in.png"), "png", [], [])
+    dialog_models = os.path.join(work, "models")
+    make_dialog_models(shared, models, dialog_models)
+    plugin_folder = common.install(args.build, args.plugindir, work)
+
+    display = f":{90 + os.getpid() % 500}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        styles_dialog(args, display, work, test_dir, plugin_folder, dialog_models)
+        no_models_dialog(display, work, plugin_folder)
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+        if not os.environ.get("IMPASTO_KEEP_TEST_DIR"):
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"{common.passed} passed, {common.failed} failed")
+    return 1 if common.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
