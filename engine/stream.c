@@ -45,6 +45,7 @@ typedef struct {
   float alpha, beta;
   /* RESIZE: source row / column of every output row / column */
   int64_t *row_map, *col_map;
+  bool cols_double;   /* col_map[x] == x / 2 */
   /* PAD */
   int pt, pl;
   ImpPadMode mode;
@@ -193,21 +194,29 @@ static void store_free (Stream *s, SVal *sv)
   sv->kind = SV_NONE;
 }
 
-/* [C, n, W] band <-> [n, C, W] storage rows: the same W-long runs in another order. */
-static void band_to_rows (const float *band, int c, int64_t n, int64_t w, float *rows)
+/* Strided copy of c channels x n rows of w floats, one pool task per channel.  Bands are
+ * [C, n, W]; RAM storage is planar [C, H, W]; file storage is row-major [H, C, W]. */
+typedef struct {
+  const float *src;
+  float *dst;
+  size_t src_cs, src_rs, dst_cs, dst_rs; /* channel and row strides, in floats */
+  int64_t n, w;
+} CopyJob;
+
+static void copy_channel (void *ctx, int64_t ch, int thread)
 {
-  for (int64_t r = 0; r < n; r++)
-    for (int ch = 0; ch < c; ch++)
-      memcpy (rows + ((size_t) r * (size_t) c + (size_t) ch) * (size_t) w,
-              band + ((size_t) ch * (size_t) n + (size_t) r) * (size_t) w, (size_t) w * sizeof (float));
+  const CopyJob *j = ctx;
+  const float *src = j->src + (size_t) ch * j->src_cs;
+  float *dst = j->dst + (size_t) ch * j->dst_cs;
+  for (int64_t r = 0; r < j->n; r++)
+    memcpy (dst + (size_t) r * j->dst_rs, src + (size_t) r * j->src_rs, (size_t) j->w * sizeof (float));
 }
 
-static void rows_to_band (const float *rows, int c, int64_t n, int64_t w, float *band)
+static void copy_strided (ImpPool *pool, int c, int64_t n, int64_t w, const float *src,
+                          size_t src_cs, size_t src_rs, float *dst, size_t dst_cs, size_t dst_rs)
 {
-  for (int64_t r = 0; r < n; r++)
-    for (int ch = 0; ch < c; ch++)
-      memcpy (band + ((size_t) ch * (size_t) n + (size_t) r) * (size_t) w,
-              rows + ((size_t) r * (size_t) c + (size_t) ch) * (size_t) w, (size_t) w * sizeof (float));
+  CopyJob j = { src, dst, src_cs, src_rs, dst_cs, dst_rs, n, w };
+  imp_pool_run (pool, c, copy_channel, &j);
 }
 
 static float *take (Stream *s, size_t count, size_t *cap)
@@ -224,17 +233,18 @@ static void give (Stream *s, float *p, size_t cap)
 static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const float *band)
 {
   SVal *sv = &s->v[v];
-  size_t row = (size_t) sv->c * (size_t) sv->w;
-  imp_channel_sums (sv->c, (size_t) n * (size_t) sv->w, band, sv->sum, sv->sumsq, s->pool);
+  size_t w = (size_t) sv->w, plane = (size_t) sv->h * w, row = (size_t) sv->c * w;
+  imp_channel_sums (sv->c, (size_t) n * w, band, sv->sum, sv->sumsq, s->pool);
   if (sv->ram) {
-    band_to_rows (band, sv->c, n, sv->w, sv->ram + (size_t) r0 * row);
+    copy_strided (s->pool, sv->c, n, sv->w, band, (size_t) n * w, w, sv->ram + (size_t) r0 * w,
+                  plane, w);
     return IMPASTO_OK;
   }
   size_t cap;
-  float *tmp = take (s, (size_t) n * row, &cap);
+  float *tmp = take (s, (size_t) n * row, &cap); /* [n, C, W] */
   if (!tmp)
     return IMPASTO_E_NOMEM;
-  band_to_rows (band, sv->c, n, sv->w, tmp);
+  copy_strided (s->pool, sv->c, n, sv->w, band, (size_t) n * w, w, tmp, w, row);
   ImpastoStatus st = pwrite_all (s, tmp, (size_t) n * row * sizeof (float),
                                  sv->offset + r0 * (int64_t) (row * sizeof (float)));
   give (s, tmp, cap);
@@ -244,9 +254,10 @@ static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const
 static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float *band)
 {
   SVal *sv = &s->v[v];
-  size_t row = (size_t) sv->c * (size_t) sv->w;
+  size_t w = (size_t) sv->w, plane = (size_t) sv->h * w, row = (size_t) sv->c * w;
   if (sv->ram) {
-    rows_to_band (sv->ram + (size_t) r0 * row, sv->c, n, sv->w, band);
+    copy_strided (s->pool, sv->c, n, sv->w, sv->ram + (size_t) r0 * w, plane, w, band,
+                  (size_t) n * w, w);
     return IMPASTO_OK;
   }
   size_t cap;
@@ -256,7 +267,7 @@ static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float 
   ImpastoStatus st = pread_all (s, tmp, (size_t) n * row * sizeof (float),
                                 sv->offset + r0 * (int64_t) (row * sizeof (float)));
   if (!st)
-    rows_to_band (tmp, sv->c, n, sv->w, band);
+    copy_strided (s->pool, sv->c, n, sv->w, tmp, w, row, band, (size_t) n * w, w);
   give (s, tmp, cap);
   return st;
 }
@@ -265,6 +276,31 @@ static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float 
 /* Reading rows of any value.                                                                   */
 
 static ImpastoStatus read_rows (Stream *s, int v, int64_t r0, int64_t r1, float *dst);
+
+typedef struct {
+  const float *src; /* [C, span, w]: rows lo .. lo + span - 1 */
+  float *dst;       /* [C, b - a, w] */
+  int64_t a, b, lo, span, h, w;
+  ImpPadMode mode;
+  float value;
+} PadRowsJob;
+
+static void pad_rows_channel (void *ctx, int64_t ch, int thread)
+{
+  const PadRowsJob *j = ctx;
+  size_t w = (size_t) j->w, n = (size_t) (j->b - j->a);
+  for (int64_t r = j->a; r < j->b; r++) {
+    float *d = j->dst + ((size_t) ch * n + (size_t) (r - j->a)) * w;
+    int64_t i = imp_pad_index (r, j->h, j->mode);
+    if (i < 0) {
+      for (size_t x = 0; x < w; x++)
+        d[x] = j->value;
+    } else {
+      memcpy (d, j->src + ((size_t) ch * (size_t) j->span + (size_t) (i - j->lo)) * w,
+              w * sizeof (float));
+    }
+  }
+}
 
 /* Rows [a, b) of v, where rows outside [0, h) follow the padding mode; dst [C, b - a, W]. */
 static ImpastoStatus read_rows_padded (Stream *s, int v, int64_t a, int64_t b, ImpPadMode mode,
@@ -281,7 +317,7 @@ static ImpastoStatus read_rows_padded (Stream *s, int v, int64_t a, int64_t b, I
       hi = IMP_MAX (hi, i);
     }
   }
-  size_t cap = 0, w = (size_t) sv->w, n = (size_t) (b - a);
+  size_t cap = 0, w = (size_t) sv->w;
   float *tmp = NULL;
   if (hi >= 0) {
     tmp = take (s, (size_t) sv->c * (size_t) (hi - lo + 1) * w, &cap);
@@ -291,20 +327,38 @@ static ImpastoStatus read_rows_padded (Stream *s, int v, int64_t a, int64_t b, I
       return st;
     }
   }
-  size_t span = (size_t) (hi - lo + 1);
-  for (int ch = 0; ch < sv->c; ch++)
-    for (int64_t r = a; r < b; r++) {
-      float *d = dst + ((size_t) ch * n + (size_t) (r - a)) * w;
-      int64_t i = imp_pad_index (r, sv->h, mode);
-      if (i < 0) {
-        for (size_t x = 0; x < w; x++)
-          d[x] = value;
-      } else {
-        memcpy (d, tmp + ((size_t) ch * span + (size_t) (i - lo)) * w, w * sizeof (float));
-      }
-    }
+  PadRowsJob j = { tmp, dst, a, b, lo, (int64_t) (hi - lo + 1), sv->h, (int64_t) w, mode, value };
+  imp_pool_run (s->pool, sv->c, pad_rows_channel, &j);
   give (s, tmp, cap);
   return IMPASTO_OK;
+}
+
+typedef struct {
+  const SVal *sv;
+  const float *src; /* [C, span, sw] rows lo..hi of the source */
+  float *dst;       /* [C, n, w] */
+  int64_t r0, n, lo, span, sw;
+} ResizeJob;
+
+static void resize_channel (void *ctx, int64_t ch, int thread)
+{
+  const ResizeJob *j = ctx;
+  const SVal *sv = j->sv;
+  size_t w = (size_t) sv->w;
+  for (int64_t r = 0; r < j->n; r++) {
+    const float *srow = j->src + ((size_t) ch * (size_t) j->span
+                                  + (size_t) (sv->row_map[j->r0 + r] - j->lo)) * (size_t) j->sw;
+    float *d = j->dst + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
+    if (sv->cols_double) { /* nearest x2: every source pixel twice */
+      for (size_t x = 0; x + 1 < w; x += 2)
+        d[x] = d[x + 1] = srow[x / 2];
+      if (w & 1)
+        d[w - 1] = srow[sv->col_map[w - 1]];
+    } else {
+      for (size_t x = 0; x < w; x++)
+        d[x] = srow[sv->col_map[x]];
+    }
+  }
 }
 
 static ImpastoStatus read_resized (Stream *s, SVal *sv, int64_t r0, int64_t r1, float *dst)
@@ -315,19 +369,15 @@ static ImpastoStatus read_resized (Stream *s, SVal *sv, int64_t r0, int64_t r1, 
     hi = IMP_MAX (hi, sv->row_map[r]);
   }
   const SVal *src = &s->v[sv->src];
-  size_t cap, span = (size_t) (hi - lo + 1), sw = (size_t) src->w, w = (size_t) sv->w;
-  size_t n = (size_t) (r1 - r0);
+  size_t cap, span = (size_t) (hi - lo + 1), sw = (size_t) src->w;
   float *tmp = take (s, (size_t) sv->c * span * sw, &cap); /* [C, span, sw] */
   if (!tmp)
     return IMPASTO_E_NOMEM;
   ImpastoStatus st = read_rows (s, sv->src, lo, hi + 1, tmp);
-  for (int ch = 0; !st && ch < sv->c; ch++)
-    for (int64_t r = r0; r < r1; r++) {
-      const float *srow = tmp + ((size_t) ch * span + (size_t) (sv->row_map[r] - lo)) * sw;
-      float *d = dst + ((size_t) ch * n + (size_t) (r - r0)) * w;
-      for (size_t x = 0; x < w; x++)
-        d[x] = srow[sv->col_map[x]];
-    }
+  if (!st) {
+    ResizeJob j = { sv, tmp, dst, r0, r1 - r0, lo, (int64_t) span, (int64_t) sw };
+    imp_pool_run (s->pool, sv->c, resize_channel, &j);
+  }
   give (s, tmp, cap);
   return st;
 }
@@ -484,8 +534,11 @@ static ImpastoStatus make_resize (Stream *s, const ImpStep *st)
     out->row_map[i] = (int64_t) res[i];
   imp_resize_nearest (1, 1, (int) in->w, idx, 1, (int) out->w, 1.0f, sw, st->u.resize.coord,
                       st->u.resize.nearest, res, NULL);
-  for (int64_t i = 0; i < out->w; i++)
+  out->cols_double = true;
+  for (int64_t i = 0; i < out->w; i++) {
     out->col_map[i] = (int64_t) res[i];
+    out->cols_double &= out->col_map[i] == i / 2;
+  }
   give (s, idx, cap1);
   give (s, res, cap2);
   view_of (s, st, SV_RESIZE);
@@ -832,10 +885,10 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
     rc = run_step (&s, st);
     if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t1);
-      const SVal *o = &s.v[st->output];
+      const SVal *ov = &s.v[st->output];
       fprintf (stderr, "impasto profile: band step %2d %-22s -> [%d, %lld, %lld] %s %8.2f ms\n", i,
-               g->nodes[st->node].op_type, o->c, (long long) o->h, (long long) o->w,
-               o->kind == SV_STORED ? (o->ram ? "ram " : "file") : "view",
+               g->nodes[st->node].op_type, ov->c, (long long) ov->h, (long long) ov->w,
+               ov->kind == SV_STORED ? (ov->ram ? "ram " : "file") : "view",
                (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
     }
     for (int v = 0; !rc && v < g->n_values; v++) /* drop what no later step reads */
