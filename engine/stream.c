@@ -13,6 +13,7 @@
  * the normalisation is exact — the same as running the whole image at once — and costs no pass of
  * its own.  The last step writes straight into the output image. */
 #include "stream.h"
+#include "half.h"
 #include "image.h"
 #include "util.h"
 
@@ -173,6 +174,7 @@ static ImpastoStatus store_create (Stream *s, int v)
   ImpastoStatus st = open_scratch (s);
   if (st)
     return st;
+  sv->bytes = count * sizeof (uint16_t); /* the scratch file holds float16 */
   sv->offset = file_region (s, (int64_t) sv->bytes);
   return IMPASTO_OK;
 }
@@ -219,6 +221,29 @@ static void copy_strided (ImpPool *pool, int c, int64_t n, int64_t w, const floa
   imp_pool_run (pool, c, copy_channel, &j);
 }
 
+/* Band [C, n, W] float <-> file rows [n, C, W] float16, one pool task per channel. */
+typedef struct {
+  float *band;
+  uint16_t *rows;
+  int c;
+  int64_t n, w;
+  bool to_half;
+} HalfJob;
+
+static void half_channel (void *ctx, int64_t ch, int thread)
+{
+  const HalfJob *j = ctx;
+  size_t w = (size_t) j->w;
+  for (int64_t r = 0; r < j->n; r++) {
+    float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
+    uint16_t *h = j->rows + ((size_t) r * (size_t) j->c + (size_t) ch) * w;
+    if (j->to_half)
+      imp_f32_to_f16 (b, h, w);
+    else
+      imp_f16_to_f32 (h, b, w);
+  }
+}
+
 static float *take (Stream *s, size_t count, size_t *cap)
 {
   return imp_cache_take (&s->cache, count, cap, s->err);
@@ -241,13 +266,14 @@ static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const
     return IMPASTO_OK;
   }
   size_t cap;
-  float *tmp = take (s, (size_t) n * row, &cap); /* [n, C, W] */
+  uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap); /* [n, C, W] half */
   if (!tmp)
     return IMPASTO_E_NOMEM;
-  copy_strided (s->pool, sv->c, n, sv->w, band, (size_t) n * w, w, tmp, w, row);
-  ImpastoStatus st = pwrite_all (s, tmp, (size_t) n * row * sizeof (float),
-                                 sv->offset + r0 * (int64_t) (row * sizeof (float)));
-  give (s, tmp, cap);
+  HalfJob j = { (float *) band, tmp, sv->c, n, sv->w, true };
+  imp_pool_run (s->pool, sv->c, half_channel, &j);
+  ImpastoStatus st = pwrite_all (s, tmp, (size_t) n * row * sizeof (uint16_t),
+                                 sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)));
+  give (s, (float *) tmp, cap);
   return st;
 }
 
@@ -261,14 +287,16 @@ static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float 
     return IMPASTO_OK;
   }
   size_t cap;
-  float *tmp = take (s, (size_t) n * row, &cap);
+  uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap);
   if (!tmp)
     return IMPASTO_E_NOMEM;
-  ImpastoStatus st = pread_all (s, tmp, (size_t) n * row * sizeof (float),
-                                sv->offset + r0 * (int64_t) (row * sizeof (float)));
-  if (!st)
-    copy_strided (s->pool, sv->c, n, sv->w, tmp, w, row, band, (size_t) n * w, w);
-  give (s, tmp, cap);
+  ImpastoStatus st = pread_all (s, tmp, (size_t) n * row * sizeof (uint16_t),
+                                sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)));
+  if (!st) {
+    HalfJob j = { band, tmp, sv->c, n, sv->w, false };
+    imp_pool_run (s->pool, sv->c, half_channel, &j);
+  }
+  give (s, (float *) tmp, cap);
   return st;
 }
 

@@ -162,8 +162,10 @@ static void test_streaming (ImpastoModel *m, const char *name)
     memset (banded.data, 0, sizeof (float) * 203 * 157 * 3);
     ImpastoStatus st = run (m, &in, &banded, tiles[i], 1.0f, false, &err);
     CHECK (st == IMPASTO_OK, "%s tile %d: %s", name, tiles[i], err.message);
-    float d = max_diff (&whole, &banded);
-    CHECK (d < 2e-4f, "%s tile %d differs from the whole-image run by %g", name, tiles[i], d);
+    /* float32 in RAM: rounding only; the scratch file holds float16 (relative step 2^-11), which
+     * may move a pixel by up to about 1/255 */
+    float d = max_diff (&whole, &banded), tol = tiles[i] == 8 ? 4e-3f : 2e-4f;
+    CHECK (d < tol, "%s tile %d differs from the whole-image run by %g", name, tiles[i], d);
   }
   unsetenv ("IMPASTO_STREAM_RAM_MB");
   free (in.data), free (whole.data), free (banded.data);

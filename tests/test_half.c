@@ -1,0 +1,70 @@
+/* test_half.c — float16 conversion: the fast (F16C) path against the bit-level reference, and the
+ * reference against exact properties (round trip of every half, rounding to nearest even,
+ * overflow, subnormals, NaN). */
+#include "half.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int passed, failed;
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) passed++;                                                                            \
+    else { failed++; printf ("FAIL line %d: ", __LINE__); printf (__VA_ARGS__); printf ("\n"); }   \
+  } while (0)
+
+static uint32_t rng = 7;
+static uint32_t next (void)
+{
+  rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+  return rng;
+}
+
+int main (void)
+{
+  /* every half value converts to float and back unchanged (NaNs stay NaN) */
+  static uint16_t all[65536], back[65536];
+  static float f[65536], g[65536];
+  for (int i = 0; i < 65536; i++)
+    all[i] = (uint16_t) i;
+  imp_f16_to_f32_ref (all, f, 65536);
+  imp_f32_to_f16_ref (f, back, 65536);
+  int bad = 0;
+  for (int i = 0; i < 65536; i++)
+    bad += isnan (f[i]) ? !((back[i] & 0x7c00) == 0x7c00 && (back[i] & 0x3ff)) : back[i] != all[i];
+  CHECK (bad == 0, "%d half values do not round-trip", bad);
+  imp_f16_to_f32 (all, g, 65536);
+  bad = 0;
+  for (int i = 0; i < 65536; i++)
+    bad += !(f[i] == g[i] || (isnan (f[i]) && isnan (g[i])));
+  CHECK (bad == 0, "fast widening differs from the reference for %d values", bad);
+
+  /* exact cases */
+  const float cases[] = { 0.0f, -0.0f, 1.0f, 65504.0f, 65520.0f, 1e10f, -1e10f, 5.960464e-8f,
+                          2.98e-8f, 1.0009765625f, 1.00048828125f, 1.00146484375f, INFINITY };
+  const uint16_t want[] = { 0x0000, 0x8000, 0x3c00, 0x7bff, 0x7c00, 0x7c00, 0xfc00, 0x0001,
+                            0x0000, 0x3c01, 0x3c00, 0x3c02, 0x7c00 };
+  uint16_t got[13];
+  imp_f32_to_f16_ref (cases, got, 13);
+  for (int i = 0; i < 13; i++)
+    CHECK (got[i] == want[i], "%.10g -> %04x, want %04x", cases[i], got[i], want[i]);
+
+  /* random floats: fast narrowing equals the reference bit for bit */
+  static float r[100003];
+  static uint16_t a[100003], b[100003];
+  for (int i = 0; i < 100003; i++) {
+    uint32_t bits = next ();
+    memcpy (&r[i], &bits, sizeof bits);
+    if (i % 3 == 0)
+      r[i] = (float) ((double) (next () % 2000000) / 1000.0 - 1000.0);
+  }
+  imp_f32_to_f16_ref (r, a, 100003);
+  imp_f32_to_f16 (r, b, 100003);
+  bad = 0;
+  for (int i = 0; i < 100003; i++)
+    bad += a[i] != b[i] && !(isnan (r[i]));
+  CHECK (bad == 0, "fast narrowing differs from the reference for %d values", bad);
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
