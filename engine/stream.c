@@ -75,6 +75,16 @@ typedef struct {
 
 #define BAND_BYTES ((size_t) 24 << 20) /* target size of one band buffer (automatic bands) */
 
+static float *take (Stream *s, size_t count, size_t *cap)
+{
+  return imp_cache_take (&s->cache, count, cap, s->err);
+}
+
+static void give (Stream *s, float *p, size_t cap)
+{
+  imp_cache_give (&s->cache, p, cap);
+}
+
 static ImpastoStatus io_error (Stream *s, const char *what)
 {
   return imp_fail (s->err, IMPASTO_E_IO, "scratch file: %s failed: %s", what, strerror (errno));
@@ -123,34 +133,6 @@ static void file_release (Stream *s, int64_t off, int64_t len)
     s->hole_off[s->n_holes] = off;
     s->hole_len[s->n_holes++] = len;
   }
-}
-
-static ImpastoStatus pwrite_all (Stream *s, const void *buf, size_t n, int64_t off)
-{
-  const char *p = buf;
-  while (n > 0) {
-    ssize_t k = pwrite (s->fd, p, n, off);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return io_error (s, "write");
-    p += k, n -= (size_t) k, off += k;
-  }
-  return IMPASTO_OK;
-}
-
-static ImpastoStatus pread_all (Stream *s, void *buf, size_t n, int64_t off)
-{
-  char *p = buf;
-  while (n > 0) {
-    ssize_t k = pread (s->fd, p, n, off);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return io_error (s, "read");
-    p += k, n -= (size_t) k, off += k;
-  }
-  return IMPASTO_OK;
 }
 
 static ImpastoStatus store_create (Stream *s, int v)
@@ -221,83 +203,104 @@ static void copy_strided (ImpPool *pool, int c, int64_t n, int64_t w, const floa
   imp_pool_run (pool, c, copy_channel, &j);
 }
 
-/* Band [C, n, W] float <-> file rows [n, C, W] float16, one pool task per channel. */
+/* Band [C, n, W] float <-> file rows [n, C, W] float16, in chunks of rows, one pool task each:
+ * every task converts its rows and writes (or reads and converts) them with its own
+ * pwrite/pread, so the kernel's copying runs on all threads too. */
 typedef struct {
+  int fd;
   float *band;
   uint16_t *rows;
   int c;
   int64_t n, w;
-  bool to_half;
-} HalfJob;
+  int64_t offset;   /* file offset of band row 0 */
+  int64_t chunk;    /* rows per task */
+  bool write;
+  int *failed_errno; /* per task: 0, or the errno of a failed read/write */
+} FileJob;
 
-static void half_channel (void *ctx, int64_t ch, int thread)
+static int transfer (int fd, char *p, size_t len, int64_t off, bool write)
 {
-  const HalfJob *j = ctx;
-  size_t w = (size_t) j->w;
-  for (int64_t r = 0; r < j->n; r++) {
-    float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
-    uint16_t *h = j->rows + ((size_t) r * (size_t) j->c + (size_t) ch) * w;
-    if (j->to_half)
-      imp_f32_to_f16 (b, h, w);
-    else
-      imp_f16_to_f32 (h, b, w);
+  while (len > 0) {
+    ssize_t k = write ? pwrite (fd, p, len, off) : pread (fd, p, len, off);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return k < 0 ? errno : EIO;
+    p += k, len -= (size_t) k, off += k;
   }
+  return 0;
 }
 
-static float *take (Stream *s, size_t count, size_t *cap)
+static void file_rows_task (void *ctx, int64_t task, int thread)
 {
-  return imp_cache_take (&s->cache, count, cap, s->err);
+  const FileJob *j = ctx;
+  int64_t r0 = task * j->chunk, r1 = IMP_MIN (j->n, r0 + j->chunk);
+  size_t w = (size_t) j->w, row = (size_t) j->c * w;
+  char *bytes = (char *) (j->rows + (size_t) r0 * row);
+  size_t len = (size_t) (r1 - r0) * row * sizeof (uint16_t);
+  int64_t off = j->offset + r0 * (int64_t) (row * sizeof (uint16_t));
+  if (!j->write && (j->failed_errno[task] = transfer (j->fd, bytes, len, off, false)))
+    return;
+  for (int64_t r = r0; r < r1; r++)
+    for (int ch = 0; ch < j->c; ch++) {
+      float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
+      uint16_t *h = j->rows + ((size_t) r * (size_t) j->c + (size_t) ch) * w;
+      if (j->write)
+        imp_f32_to_f16 (b, h, w);
+      else
+        imp_f16_to_f32 (h, b, w);
+    }
+  if (j->write)
+    j->failed_errno[task] = transfer (j->fd, bytes, len, off, true);
 }
 
-static void give (Stream *s, float *p, size_t cap)
+/* Rows [r0, r0 + n) of a file-backed value from / into band [C, n, W]. */
+static ImpastoStatus file_rows (Stream *s, SVal *sv, int64_t r0, int64_t n, float *band, bool write)
 {
-  imp_cache_give (&s->cache, p, cap);
+  size_t row = (size_t) sv->c * (size_t) sv->w, cap;
+  uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap); /* [n, C, W] half */
+  if (!tmp)
+    return IMPASTO_E_NOMEM;
+  int64_t tasks = IMP_MIN (n, 2 * (int64_t) imp_pool_threads (s->pool));
+  int failed[64] = { 0 };
+  tasks = IMP_MIN (tasks, 64);
+  FileJob j = { s->fd, band, tmp, sv->c, n, sv->w, sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)),
+                (n + tasks - 1) / tasks, write, failed };
+  imp_pool_run (s->pool, (n + j.chunk - 1) / j.chunk, file_rows_task, &j);
+  give (s, (float *) tmp, cap);
+  for (int64_t t = 0; t < tasks; t++)
+    if (failed[t]) {
+      errno = failed[t];
+      return io_error (s, write ? "write" : "read");
+    }
+  return IMPASTO_OK;
 }
+
 
 /* Write rows [r0, r0 + n) of a STORED value from band [C, n, W]; accumulate channel sums. */
 static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const float *band)
 {
   SVal *sv = &s->v[v];
-  size_t w = (size_t) sv->w, plane = (size_t) sv->h * w, row = (size_t) sv->c * w;
+  size_t w = (size_t) sv->w, plane = (size_t) sv->h * w;
   imp_channel_sums (sv->c, (size_t) n * w, band, sv->sum, sv->sumsq, s->pool);
   if (sv->ram) {
     copy_strided (s->pool, sv->c, n, sv->w, band, (size_t) n * w, w, sv->ram + (size_t) r0 * w,
                   plane, w);
     return IMPASTO_OK;
   }
-  size_t cap;
-  uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap); /* [n, C, W] half */
-  if (!tmp)
-    return IMPASTO_E_NOMEM;
-  HalfJob j = { (float *) band, tmp, sv->c, n, sv->w, true };
-  imp_pool_run (s->pool, sv->c, half_channel, &j);
-  ImpastoStatus st = pwrite_all (s, tmp, (size_t) n * row * sizeof (uint16_t),
-                                 sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)));
-  give (s, (float *) tmp, cap);
-  return st;
+  return file_rows (s, sv, r0, n, (float *) band, true);
 }
 
 static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float *band)
 {
   SVal *sv = &s->v[v];
-  size_t w = (size_t) sv->w, plane = (size_t) sv->h * w, row = (size_t) sv->c * w;
+  size_t w = (size_t) sv->w, plane = (size_t) sv->h * w;
   if (sv->ram) {
     copy_strided (s->pool, sv->c, n, sv->w, sv->ram + (size_t) r0 * w, plane, w, band,
                   (size_t) n * w, w);
     return IMPASTO_OK;
   }
-  size_t cap;
-  uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap);
-  if (!tmp)
-    return IMPASTO_E_NOMEM;
-  ImpastoStatus st = pread_all (s, tmp, (size_t) n * row * sizeof (uint16_t),
-                                sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)));
-  if (!st) {
-    HalfJob j = { band, tmp, sv->c, n, sv->w, false };
-    imp_pool_run (s->pool, sv->c, half_channel, &j);
-  }
-  give (s, (float *) tmp, cap);
-  return st;
+  return file_rows (s, sv, r0, n, band, false);
 }
 
 /* ------------------------------------------------------------------------------------------ */
