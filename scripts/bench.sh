@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh [--sizes 512,1024[,2048,6000x4000]] [--runs 5] [--threads 2]
 #                    [--model mosaic-9] [--image kodim23] [--build-dir build-bench] [--cli PATH]
+#                    [--ort-mem-gib 20]
 #
 # Runs inside the Debian 13 root (re-executes itself through scripts/in-trixie.sh when needed),
 # makes a release build, makes the inputs (a Kodak image resized with numpy), then for each size
@@ -25,6 +26,7 @@ model=mosaic-9
 image=kodim23
 build=$top/build-bench
 cli=
+ort_mem_gib=20
 
 usage() { sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -35,7 +37,8 @@ while [ $# -gt 0 ]; do
     --model) model=$2; shift 2 ;;
     --image) image=$2; shift 2 ;;
     --build-dir) build=$(cd "$top" && realpath -m "$2"); shift 2 ;;
-    --cli) cli=$(realpath "$2"); shift 2 ;;  # an existing impasto binary: no build
+    --cli) cli=$(realpath "$2"); shift 2 ;;
+    --ort-mem-gib) ort_mem_gib=$2; shift 2 ;;  # an existing impasto binary: no build
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -103,7 +106,10 @@ for size in "${size_list[@]}"; do
   for side in ours ort; do : > "$work/$side.t"; : > "$work/$side.rss"; : > "$work/$side.cpu"; done
   rm -f "$work/ours.png" "$work/ort.png"
   ours_cmd=("$cli" stylize "$model_path" "$input" "$work/ours.png" --threads "$threads")
-  ort_cmd=(python3 "$here/bench_ort.py" run "$ort_model" "$input" "$work/ort.png" "$threads")
+  # ORT gets an address-space cap (default 20 GiB of this 24 GiB machine): at 24 MP it needs more,
+  # and a cap makes it fail cleanly instead of waking the OOM killer.
+  ort_cmd=(bash -c 'ulimit -v "$1"; shift; exec "$@"' _ $((ort_mem_gib * 1024 * 1024))
+           python3 "$here/bench_ort.py" run "$ort_model" "$input" "$work/ort.png" "$threads")
   ours_ok=1; ort_ok=1
   # One untimed run of each first (small sizes only), so both start with warm caches.
   if (( w * h <= 4 * 1024 * 1024 )); then
