@@ -38,6 +38,7 @@ typedef struct {
   int64_t offset;     /* byte offset in the scratch file */
   size_t bytes;
   double *sum, *sumsq;
+  float *center;      /* file only: per-channel offset subtracted before float16 storage */
   /* AFFINE: y = x * mul[c] + add[c], then relu */
   float *mul, *add;
   bool own_affine, relu;
@@ -173,7 +174,9 @@ static void store_free (Stream *s, SVal *sv)
   }
   imp_free (sv->sum);
   imp_free (sv->sumsq);
+  imp_free (sv->center);
   sv->ram = NULL;
+  sv->center = NULL;
   sv->sum = sv->sumsq = NULL;
   sv->kind = SV_NONE;
 }
@@ -213,6 +216,7 @@ typedef struct {
   int c;
   int64_t n, w;
   int64_t offset;   /* file offset of band row 0 */
+  const float *center; /* per channel, subtracted before narrowing, added after widening */
   int64_t chunk;    /* rows per task */
   bool write;
   int *failed_errno; /* per task: 0, or the errno of a failed read/write */
@@ -241,14 +245,24 @@ static void file_rows_task (void *ctx, int64_t task, int thread)
   int64_t off = j->offset + r0 * (int64_t) (row * sizeof (uint16_t));
   if (!j->write && (j->failed_errno[task] = transfer (j->fd, bytes, len, off, false)))
     return;
+  float tmp[1024];
   for (int64_t r = r0; r < r1; r++)
     for (int ch = 0; ch < j->c; ch++) {
       float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
       uint16_t *h = j->rows + ((size_t) r * (size_t) j->c + (size_t) ch) * w;
-      if (j->write)
-        imp_f32_to_f16 (b, h, w);
-      else
-        imp_f16_to_f32 (h, b, w);
+      float centre = j->center[ch];
+      for (size_t x0 = 0; x0 < w; x0 += 1024) {
+        size_t k = IMP_MIN (w - x0, (size_t) 1024);
+        if (j->write) {
+          for (size_t i = 0; i < k; i++)
+            tmp[i] = b[x0 + i] - centre;
+          imp_f32_to_f16 (tmp, h + x0, k);
+        } else {
+          imp_f16_to_f32 (h + x0, b + x0, k);
+          for (size_t i = 0; i < k; i++)
+            b[x0 + i] += centre;
+        }
+      }
     }
   if (j->write)
     j->failed_errno[task] = transfer (j->fd, bytes, len, off, true);
@@ -265,7 +279,7 @@ static ImpastoStatus file_rows (Stream *s, SVal *sv, int64_t r0, int64_t n, floa
   int failed[64] = { 0 };
   tasks = IMP_MIN (tasks, 64);
   FileJob j = { s->fd, band, tmp, sv->c, n, sv->w, sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)),
-                (n + tasks - 1) / tasks, write, failed };
+                sv->center, (n + tasks - 1) / tasks, write, failed };
   imp_pool_run (s->pool, (n + j.chunk - 1) / j.chunk, file_rows_task, &j);
   give (s, (float *) tmp, cap);
   for (int64_t t = 0; t < tasks; t++)
@@ -287,6 +301,20 @@ static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const
     copy_strided (s->pool, sv->c, n, sv->w, band, (size_t) n * w, w, sv->ram + (size_t) r0 * w,
                   plane, w);
     return IMPASTO_OK;
+  }
+  if (!sv->center) {
+    /* Pre-norm feature maps can sit far from zero (mean 1000, spread 1): float16 would round
+     * away the spread.  Store the difference to this first band's channel means instead. */
+    sv->center = imp_alloc ((size_t) sv->c, sizeof (float), "channel centres", s->err);
+    if (!sv->center)
+      return IMPASTO_E_NOMEM;
+    for (int ch = 0; ch < sv->c; ch++) {
+      double acc = 0;
+      const float *b = band + (size_t) ch * (size_t) n * w;
+      for (size_t i = 0; i < (size_t) n * w; i++)
+        acc += b[i];
+      sv->center[ch] = (float) (acc / ((double) n * (double) w));
+    }
   }
   return file_rows (s, sv, r0, n, (float *) band, true);
 }
@@ -708,8 +736,10 @@ static ImpastoStatus materialise (Stream *s, ImpStep *st)
   return rc;
 }
 
-/* Sums over all rows of any value (for a norm whose input is a view). */
-static ImpastoStatus channel_stats (Stream *s, int v, double *sum, double *sumsq)
+/* Reads all rows of value v band by band and hands each band to fn. */
+typedef void (*BandSink) (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx);
+
+static ImpastoStatus for_each_band (Stream *s, int v, BandSink fn, void *ctx)
 {
   SVal *sv = &s->v[v];
   int64_t rows = band_rows (s, sv);
@@ -722,30 +752,34 @@ static ImpastoStatus channel_stats (Stream *s, int v, double *sum, double *sumsq
     int64_t r1 = IMP_MIN (r0 + rows, sv->h);
     rc = read_rows (s, v, r0, r1, band);
     if (!rc)
-      imp_channel_sums (sv->c, (size_t) (r1 - r0) * (size_t) sv->w, band, sum, sumsq, s->pool);
+      fn (s, sv, r0, r1, band, ctx);
   }
   give (s, band, cap);
   return rc;
 }
 
+static void sum_band (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx)
+{
+  double **sums = ctx;
+  imp_channel_sums (sv->c, (size_t) (r1 - r0) * (size_t) sv->w, band, sums[0], sums[1], s->pool);
+}
+
+/* Sums over all rows of any value (for a norm whose input is a view). */
+static ImpastoStatus channel_stats (Stream *s, int v, double *sum, double *sumsq)
+{
+  double *sums[2] = { sum, sumsq };
+  return for_each_band (s, v, sum_band, sums);
+}
+
+static void compose_band (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx)
+{
+  imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool);
+}
+
 /* The model's output is a view (e.g. a final Tanh): read it band by band into the image. */
 static ImpastoStatus drain_output (Stream *s)
 {
-  SVal *sv = &s->v[s->m->output];
-  int64_t rows = band_rows (s, sv);
-  size_t cap;
-  float *band = take (s, (size_t) sv->c * (size_t) rows * (size_t) sv->w, &cap);
-  if (!band)
-    return IMPASTO_E_NOMEM;
-  ImpastoStatus rc = IMPASTO_OK;
-  for (int64_t r0 = 0; !rc && r0 < sv->h; r0 += rows) {
-    int64_t r1 = IMP_MIN (r0 + rows, sv->h);
-    rc = read_rows (s, s->m->output, r0, r1, band);
-    if (!rc)
-      imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool);
-  }
-  give (s, band, cap);
-  return rc;
+  return for_each_band (s, s->m->output, compose_band, NULL);
 }
 
 /* ------------------------------------------------------------------------------------------ */

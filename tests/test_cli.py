@@ -305,6 +305,29 @@ def test_tiles(models, ipath, tmp):
             check_close(f"{name} vs ORT", got, want)
 
 
+def test_seams(model, shared, tmp):
+    """2048 x 2048 in 256-row bands vs in one piece: PSNR >= 40 dB, and no band boundary stands
+    out (the norms see whole-image statistics, so the bands must not show)."""
+    k23 = load_image(os.path.join(shared, "models-src", "images-kodak", "kodim23.png"))
+    big = np.repeat(np.repeat(k23, 4, axis=0), 3, axis=1)[:2048, :2048]  # [2048, 2048, 3]
+    src = os.path.join(tmp, "big-2048.png")
+    save_image(big, src)
+    whole = stylize(model, src, os.path.join(tmp, "whole.png"), "--tile-size", "0")
+    tiled = stylize(model, src, os.path.join(tmp, "tiled.png"), "--tile-size", "256")
+    if whole is None or tiled is None:
+        return check("2048x2048 tiled vs whole", False, "a run failed")
+    name = f"{os.path.basename(model)} 2048x2048 --tile-size 256 vs 0"
+    p = psnr(tiled, whole)
+    check(name, p >= 40.0, f"PSNR {p:.1f} dB, max |diff| {maxdiff(tiled, whole)}")
+    # the worst boundary: mean |tiled - whole| on the two rows around each multiple of 256, against
+    # the same measure over the whole image
+    d = np.abs(tiled.astype(np.float64) - whole.astype(np.float64)).mean(axis=(1, 2))  # per row
+    worst = max(range(256, 2048, 256), key=lambda r: d[r - 1] + d[r])
+    at, overall = (d[worst - 1] + d[worst]) / 2, d.mean()
+    check(f"{name}: worst boundary (row {worst}) like the rest", at <= overall + 0.5,
+          f"mean |diff| {at:.3f} at the boundary, {overall:.3f} overall")
+
+
 def no_leftovers(tmp, out_name):
     left = [f for f in os.listdir(tmp) if f == out_name or (out_name in f and "impasto-" in f)]
     return not left, left
@@ -446,6 +469,7 @@ def main():
                    inputs["odd-251x189.png"], tmp)
         test_strength_and_colors(os.path.join(models_dir, "mosaic-9.onnx"),
                                  inputs["rgb-256x192.png"], tmp)
+        test_seams(os.path.join(models_dir, "mosaic-9.onnx"), shared, tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
