@@ -19,7 +19,11 @@ models=$shared/models
 log() { printf '[demo] %s\n' "$*" >&2; }
 
 log "building in build-trixie"
-[ -f build-trixie/build.ninja ] || meson setup build-trixie >/dev/null
+if [ -f build-trixie/build.ninja ]; then
+  meson configure build-trixie -Dplugin=enabled >/dev/null
+else
+  meson setup build-trixie -Dplugin=enabled >/dev/null
+fi
 ninja -C build-trixie >/dev/null
 
 work=$(mktemp -d)

@@ -30,9 +30,10 @@ run_suite() { # name, runner..., meson setup args...
 "$here/native-deps.sh" || exit 1
 run_suite build-native env
 "$here/trixie-root.sh" >/dev/null || exit 1
-run_suite build-trixie "$here/in-trixie.sh"
+run_suite build-trixie "$here/in-trixie.sh" -Dplugin=enabled
 if [ $quick = 0 ]; then
-  run_suite build-asan "$here/in-trixie.sh" -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+  run_suite build-asan "$here/in-trixie.sh" -Dplugin=enabled -Dbuildtype=debugoptimized \
+    -Db_sanitize=address,undefined -Db_lundef=false
 fi
 
 # one closing line over all runs, from meson's own logs
