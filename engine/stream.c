@@ -65,7 +65,10 @@ typedef struct {
   ImpTensor *shapes;    /* one per graph value */
   int64_t ph, pw;       /* model input size */
   int64_t tile_rows;    /* band height in input rows; 0: automatic per step */
-  int fd;               /* scratch file, -1 until needed */
+  int fd[4];            /* scratch files, -1 until needed: row r of a value lives in file
+                           r % n_files, so threads writing different rows never wait for one
+                           another's inode lock */
+  int n_files;
   int64_t file_end;
   int64_t hole_off[64], hole_len[64];
   int n_holes;
@@ -96,20 +99,22 @@ static ImpastoStatus io_error (Stream *s, const char *what)
 
 static ImpastoStatus open_scratch (Stream *s)
 {
-  if (s->fd >= 0)
+  if (s->fd[0] >= 0)
     return IMPASTO_OK;
   const char *dir = getenv ("IMPASTO_SCRATCH_DIR");
   if (!dir || !*dir)
     dir = getenv ("TMPDIR");
   if (!dir || !*dir)
     dir = "/var/tmp";
-  char path[4096];
-  snprintf (path, sizeof path, "%s/impasto-scratch-XXXXXX", dir);
-  s->fd = mkstemp (path);
-  if (s->fd < 0)
-    return imp_fail (s->err, IMPASTO_E_IO, "cannot create a scratch file in %s: %s", dir,
-                     strerror (errno));
-  unlink (path); /* gone when we close it, even after a crash or a cancel */
+  for (int i = 0; i < s->n_files; i++) {
+    char path[4096];
+    snprintf (path, sizeof path, "%s/impasto-scratch-XXXXXX", dir);
+    s->fd[i] = mkstemp (path);
+    if (s->fd[i] < 0)
+      return imp_fail (s->err, IMPASTO_E_IO, "cannot create a scratch file in %s: %s", dir,
+                       strerror (errno));
+    unlink (path); /* gone when we close it, even after a crash or a cancel */
+  }
   return IMPASTO_OK;
 }
 
@@ -157,7 +162,9 @@ static ImpastoStatus store_create (Stream *s, int v)
   ImpastoStatus st = open_scratch (s);
   if (st)
     return st;
-  sv->bytes = count * sizeof (uint16_t); /* the scratch file holds float16 */
+  /* float16; the same region in every file, each holding every n_files-th row */
+  int64_t rows_per_file = (sv->h + s->n_files - 1) / s->n_files;
+  sv->bytes = (size_t) rows_per_file * (size_t) sv->c * (size_t) sv->w * sizeof (uint16_t);
   sv->offset = file_region (s, (int64_t) sv->bytes);
   return IMPASTO_OK;
 }
@@ -206,18 +213,18 @@ static void copy_strided (ImpPool *pool, int c, int64_t n, int64_t w, const floa
   imp_pool_run (pool, c, copy_channel, &j);
 }
 
-/* Band [C, n, W] float <-> file rows [n, C, W] float16, in chunks of rows, one pool task each:
- * every task converts its rows and writes (or reads and converts) them with its own
- * pwrite/pread, so the kernel's copying runs on all threads too. */
+/* Band [C, n, W] float <-> file rows [C, W] float16.  One pool task per scratch file: task t
+ * converts and writes (or reads and converts) the band's rows that live in file t, so every
+ * thread copies through the kernel at once without contending for one file's lock. */
 typedef struct {
-  int fd;
+  const int *fd;
+  int n_files;
   float *band;
-  uint16_t *rows;
+  uint16_t *rows;   /* [n, C, W] staging */
   int c;
-  int64_t n, w;
-  int64_t offset;   /* file offset of band row 0 */
+  int64_t r0, n, w;
+  int64_t offset;   /* the value's region, in every file */
   const float *center; /* per channel, subtracted before narrowing, added after widening */
-  int64_t chunk;    /* rows per task */
   bool write;
   int *failed_errno; /* per task: 0, or the errno of a failed read/write */
 } FileJob;
@@ -235,37 +242,49 @@ static int transfer (int fd, char *p, size_t len, int64_t off, bool write)
   return 0;
 }
 
+/* Row i of the band <-> its float16 staging row, centred per channel. */
+static void convert_row (const FileJob *j, int64_t i)
+{
+  size_t w = (size_t) j->w;
+  float tmp[1024];
+  for (int ch = 0; ch < j->c; ch++) {
+    float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) i) * w;
+    uint16_t *h = j->rows + ((size_t) i * (size_t) j->c + (size_t) ch) * w;
+    float centre = j->center[ch];
+    for (size_t x0 = 0; x0 < w; x0 += 1024) {
+      size_t k = IMP_MIN (w - x0, (size_t) 1024);
+      if (j->write) {
+        for (size_t q = 0; q < k; q++)
+          tmp[q] = b[x0 + q] - centre;
+        imp_f32_to_f16 (tmp, h + x0, k);
+      } else {
+        imp_f16_to_f32 (h + x0, b + x0, k);
+        for (size_t q = 0; q < k; q++)
+          b[x0 + q] += centre;
+      }
+    }
+  }
+}
+
 static void file_rows_task (void *ctx, int64_t task, int thread)
 {
   const FileJob *j = ctx;
-  int64_t r0 = task * j->chunk, r1 = IMP_MIN (j->n, r0 + j->chunk);
-  size_t w = (size_t) j->w, row = (size_t) j->c * w;
-  char *bytes = (char *) (j->rows + (size_t) r0 * row);
-  size_t len = (size_t) (r1 - r0) * row * sizeof (uint16_t);
-  int64_t off = j->offset + r0 * (int64_t) (row * sizeof (uint16_t));
-  if (!j->write && (j->failed_errno[task] = transfer (j->fd, bytes, len, off, false)))
-    return;
-  float tmp[1024];
-  for (int64_t r = r0; r < r1; r++)
-    for (int ch = 0; ch < j->c; ch++) {
-      float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
-      uint16_t *h = j->rows + ((size_t) r * (size_t) j->c + (size_t) ch) * w;
-      float centre = j->center[ch];
-      for (size_t x0 = 0; x0 < w; x0 += 1024) {
-        size_t k = IMP_MIN (w - x0, (size_t) 1024);
-        if (j->write) {
-          for (size_t i = 0; i < k; i++)
-            tmp[i] = b[x0 + i] - centre;
-          imp_f32_to_f16 (tmp, h + x0, k);
-        } else {
-          imp_f16_to_f32 (h + x0, b + x0, k);
-          for (size_t i = 0; i < k; i++)
-            b[x0 + i] += centre;
-        }
-      }
+  size_t row_bytes = (size_t) j->c * (size_t) j->w * sizeof (uint16_t);
+  int64_t first = j->r0 + ((task - j->r0 % j->n_files) % j->n_files + j->n_files) % j->n_files;
+  for (int64_t r = first; r < j->r0 + j->n; r += j->n_files) { /* rows r with r % n_files == task */
+    int64_t i = r - j->r0;
+    char *bytes = (char *) (j->rows + (size_t) i * (size_t) j->c * (size_t) j->w);
+    int64_t off = j->offset + (r / j->n_files) * (int64_t) row_bytes;
+    if (j->write)
+      convert_row (j, i);
+    int e = transfer (j->fd[task], bytes, row_bytes, off, j->write);
+    if (e) {
+      j->failed_errno[task] = e;
+      return;
     }
-  if (j->write)
-    j->failed_errno[task] = transfer (j->fd, bytes, len, off, true);
+    if (!j->write)
+      convert_row (j, i);
+  }
 }
 
 /* Rows [r0, r0 + n) of a file-backed value from / into band [C, n, W]. */
@@ -275,21 +294,18 @@ static ImpastoStatus file_rows (Stream *s, SVal *sv, int64_t r0, int64_t n, floa
   uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap); /* [n, C, W] half */
   if (!tmp)
     return IMPASTO_E_NOMEM;
-  int64_t tasks = IMP_MIN (n, 2 * (int64_t) imp_pool_threads (s->pool));
-  int failed[64] = { 0 };
-  tasks = IMP_MIN (tasks, 64);
-  FileJob j = { s->fd, band, tmp, sv->c, n, sv->w, sv->offset + r0 * (int64_t) (row * sizeof (uint16_t)),
-                sv->center, (n + tasks - 1) / tasks, write, failed };
-  imp_pool_run (s->pool, (n + j.chunk - 1) / j.chunk, file_rows_task, &j);
+  int failed[4] = { 0 };
+  FileJob j = { s->fd, s->n_files, band, tmp, sv->c, r0, n, sv->w, sv->offset, sv->center, write,
+                failed };
+  imp_pool_run (s->pool, s->n_files, file_rows_task, &j);
   give (s, (float *) tmp, cap);
-  for (int64_t t = 0; t < tasks; t++)
+  for (int t = 0; t < s->n_files; t++)
     if (failed[t]) {
       errno = failed[t];
       return io_error (s, write ? "write" : "read");
     }
   return IMPASTO_OK;
 }
-
 
 /* Write rows [r0, r0 + n) of a STORED value from band [C, n, W]; accumulate channel sums. */
 static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const float *band)
@@ -900,8 +916,9 @@ static void stream_cleanup (Stream *s)
   imp_free (s->v);
   imp_free (s->shapes);
   imp_cache_clear (&s->cache);
-  if (s->fd >= 0)
-    close (s->fd);
+  for (int i = 0; i < s->n_files; i++)
+    if (s->fd[i] >= 0)
+      close (s->fd[i]);
 }
 
 static size_t ram_budget (void)
@@ -917,7 +934,8 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
 {
   const ImpGraph *g = m->graph;
   Stream s = { .m = m, .in = in, .out = out, .o = o, .err = err, .pool = m->pool, .ph = ph,
-               .pw = pw, .tile_rows = o->tile_size > 0 ? o->tile_size : 0, .fd = -1,
+               .pw = pw, .tile_rows = o->tile_size > 0 ? o->tile_size : 0,
+               .fd = { -1, -1, -1, -1 }, .n_files = IMP_MAX (1, IMP_MIN (4, imp_pool_threads (m->pool))),
                .ram_left = ram_budget () };
   s.cache.limit = ((size_t) 96 << 20) / sizeof (float);
   bool profile = getenv ("IMPASTO_PROFILE") != NULL; /* per-step wall times on stderr */
