@@ -110,9 +110,15 @@ static ImpastoStatus open_scratch (Stream *s)
     char path[4096];
     snprintf (path, sizeof path, "%s/impasto-scratch-XXXXXX", dir);
     s->fd[i] = mkstemp (path);
-    if (s->fd[i] < 0)
+    if (s->fd[i] < 0) {
+      int e = errno;
+      for (int k = 0; k < i; k++) {
+        close (s->fd[k]);
+        s->fd[k] = -1;
+      }
       return imp_fail (s->err, IMPASTO_E_IO, "cannot create a scratch file in %s: %s", dir,
-                       strerror (errno));
+                       strerror (e));
+    }
     unlink (path); /* gone when we close it, even after a crash or a cancel */
   }
   return IMPASTO_OK;

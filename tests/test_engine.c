@@ -167,6 +167,13 @@ static void test_streaming (ImpastoModel *m, const char *name)
     float d = max_diff (&whole, &banded), tol = tiles[i] == 8 ? 4e-3f : 2e-4f;
     CHECK (d < tol, "%s tile %d differs from the whole-image run by %g", name, tiles[i], d);
   }
+  /* a scratch folder that does not exist: a clear I/O error, nothing else */
+  setenv ("IMPASTO_STREAM_RAM_MB", "0", 1);
+  setenv ("IMPASTO_SCRATCH_DIR", "/nonexistent/impasto", 1);
+  ImpastoStatus st = run (m, &in, &banded, 16, 1.0f, false, &err);
+  CHECK (st == IMPASTO_E_IO && strstr (err.message, "scratch file"),
+         "%s: missing scratch folder gave %d '%s'", name, st, err.message);
+  unsetenv ("IMPASTO_SCRATCH_DIR");
   unsetenv ("IMPASTO_STREAM_RAM_MB");
   free (in.data), free (whole.data), free (banded.data);
 }
