@@ -15,27 +15,18 @@ import os
 import sys
 
 import numpy as np
-import gi
-gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, GLib  # noqa: E402
+
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from pixbuf_io import load_image, save_image  # noqa: E402
 
 
 def load_rgb(path):
-    pb = GdkPixbuf.Pixbuf.new_from_file(path).apply_embedded_orientation()
-    w, h, n, rs = pb.get_width(), pb.get_height(), pb.get_n_channels(), pb.get_rowstride()
-    data = pb.read_pixel_bytes().get_data()
-    out = np.empty((h, w, n), np.uint8)
-    for y in range(h):
-        out[y] = np.frombuffer(data, np.uint8, w * n, y * rs).reshape(w, n)
-    return out[..., :3]
+    return load_image(path)[..., :3]
 
 
 def save_rgb(arr, path):
-    arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    h, w, _ = arr.shape
-    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(arr.tobytes()),
-                                         GdkPixbuf.Colorspace.RGB, False, 8, w, h, w * 3)
-    pb.savev(path, "png", [], [])
+    save_image(arr, path)
 
 
 def resize_bilinear(img, w, h):

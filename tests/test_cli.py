@@ -57,25 +57,7 @@ def check(name, ok, detail=""):
 
 # ---- images through gdk-pixbuf ---------------------------------------------------------------
 
-def load_image(path):
-    """uint8 [H, W, C] (C = 3 or 4), upright, exactly as the CLI sees it."""
-    pb = GdkPixbuf.Pixbuf.new_from_file(path)
-    pb = pb.apply_embedded_orientation()
-    w, h, n, rs = pb.get_width(), pb.get_height(), pb.get_n_channels(), pb.get_rowstride()
-    data = pb.read_pixel_bytes().get_data()
-    out = np.empty((h, w, n), np.uint8)
-    for y in range(h):
-        out[y] = np.frombuffer(data, np.uint8, w * n, y * rs).reshape(w, n)
-    return out
-
-
-def save_image(arr, path, fmt="png"):
-    arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    h, w, n = arr.shape
-    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(arr.tobytes()),
-                                         GdkPixbuf.Colorspace.RGB, n == 4, 8, w, h, w * n)
-    keys, values = (["quality"], ["95"]) if fmt == "jpeg" else ([], [])
-    pb.savev(path, fmt, keys, values)
+from pixbuf_io import load_image, save_image  # noqa: E402  (tests/, beside this file)
 
 
 # ---- ONNX Runtime reference --------------------------------------------------------------------

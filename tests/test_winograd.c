@@ -14,6 +14,8 @@
 #include "util.h"
 #include "winograd.h"
 
+#include "conv_check.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,22 +104,8 @@ static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, 
     double xmax = 0;
     for (size_t i = 0; i < nx; i++)
       xmax = fmax (xmax, fabs (x[i]));
-    size_t bad = 0, first = 0, plane = (size_t) oh * ow;
-    for (int o = 0; o < out_c; o++) {
-      double scale = with_bias ? fabs (bias[o]) : 0.0;
-      for (size_t i = 0; i < (size_t) in_c * 9; i++)
-        scale += xmax * fabs (wt[(size_t) o * in_c * 9 + i]);
-      for (size_t i = (size_t) o * plane; i < (size_t) (o + 1) * plane; i++) {
-        double e = fabs ((double) y[i] - ref[i]);
-        if (!(e <= TOL * scale) && bad++ == 0)
-          first = i;
-        if (scale > 0 && e / scale > worst_ratio)
-          worst_ratio = e / scale;
-      }
-    }
-    if (bad)
-      printf ("  %zu of %zu outputs off, first at %zu: %g vs %g\n", bad, ny, first, y[first],
-              ref[first]);
+    size_t bad = conv_outputs_off (y, ref, out_c, (size_t) oh * ow, wt, (size_t) in_c * 9,
+                                   with_bias ? bias : NULL, xmax, TOL, &worst_ratio);
     check (bad == 0, what);
   }
   imp_winograd_free (wg);

@@ -60,23 +60,8 @@ def check(name, ok, detail=""):
 
 # ---- images -------------------------------------------------------------------------------------
 
-def load_png(path):
-    """uint8 [H, W, C], C = 3 or 4 (gdk-pixbuf gives gray files as RGB, like the CLI sees them)."""
-    pb = GdkPixbuf.Pixbuf.new_from_file(path)
-    w, h, n, rs = pb.get_width(), pb.get_height(), pb.get_n_channels(), pb.get_rowstride()
-    data = pb.read_pixel_bytes().get_data()
-    out = np.empty((h, w, n), np.uint8)
-    for y in range(h):
-        out[y] = np.frombuffer(data, np.uint8, w * n, y * rs).reshape(w, n)
-    return out
-
-
-def save_png(arr, path):
-    arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    h, w, n = arr.shape
-    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(arr.tobytes()),
-                                         GdkPixbuf.Colorspace.RGB, n == 4, 8, w, h, w * n)
-    pb.savev(path, "png", [], [])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pixbuf_io import load_image as load_png, save_image as save_png  # noqa: E402
 
 
 def make_inputs(shared, test_dir):
