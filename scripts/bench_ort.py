@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from pixbuf_io import load_image, save_image  # noqa: E402
+from ort_model import free_hw  # noqa: E402
 
 
 def load_rgb(path):
@@ -50,13 +51,7 @@ def cmd_make_input(src, w, h, out):
 def cmd_prepare(model, out):
     import onnx
     m = onnx.load(model)
-    for vi in list(m.graph.input[:1]) + list(m.graph.output[:1]):
-        dims = vi.type.tensor_type.shape.dim
-        for i, name in ((2, "height"), (3, "width")):
-            if dims[i].HasField("dim_value"):
-                dims[i].ClearField("dim_value")
-                dims[i].dim_param = name
-    del m.graph.value_info[:]
+    free_hw(m)
     onnx.save(m, out)
 
 

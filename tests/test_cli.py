@@ -58,6 +58,7 @@ def check(name, ok, detail=""):
 # ---- images through gdk-pixbuf ---------------------------------------------------------------
 
 from pixbuf_io import load_image, save_image  # noqa: E402  (tests/, beside this file)
+from ort_model import free_hw  # noqa: E402
 
 
 # ---- ONNX Runtime reference --------------------------------------------------------------------
@@ -94,13 +95,7 @@ def session_for(model_path, tmp):
     if model_path in _sessions:
         return _sessions[model_path]
     m = onnx.load(model_path)
-    for vi in list(m.graph.input[:1]) + list(m.graph.output[:1]):
-        dims = vi.type.tensor_type.shape.dim
-        for i, name in ((2, "height"), (3, "width")):
-            if dims[i].HasField("dim_value"):
-                dims[i].ClearField("dim_value")
-                dims[i].dim_param = name
-    del m.graph.value_info[:]
+    free_hw(m)
     path = os.path.join(tmp, "ort-" + os.path.basename(model_path))
     onnx.save(m, path)
     so = ort.SessionOptions()
