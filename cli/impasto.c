@@ -76,9 +76,19 @@ static void report_engine (const char *path, const ImpastoError *err)
 static char temp_path[4096];
 static volatile sig_atomic_t temp_path_set;
 
+/* The thread that owns temp_path.  A process-directed signal may land on any thread that does
+ * not block it (OpenBLAS starts its workers before main), even while the main thread has it
+ * blocked to update temp_path; such a thread hands the signal on to the main thread, which takes
+ * it once temp_path is consistent again. */
+static pthread_t main_thread;
+
 static void on_fatal_signal (int sig)
 {
   static const char msg[] = "\nimpasto: interrupted\n";
+  if (!pthread_equal (pthread_self (), main_thread)) {
+    pthread_kill (main_thread, sig); /* async-signal-safe */
+    return;
+  }
   if (temp_path_set)
     unlink (temp_path); /* async-signal-safe */
   ssize_t ignored = write (STDERR_FILENO, msg, sizeof msg - 1);
@@ -96,6 +106,7 @@ static void on_fatal_signal (int sig)
 static void install_signal_handlers (void)
 {
   struct sigaction sa;
+  main_thread = pthread_self ();
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_fatal_signal;
   sigemptyset (&sa.sa_mask);

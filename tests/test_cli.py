@@ -389,28 +389,36 @@ def test_errors(shared, inputs, tmp):
 
 
 def test_interrupt(shared, tmp):
-    """Ctrl-C during a run: the process dies by SIGINT and leaves neither output nor temp file."""
+    """Ctrl-C during a run: the process dies by SIGINT and leaves neither output nor temp file.
+
+    The signal is sent at several moments: right when the temporary file appears (the moment the
+    CLI is still recording its name, and a signal may land on an OpenBLAS thread), and later, while
+    the model loads and runs."""
     import signal
     import time
     model = os.path.join(shared, "models", "mosaic-9.onnx")
     img = os.path.join(shared, "models-src", "images-kodak", "kodim01.png")
-    folder = os.path.join(tmp, "interrupt")
-    os.mkdir(folder)
-    out = os.path.join(folder, "out.png")
-    p = subprocess.Popen([CLI, "stylize", model, img, out, "--threads", THREADS],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    # The temporary file appears right after the image is read, before the model is even loaded;
-    # signal as soon as it exists, long before the stylisation can finish.
-    deadline = time.monotonic() + 60
-    while not os.listdir(folder) and p.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    started = bool(os.listdir(folder))
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
-    check("SIGINT: temp file seen while running", started)
-    check("SIGINT: process killed by SIGINT", p.returncode == -signal.SIGINT,
-          f"exit {p.returncode}, stderr {err!r}")
-    check("SIGINT: nothing left behind", os.listdir(folder) == [], f"left {os.listdir(folder)}")
+    for i, delay in enumerate([0, 0, 0, 0, 0, 0.02, 0.1, 0.4]):
+        folder = os.path.join(tmp, f"interrupt-{i}")
+        os.mkdir(folder)
+        out = os.path.join(folder, "out.png")
+        p = subprocess.Popen([CLI, "stylize", model, img, out, "--threads", THREADS],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # The temporary file appears right after the image is read, before the model is even
+        # loaded; signal when it exists (plus the delay), long before the stylisation can finish.
+        deadline = time.monotonic() + 60
+        while not os.listdir(folder) and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        started = bool(os.listdir(folder))
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        name = f"SIGINT {delay * 1000:.0f} ms after the temp file (run {i + 1})"
+        check(f"{name}: temp file seen while running", started)
+        check(f"{name}: process killed by SIGINT", p.returncode == -signal.SIGINT,
+              f"exit {p.returncode}, stderr {err!r}")
+        check(f"{name}: nothing left behind", os.listdir(folder) == [],
+              f"left {os.listdir(folder)}")
 
 
 def test_misc(shared):
