@@ -7,10 +7,12 @@
  * chunk of CHUNK = 8 * PV pixels accumulates OB x PV vectors of 8 outputs in registers over all
  * (c, ky, kx).  Weights are packed [oc block][c][ky][kx][OB] so the broadcasts are sequential.
  *
- * Two register shapes: OB = 4 output channels x PV = 3 vectors (many output channels, e.g.
- * 3 -> 32) and OB = 3 x PV = 4 (out_c <= 3, e.g. 32 -> 3): 12 accumulators either way, which fits
- * the 16 ymm registers of AVX2.  The AVX2+FMA kernel is picked at run time; a plain C kernel with
- * the same loop structure is the portable fallback. */
+ * Two register shapes per instruction set: OB = 4 output channels (many output channels, e.g.
+ * 3 -> 32) and OB = 3 (out_c <= 3, e.g. 32 -> 3).  AVX2 keeps 12 accumulators in its 16 ymm
+ * registers (4 x 3 and 3 x 4 vectors of 8); AVX-512 keeps 24 in its 32 zmm registers (4 x 6 and
+ * 3 x 8 vectors of 16), so each broadcast weight and each loaded input vector feeds more FMAs.
+ * The widest kernel the CPU has is picked at run time; a plain C kernel with the same loop
+ * structure is the portable fallback. */
 #include "conv_direct.h"
 #include "util.h"
 
@@ -28,6 +30,7 @@
 #define CD_KK 81
 #define CD_ROWS 16     /* output rows per task */
 #define CD_SEG 256     /* output columns per task, at most; halved for in_c > 8 (cache) */
+#define CD_CHUNK_MAX 128 /* pixels per register block, at most (AVX-512, 8 vectors of 16) */
 
 /* One output row, one output-channel block, chunks of pixels [0, width) (width rounded up to
  * whole chunks; the padded buffer is wide enough).
@@ -39,7 +42,8 @@ typedef void (*Conv9RowFunc) (const float *in, size_t rs, size_t cs, int ic, con
 
 struct ImpConv9 {
   ImpConvShape shape;
-  int ob, pv;       /* register block: output channels x vectors of 8 pixels */
+  int ob;           /* register block: output channels ... */
+  int chunk;        /* ... x pixels (vectors x lanes) */
   int n_blocks;     /* output-channel blocks */
   float *w;         /* [n_blocks][in_c][81][ob] */
   float *bias;      /* [n_blocks * ob] */
@@ -153,19 +157,80 @@ row_avx2_3x4 (const float *in, size_t rs, size_t cs, int ic, const float *w, con
 {
   row_avx2 (3, 4, in, rs, cs, ic, w, bias, width, out, out_stride);
 }
+
+/* The same loops with vectors of 16 pixels. */
+__attribute__ ((target ("avx512f"), always_inline)) static inline void
+row_avx512 (const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
+            const float *w, const float *bias, int width, float *out, size_t out_stride)
+{
+  const int chunk = 16 * PV;
+  for (int x0 = 0; x0 < width; x0 += chunk) {
+    __m512 acc[4][8];
+#pragma GCC unroll 4
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 8
+      for (int p = 0; p < PV; p++)
+        acc[o][p] = _mm512_set1_ps (bias[o]);
+    for (int c = 0; c < ic; c++)
+      for (int ky = 0; ky < CD_K; ky++) {
+        const float *r = in + c * cs + ky * rs + x0;
+        const float *wk = w + ((size_t) c * CD_KK + ky * CD_K) * OB;
+        for (int kx = 0; kx < CD_K; kx++, wk += OB) {
+          __m512 wv[4];
+#pragma GCC unroll 4
+          for (int o = 0; o < OB; o++)
+            wv[o] = _mm512_set1_ps (wk[o]);
+#pragma GCC unroll 8
+          for (int p = 0; p < PV; p++) {
+            const __m512 xv = _mm512_loadu_ps (r + kx + 16 * p);
+#pragma GCC unroll 4
+            for (int o = 0; o < OB; o++)
+              acc[o][p] = _mm512_fmadd_ps (wv[o], xv, acc[o][p]);
+          }
+        }
+      }
+#pragma GCC unroll 4
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 8
+      for (int p = 0; p < PV; p++)
+        _mm512_storeu_ps (out + o * out_stride + x0 + 16 * p, acc[o][p]);
+  }
+}
+
+__attribute__ ((target ("avx512f"))) static void
+row_avx512_4x6 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
+                int width, float *out, size_t out_stride)
+{
+  row_avx512 (4, 6, in, rs, cs, ic, w, bias, width, out, out_stride);
+}
+
+__attribute__ ((target ("avx512f"))) static void
+row_avx512_3x8 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
+                int width, float *out, size_t out_stride)
+{
+  row_avx512 (3, 8, in, rs, cs, ic, w, bias, width, out, out_stride);
+}
 #endif
 
-/* IMPASTO_CONV9_ISA=c forces the portable kernel (tests check both on one machine). */
-static Conv9RowFunc pick_row (int ob)
+/* The row kernel for blocks of ob output channels and its pixels per block.
+ * IMPASTO_CONV9_ISA=c or =avx2 caps the choice (tests check every kernel on one machine). */
+static Conv9RowFunc pick_row (int ob, int *chunk)
 {
   const char *cap = getenv ("IMPASTO_CONV9_ISA");
-  bool generic = cap && strcmp (cap, "c") == 0;
+  bool generic = cap && strcmp (cap, "c") == 0, no512 = cap && strcmp (cap, "avx2") == 0;
 #if CD_X86
   __builtin_cpu_init ();
-  if (!generic && __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+  if (!generic && !no512 && __builtin_cpu_supports ("avx512f")) {
+    *chunk = ob == 4 ? 16 * 6 : 16 * 8;
+    return ob == 4 ? row_avx512_4x6 : row_avx512_3x8;
+  }
+  if (!generic && __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")) {
+    *chunk = ob == 4 ? 8 * 3 : 8 * 4;
     return ob == 4 ? row_avx2_4x3 : row_avx2_3x4;
+  }
 #endif
-  (void) generic;
+  (void) generic, (void) no512;
+  *chunk = ob == 4 ? 8 * 3 : 8 * 4;
   return ob == 4 ? row_generic_4x3 : row_generic_3x4;
 }
 
@@ -188,9 +253,8 @@ ImpConv9 *imp_conv9_new (const ImpConvShape *s, const float *weight, const float
     return NULL;
   cv->shape = *s;
   cv->ob = s->out_c <= 3 ? 3 : 4;
-  cv->pv = cv->ob == 3 ? 4 : 3;
   cv->n_blocks = (s->out_c + cv->ob - 1) / cv->ob;
-  cv->row = pick_row (cv->ob);
+  cv->row = pick_row (cv->ob, &cv->chunk);
   const size_t ic = (size_t) s->in_c, ocp = (size_t) cv->n_blocks * cv->ob;
   size_t n;
   if (!imp_mul_size (ocp, ic * CD_KK, &n)) {
@@ -255,7 +319,7 @@ static void conv9_task (void *ctx, int64_t task, int thread)
 
   /* padded input window: rows oy0 - pad_t .., columns ox0 - pad_l .. + buf_rs.  Columns
    * [j0, j1) are inside the image and copied as a block; the others go through the pad map. */
-  int colmap[CD_SEG + 32 + CD_K - 1]; /* seg <= CD_SEG rounded up to a chunk (<= 32) */
+  int colmap[CD_SEG + CD_CHUNK_MAX + CD_K - 1]; /* seg <= CD_SEG rounded up to a chunk */
   const int nb = (int) run->buf_rs, xs = ox0 - s->pad_l;
   for (int j = 0; j < nb; j++)
     colmap[j] = pad_map9 (xs + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
@@ -306,7 +370,7 @@ ImpastoStatus imp_conv9_run (const ImpConv9 *cv, int h, int w, const float *x, f
   run.ow = w + s->pad_l + s->pad_r - (CD_K - 1);
   if (run.oh < 1 || run.ow < 1)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv9: input %d x %d gives an empty output", h, w);
-  const int chunk = 8 * cv->pv;
+  const int chunk = cv->chunk;
   const int seg_max = s->in_c > 8 ? CD_SEG / 2 : CD_SEG;
   int n = (run.ow + seg_max - 1) / seg_max; /* balance the segments, whole chunks each */
   run.seg = ((run.ow + n - 1) / n + chunk - 1) / chunk * chunk;

@@ -18,6 +18,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,27 +125,88 @@ static ImpastoStatus open_scratch (Stream *s)
   return IMPASTO_OK;
 }
 
-/* Byte offset of a free region of the scratch file of len bytes (first fit, else the end). */
-static int64_t file_region (Stream *s, int64_t len)
+/* Reserve the disk blocks of [off, off + len) in every scratch file before writing them.
+ * Measured on ext4: buffered writes that extend a file run at 0.4-0.5 GB/s (delayed allocation
+ * per page), into fallocated blocks at 8-9 GB/s; the scratch files of a 24 MP image take 4.7 GB
+ * of writes.  It also makes a full disk fail here, up front, with a clear message.  File systems
+ * without fallocate just skip it. */
+static ImpastoStatus file_reserve (Stream *s, int64_t off, int64_t len)
 {
-  for (int i = 0; i < s->n_holes; i++)
-    if (s->hole_len[i] >= len) {
-      int64_t off = s->hole_off[i];
-      s->hole_off[i] += len;
-      s->hole_len[i] -= len;
-      return off;
+  for (int i = 0; i < s->n_files; i++)
+    if (fallocate (s->fd[i], 0, off, len) != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+      return imp_fail (s->err, IMPASTO_E_IO, "scratch file: cannot reserve %.1f MB: %s",
+                       (double) len * s->n_files / 1e6, strerror (errno));
     }
-  int64_t off = s->file_end;
-  s->file_end += len;
-  return off;
+  return IMPASTO_OK;
+}
+
+/* The free regions ("holes") of the scratch files are kept sorted by offset and merged with
+ * their neighbours, so a large value can reuse the space of several freed smaller ones.  Reusing
+ * space matters beyond disk use: rewriting pages already in the page cache is cheap, while every
+ * new page is a fresh kernel allocation (on the measured VM, buffered writes that extend a file
+ * ran at 0.4-0.5 GB/s against 8-15 GB/s for rewrites). */
+
+static void hole_remove (Stream *s, int i)
+{
+  memmove (s->hole_off + i, s->hole_off + i + 1, (size_t) (s->n_holes - i - 1) * sizeof (int64_t));
+  memmove (s->hole_len + i, s->hole_len + i + 1, (size_t) (s->n_holes - i - 1) * sizeof (int64_t));
+  s->n_holes--;
+}
+
+/* *off = byte offset of a free region of len bytes in the scratch files: the smallest hole that
+ * fits, else the last hole if it ends at the end of the files (grown), else the end. */
+static ImpastoStatus file_region (Stream *s, int64_t len, int64_t *off)
+{
+  int best = -1;
+  for (int i = 0; i < s->n_holes; i++)
+    if (s->hole_len[i] >= len && (best < 0 || s->hole_len[i] < s->hole_len[best]))
+      best = i;
+  if (best >= 0) {
+    *off = s->hole_off[best];
+    s->hole_off[best] += len;
+    s->hole_len[best] -= len;
+    if (s->hole_len[best] == 0)
+      hole_remove (s, best);
+    return IMPASTO_OK;
+  }
+  int last = s->n_holes - 1;
+  int64_t start = s->file_end;
+  if (last >= 0 && s->hole_off[last] + s->hole_len[last] == s->file_end)
+    start = s->hole_off[last];
+  ImpastoStatus st = file_reserve (s, s->file_end, start + len - s->file_end);
+  if (st)
+    return st;
+  if (start < s->file_end)
+    hole_remove (s, last);
+  *off = start;
+  s->file_end = start + len;
+  return IMPASTO_OK;
 }
 
 static void file_release (Stream *s, int64_t off, int64_t len)
 {
-  if (s->n_holes < (int) (sizeof s->hole_off / sizeof s->hole_off[0])) {
-    s->hole_off[s->n_holes] = off;
-    s->hole_len[s->n_holes++] = len;
-  }
+  if (len <= 0)
+    return;
+  int i = 0;
+  while (i < s->n_holes && s->hole_off[i] < off)
+    i++;
+  bool joins_prev = i > 0 && s->hole_off[i - 1] + s->hole_len[i - 1] == off;
+  bool joins_next = i < s->n_holes && off + len == s->hole_off[i];
+  if (joins_prev && joins_next) {
+    s->hole_len[i - 1] += len + s->hole_len[i];
+    hole_remove (s, i);
+  } else if (joins_prev) {
+    s->hole_len[i - 1] += len;
+  } else if (joins_next) {
+    s->hole_off[i] = off;
+    s->hole_len[i] += len;
+  } else if (s->n_holes < (int) (sizeof s->hole_off / sizeof s->hole_off[0])) {
+    memmove (s->hole_off + i + 1, s->hole_off + i, (size_t) (s->n_holes - i) * sizeof (int64_t));
+    memmove (s->hole_len + i + 1, s->hole_len + i, (size_t) (s->n_holes - i) * sizeof (int64_t));
+    s->hole_off[i] = off;
+    s->hole_len[i] = len;
+    s->n_holes++;
+  } /* else: the region is lost to reuse (the files only grow); never happens with 64 holes */
 }
 
 static ImpastoStatus store_create (Stream *s, int v)
@@ -171,8 +233,10 @@ static ImpastoStatus store_create (Stream *s, int v)
   /* float16; the same region in every file, each holding every n_files-th row */
   int64_t rows_per_file = (sv->h + s->n_files - 1) / s->n_files;
   sv->bytes = (size_t) rows_per_file * (size_t) sv->c * (size_t) sv->w * sizeof (uint16_t);
-  sv->offset = file_region (s, (int64_t) sv->bytes);
-  return IMPASTO_OK;
+  st = file_region (s, (int64_t) sv->bytes, &sv->offset);
+  if (st)
+    sv->bytes = 0; /* nothing to release */
+  return st;
 }
 
 static void store_free (Stream *s, SVal *sv)
@@ -629,16 +693,37 @@ static ImpastoStatus make_resize (Stream *s, const ImpStep *st)
 /* ------------------------------------------------------------------------------------------ */
 /* Steps that produce stored values, band by band.                                              */
 
-static int64_t band_rows (const Stream *s, const SVal *out)
+/* Rows per band of value out, whose rows cost row_bytes of buffers each (automatic bands). */
+static int64_t band_rows (const Stream *s, const SVal *out, size_t row_bytes)
 {
   int64_t rows;
-  if (s->tile_rows > 0) { /* the user's tile size, scaled to this value's resolution */
+  if (s->tile_rows > 0) /* the user's tile size, scaled to this value's resolution */
     rows = (s->tile_rows * out->h + s->ph - 1) / s->ph;
-  } else {
-    size_t row_bytes = (size_t) out->c * (size_t) out->w * sizeof (float);
+  else
     rows = (int64_t) (BAND_BYTES / (row_bytes ? row_bytes : 1));
-  }
   return IMP_MAX (1, IMP_MIN (rows, out->h));
+}
+
+static size_t value_row_bytes (const SVal *sv)
+{
+  return (size_t) sv->c * (size_t) sv->w * sizeof (float);
+}
+
+/* Bytes of band buffer one output row of step st needs: its own row or the input rows it reads,
+ * whichever is larger.  (A 32 -> 3 conv reads 10x more than it writes: sizing its bands by the
+ * output alone made 260 MB input bands.) */
+static size_t step_row_bytes (const Stream *s, const ImpStep *st)
+{
+  size_t bytes = value_row_bytes (&s->v[st->output]);
+  for (int i = 0; i < st->n_inputs; i++) {
+    if (s->m->graph->values[st->inputs[i]].is_const)
+      continue;
+    size_t in = value_row_bytes (&s->v[st->inputs[i]]);
+    if (st->kind == STEP_CONV)
+      in *= (size_t) st->u.conv.shape.stride_h;
+    bytes = IMP_MAX (bytes, in);
+  }
+  return bytes;
 }
 
 static ImpastoStatus conv_band (Stream *s, ImpStep *st, int64_t o0, int64_t o1, float *dst)
@@ -731,7 +816,7 @@ static ImpastoStatus materialise (Stream *s, ImpStep *st)
   SVal *out = &s->v[st->output];
   bool final = st->output == s->m->output;
   ImpastoStatus rc = final ? IMPASTO_OK : store_create (s, st->output);
-  int64_t rows = band_rows (s, out);
+  int64_t rows = band_rows (s, out, step_row_bytes (s, st));
   size_t cap = 0;
   float *band = rc ? NULL : take (s, (size_t) out->c * (size_t) rows * (size_t) out->w, &cap);
   if (!rc && !band)
@@ -764,7 +849,7 @@ typedef void (*BandSink) (Stream *s, const SVal *sv, int64_t r0, int64_t r1, flo
 static ImpastoStatus for_each_band (Stream *s, int v, BandSink fn, void *ctx)
 {
   SVal *sv = &s->v[v];
-  int64_t rows = band_rows (s, sv);
+  int64_t rows = band_rows (s, sv, value_row_bytes (sv));
   size_t cap;
   float *band = take (s, (size_t) sv->c * (size_t) rows * (size_t) sv->w, &cap);
   if (!band)

@@ -139,9 +139,11 @@ int main (void)
   ImpPool *pool = imp_pool_new (2);
   test_not_eligible ();
   const ImpPadMode modes[3] = { IMP_PAD_CONSTANT, IMP_PAD_REFLECT, IMP_PAD_EDGE };
-  for (int isa = 0; isa < 2; isa++) {
-    if (isa == 0)
-      setenv ("IMPASTO_CONV9_ISA", "c", 1);
+  /* every kernel flavour this CPU can run: portable C, AVX2, the widest (AVX-512 when present) */
+  const char *isas[3] = { "c", "avx2", NULL };
+  for (int isa = 0; isa < 3; isa++) {
+    if (isas[isa])
+      setenv ("IMPASTO_CONV9_ISA", isas[isa], 1);
     else
       unsetenv ("IMPASTO_CONV9_ISA");
     for (int mi = 0; mi < 3; mi++) {
@@ -164,6 +166,8 @@ int main (void)
     run_case (pool, 32, 3, 19, 531, 4, 3, 2, 8, IMP_PAD_EDGE, true);
     run_case (pool, 3, 32, 18, 250, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* segment > 256 */
     run_case (pool, 32, 3, 18, 127, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* segment > 128 */
+    run_case (pool, 3, 32, 17, 583, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* 96-pixel blocks, partial */
+    run_case (pool, 32, 3, 17, 389, 4, 4, 4, 4, IMP_PAD_REFLECT, true); /* 128-pixel blocks */
   }
   imp_pool_free (pool);
   printf ("worst |error| / scale: %.3g (tolerance %.0e)\n", worst_ratio, TOL);
