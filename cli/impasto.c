@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto.h"
+#include "png_write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -417,7 +418,10 @@ static gboolean write_to_fd (const gchar *buf, gsize count, GError **error, gpoi
   return TRUE;
 }
 
-static bool image_save (GdkPixbuf *pixbuf, OutputFormat format, int fd, const char *output)
+/* PNG goes through our multi-threaded writer (png_threads compress at once), JPEG through
+ * gdk-pixbuf. */
+static bool image_save (GdkPixbuf *pixbuf, OutputFormat format, int fd, const char *output,
+                        int png_threads)
 {
   GError *gerr = NULL;
   gboolean ok;
@@ -425,7 +429,9 @@ static bool image_save (GdkPixbuf *pixbuf, OutputFormat format, int fd, const ch
     ok = gdk_pixbuf_save_to_callback (pixbuf, write_to_fd, &fd, "jpeg", &gerr,
                                       "quality", "95", NULL);
   else
-    ok = gdk_pixbuf_save_to_callback (pixbuf, write_to_fd, &fd, "png", &gerr, NULL);
+    ok = impasto_png_write (fd, gdk_pixbuf_read_pixels (pixbuf), gdk_pixbuf_get_width (pixbuf),
+                            gdk_pixbuf_get_height (pixbuf), gdk_pixbuf_get_rowstride (pixbuf),
+                            gdk_pixbuf_get_n_channels (pixbuf), png_threads, &gerr);
   if (!ok) {
     report ("cannot write '%s': %s", output, gerr ? gerr->message : "unknown error");
     g_clear_error (&gerr);
@@ -635,7 +641,8 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
 
   if (run->out_owned)
     output_finish (&run->out, run->input, run->output);
-  if (!image_save (run->output, format, run->fd, output_path))
+  int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
+  if (!image_save (run->output, format, run->fd, output_path, threads))
     return false;
   if (!temp_file_commit (run->fd, output_path))
     return false;

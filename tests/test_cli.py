@@ -200,7 +200,113 @@ def make_inputs(shared, tmp):
     return inputs
 
 
+def decode_png_strict(path, unfilter=True):
+    """An independent PNG reader for the files the CLI writes: every chunk's CRC-32, the zlib
+    stream (zlib checks its Adler-32), all five row filters.  uint8 [H, W, C] for 8-bit RGB/RGBA
+    (unfilter=False: only the checks, returns the number of IDAT chunks)."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("no PNG signature")
+    pos, idat, ihdr, ended = 8, [], None, False
+    while pos < len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        if zlib.crc32(ctype + body) != crc:
+            raise ValueError(f"bad CRC in {ctype!r}")
+        if ctype == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif ctype == b"IDAT":
+            idat.append(body)
+        elif ctype == b"IEND":
+            ended = True
+        pos += 12 + length
+    if not ended or ihdr is None:
+        raise ValueError("missing IHDR or IEND")
+    w, h, depth, ctype, _, _, interlace = ihdr
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        raise ValueError(f"unexpected IHDR {ihdr}")
+    bpp = 3 if ctype == 2 else 4
+    try:
+        raw = zlib.decompress(b"".join(idat))
+    except zlib.error as e:
+        raise ValueError(f"zlib stream: {e}")
+    stride = 1 + w * bpp
+    if len(raw) != h * stride:
+        raise ValueError(f"{len(raw)} bytes of rows, want {h * stride}")
+    if not unfilter:
+        return len(idat)
+    out = np.zeros((h, w * bpp), np.int32)
+    prev = np.zeros(w * bpp, np.int32)
+    for y in range(h):
+        ft, row = raw[y * stride], np.frombuffer(raw, np.uint8, w * bpp, y * stride + 1).astype(np.int32)
+        cur = np.zeros(w * bpp, np.int32)
+        for x in range(w * bpp):
+            a = cur[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if ft == 0:
+                pred = 0
+            elif ft == 1:
+                pred = a
+            elif ft == 2:
+                pred = b
+            elif ft == 3:
+                pred = (a + b) // 2
+            elif ft == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            else:
+                raise ValueError(f"filter {ft}")
+            cur[x] = (row[x] + pred) & 255
+        out[y], prev = cur, cur
+    return out.reshape(h, w, bpp).astype(np.uint8)
+
+
 # ---- test groups -------------------------------------------------------------------------------
+
+def test_png_writer(model, tmp):
+    """The CLI's own multi-threaded PNG writer: small and thin images, RGB and RGBA, 1-3 threads;
+    each file checked by the strict reader above and by gdk-pixbuf, and the same for any thread
+    count."""
+    rng = np.random.default_rng(5)
+    for w, h, n in ((1, 1, 3), (7, 3, 4), (300, 1, 3), (1, 40, 4), (97, 61, 3)):
+        src = rng.integers(0, 256, (h, w, n), dtype=np.uint8)
+        ipath = os.path.join(tmp, f"pngw-{w}x{h}x{n}.png")
+        save_image(src, ipath)
+        outs = []
+        for threads in ("1", "2", "3"):
+            out = os.path.join(tmp, f"pngw-out-{w}x{h}x{n}-{threads}.png")
+            got = stylize(model, ipath, out, "--threads", threads)
+            if got is None:
+                break
+            try:
+                strict = decode_png_strict(out)
+                detail = ""
+            except ValueError as e:
+                strict, detail = None, str(e)
+            check(f"png writer {w}x{h}x{n} --threads {threads}: valid file, pixels as gdk-pixbuf reads",
+                  strict is not None and np.array_equal(strict, got), detail)
+            outs.append(got)
+        check(f"png writer {w}x{h}x{n}: same pixels for 1, 2, 3 threads",
+              len(outs) == 3 and all(np.array_equal(outs[0], o) for o in outs[1:]))
+    # Noise compresses badly: over 1 MiB of zlib stream, so several IDAT chunks.
+    src = rng.integers(0, 256, (800, 1100, 3), dtype=np.uint8)
+    ipath, out = os.path.join(tmp, "pngw-big.png"), os.path.join(tmp, "pngw-big-out.png")
+    save_image(src, ipath)
+    rc, _, err = run_cli("stylize", model, ipath, out, "--threads", "2", "--strength", "0")
+    try:
+        chunks, detail = decode_png_strict(out, unfilter=False), ""
+    except (ValueError, OSError) as e:
+        chunks, detail = 0, str(e)
+    check("png writer 1100x800 noise: valid file in several IDAT chunks", rc == 0 and chunks >= 2,
+          f"exit {rc}, {chunks} IDAT chunks {detail} {err.strip()}")
+    check("png writer 1100x800 noise: gdk-pixbuf reads back the input (strength 0)",
+          rc == 0 and np.array_equal(load_image(out), src))
 
 def test_model_vs_ort(model, inputs, tmp):
     sess = session_for(model, tmp)
@@ -448,6 +554,7 @@ def main():
         test_misc(shared)
         test_errors(shared, inputs, tmp)
         test_interrupt(shared, tmp)
+        test_png_writer(os.path.join(models_dir, "mosaic-9.onnx"), tmp)
         for model in models:
             test_model_vs_ort(model, inputs, tmp)
         test_tiles([m for m in models if os.path.basename(m).startswith("mosaic-")],
