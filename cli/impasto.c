@@ -601,21 +601,39 @@ static void stylize_run_clear (StylizeRun *run)
     free (run->out.data_u8);
 }
 
+/* IMPASTO_PROFILE=1: the wall time of each phase of a run on stderr (the engine adds its steps). */
+static void profile_phase (const char *phase)
+{
+  static int enabled = -1;
+  static struct timespec last;
+  if (enabled < 0) {
+    enabled = getenv ("IMPASTO_PROFILE") != NULL;
+    clock_gettime (CLOCK_MONOTONIC, &last);
+  }
+  if (!enabled)
+    return;
+  fprintf (stderr, "impasto profile: cli %-26s %8.2f ms\n", phase, seconds_since (&last) * 1e3);
+  clock_gettime (CLOCK_MONOTONIC, &last);
+}
+
 /* The steps of a stylize run; false after reporting an error. */
 static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
                            const char *output_path, OutputFormat format, ImpastoOptions *options)
 {
   ImpastoError err = { 0 };
+  profile_phase ("start");
 
   /* Cheap checks first, so a typo does not cost a model load. */
   if (!(run->input = image_load (input_path)))
     return false;
+  profile_phase ("read image");
   if ((run->fd = temp_file_create (output_path)) < 0)
     return false;
   if (!(run->model = impasto_model_load (model_path, &err))) {
     report_engine (model_path, &err);
     return false;
   }
+  profile_phase ("load model");
 
   /* JPEG has no alpha channel: such outputs drop it. */
   bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
@@ -624,6 +642,7 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
       || !output_prepare (&run->in, keep_alpha, &run->output, &run->out, &run->out_owned))
     return false;
 
+  profile_phase ("prepare images");
   Progress progress = { .enabled = isatty (STDERR_FILENO), .shown_percent = -1 };
   pthread_mutex_init (&progress.lock, NULL);
   clock_gettime (CLOCK_MONOTONIC, &progress.start);
@@ -639,13 +658,16 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
 
+  profile_phase ("stylize");
   if (run->out_owned)
     output_finish (&run->out, run->input, run->output);
   int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
   if (!image_save (run->output, format, run->fd, output_path, threads))
     return false;
+  profile_phase ("write image");
   if (!temp_file_commit (run->fd, output_path))
     return false;
+  profile_phase ("commit");
   return true;
 }
 

@@ -30,6 +30,9 @@
 #ifdef IMPASTO_HAVE_CONV9
 #include "conv_direct.h"
 #endif
+#ifdef IMPASTO_HAVE_CONV_S2
+#include "conv_s2.h"
+#endif
 
 /* Declared here on purpose (not every cblas.h has it); it exists in libopenblas. */
 void openblas_set_num_threads (int);
@@ -60,6 +63,9 @@ struct ImpConv {
 #endif
 #ifdef IMPASTO_HAVE_CONV9
   ImpConv9 *c9;   /* skinny 9x9 convs (conv_direct.c), NULL otherwise */
+#endif
+#ifdef IMPASTO_HAVE_CONV_S2
+  ImpConvS2 *s2;  /* 3x3 stride-2 convs (conv_s2.c), NULL otherwise */
 #endif
 };
 
@@ -180,11 +186,9 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
                 = weight[(((size_t) oc * s->in_c + ci) * s->kh + ky) * s->kw + kx];
   }
 
-  /* ---- WINOGRAD DISPATCH POINT ----------------------------------------------------------
-   * 3x3 stride-1 dilation-1 group-1 convs are routed to engine/winograd.c (branch `perf`) once
-   * it is merged: add winograd.c to engine_sources and define IMPASTO_HAVE_WINOGRAD.  If the
-   * Winograd preparation fails we keep the im2col path below, which handles every shape and
-   * stays the fallback. */
+  /* ---- fast paths: 3x3 stride-1 convs to engine/winograd.c, skinny 9x9 ones to
+   * engine/conv_direct.c, 3x3 stride-2 ones to engine/conv_s2.c.  When one cannot be prepared the
+   * im2col path below, which handles every shape, stays in use. */
 #ifdef IMPASTO_HAVE_WINOGRAD
   if (imp_winograd_eligible (s)) {
     ImpastoError wg_err;
@@ -196,6 +200,12 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
   if (imp_conv9_eligible (s)) {
     ImpastoError c9_err;
     conv->c9 = imp_conv9_new (s, weight, bias, &c9_err);
+  }
+#endif
+#ifdef IMPASTO_HAVE_CONV_S2
+  if (imp_conv_s2_eligible (s)) {
+    ImpastoError s2_err;
+    conv->s2 = imp_conv_s2_new (s, weight, bias, &s2_err);
   }
 #endif
   return conv;
@@ -214,6 +224,9 @@ void imp_conv_free (ImpConv *conv)
 #endif
 #ifdef IMPASTO_HAVE_CONV9
   imp_conv9_free (conv->c9);
+#endif
+#ifdef IMPASTO_HAVE_CONV_S2
+  imp_conv_s2_free (conv->s2);
 #endif
   imp_free (conv->weight);
   imp_free (conv->wfold);
@@ -432,6 +445,10 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
 #ifdef IMPASTO_HAVE_CONV9
   if (conv->c9)
     return imp_conv9_run (conv->c9, h, w, x, y, pool, err);
+#endif
+#ifdef IMPASTO_HAVE_CONV_S2
+  if (conv->s2)
+    return imp_conv_s2_run (conv->s2, h, w, x, y, pool, err);
 #endif
 
   int threads = imp_pool_threads (pool);

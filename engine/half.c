@@ -66,6 +66,30 @@ void imp_f16_to_f32_ref (const uint16_t *src, float *dst, size_t n)
     dst[i] = from_half (src[i]);
 }
 
+/* The oracle: double sums, plain loops. */
+void imp_f32_to_f16_centred_ref (const float *src, float centre, uint16_t *dst, size_t n,
+                                 double *sum, double *sumsq)
+{
+  double s = 0, q = 0;
+  for (size_t i = 0; i < n; i++) {
+    float d = src[i] - centre;
+    dst[i] = to_half (d);
+    s += d;
+    q += (double) d * d;
+  }
+  *sum += s;
+  *sumsq += q;
+}
+
+void imp_f16_to_f32_affine_ref (const uint16_t *src, float *dst, size_t n, float mul, float add,
+                                bool relu)
+{
+  for (size_t i = 0; i < n; i++) {
+    float v = from_half (src[i]) * mul + add;
+    dst[i] = relu && !(v > 0.0f) ? 0.0f : v;
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -84,6 +108,55 @@ __attribute__ ((target ("avx,f16c"))) static void to_f32_f16c (const uint16_t *s
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps (dst + i, _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (src + i))));
   imp_f16_to_f32_ref (src + i, dst + i, n - i);
+}
+
+__attribute__ ((target ("avx,fma,f16c"))) static void
+to_f16_centred_f16c (const float *src, float centre, uint16_t *dst, size_t n, double *sum,
+                     double *sumsq)
+{
+  const __m256 c = _mm256_set1_ps (centre);
+  double s = 0, q = 0;
+  size_t i = 0;
+  while (i + 8 <= n) {
+    /* float partial sums over one block of <= 128 values (16 per lane), then into double */
+    __m256 bs = _mm256_setzero_ps (), bq = _mm256_setzero_ps ();
+    size_t end = i + 128 <= n ? i + 128 : n - (n - i) % 8;
+    for (; i < end; i += 8) {
+      __m256 d = _mm256_sub_ps (_mm256_loadu_ps (src + i), c);
+      _mm_storeu_si128 ((__m128i *) (dst + i), _mm256_cvtps_ph (d, _MM_FROUND_TO_NEAREST_INT));
+      bs = _mm256_add_ps (bs, d);
+      bq = _mm256_fmadd_ps (d, d, bq);
+    }
+    float ls[8], lq[8];
+    _mm256_storeu_ps (ls, bs);
+    _mm256_storeu_ps (lq, bq);
+    for (int k = 0; k < 8; k++) {
+      s += ls[k];
+      q += lq[k];
+    }
+  }
+  *sum += s;
+  *sumsq += q;
+  imp_f32_to_f16_centred_ref (src + i, centre, dst + i, n - i, sum, sumsq);
+}
+
+__attribute__ ((target ("avx,f16c"))) static void
+to_f32_affine_f16c (const uint16_t *src, float *dst, size_t n, float mul, float add, bool relu)
+{
+  const __m256 m = _mm256_set1_ps (mul), a = _mm256_set1_ps (add), zero = _mm256_setzero_ps ();
+  size_t i = 0;
+  /* multiply then add (no FMA), as the reference rounds */
+  if (relu)
+    for (; i + 8 <= n; i += 8) {
+      __m256 x = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (src + i)));
+      _mm256_storeu_ps (dst + i, _mm256_max_ps (_mm256_add_ps (_mm256_mul_ps (x, m), a), zero));
+    }
+  else
+    for (; i + 8 <= n; i += 8) {
+      __m256 x = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (src + i)));
+      _mm256_storeu_ps (dst + i, _mm256_add_ps (_mm256_mul_ps (x, m), a));
+    }
+  imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);
 }
 
 static int have_f16c (void)
@@ -111,6 +184,34 @@ void imp_f16_to_f32 (const uint16_t *src, float *dst, size_t n)
   else
     imp_f16_to_f32_ref (src, dst, n);
 }
+
+static int have_fma (void)
+{
+  static int cached = -1;
+  if (cached < 0) {
+    __builtin_cpu_init ();
+    cached = __builtin_cpu_supports ("fma");
+  }
+  return cached;
+}
+
+void imp_f32_to_f16_centred (const float *src, float centre, uint16_t *dst, size_t n,
+                             double *sum, double *sumsq)
+{
+  if (have_f16c () && have_fma ())
+    to_f16_centred_f16c (src, centre, dst, n, sum, sumsq);
+  else
+    imp_f32_to_f16_centred_ref (src, centre, dst, n, sum, sumsq);
+}
+
+void imp_f16_to_f32_affine (const uint16_t *src, float *dst, size_t n, float mul, float add,
+                            bool relu)
+{
+  if (have_f16c ())
+    to_f32_affine_f16c (src, dst, n, mul, add, relu);
+  else
+    imp_f16_to_f32_affine_ref (src, dst, n, mul, add, relu);
+}
 #else
 void imp_f32_to_f16 (const float *src, uint16_t *dst, size_t n)
 {
@@ -120,5 +221,17 @@ void imp_f32_to_f16 (const float *src, uint16_t *dst, size_t n)
 void imp_f16_to_f32 (const uint16_t *src, float *dst, size_t n)
 {
   imp_f16_to_f32_ref (src, dst, n);
+}
+
+void imp_f32_to_f16_centred (const float *src, float centre, uint16_t *dst, size_t n,
+                             double *sum, double *sumsq)
+{
+  imp_f32_to_f16_centred_ref (src, centre, dst, n, sum, sumsq);
+}
+
+void imp_f16_to_f32_affine (const uint16_t *src, float *dst, size_t n, float mul, float add,
+                            bool relu)
+{
+  imp_f16_to_f32_affine_ref (src, dst, n, mul, add, relu);
 }
 #endif
