@@ -285,7 +285,9 @@ static void copy_strided (ImpPool *pool, int c, int64_t n, int64_t w, const floa
 
 /* Band [C, n, W] float <-> file rows [C, W] float16.  One pool task per scratch file: task t
  * converts and writes (or reads and converts) the band's rows that live in file t, so every
- * thread copies through the kernel at once without contending for one file's lock. */
+ * thread copies through the kernel at once without contending for one file's lock.
+ * Writing narrows x - centre and sums it (into part, per file, per channel); reading widens with a
+ * per-channel affine map (the centre added back, and any norm view's map folded in). */
 typedef struct {
   const int *fd;
   int n_files;
@@ -294,7 +296,10 @@ typedef struct {
   int c;
   int64_t r0, n, w;
   int64_t offset;   /* the value's region, in every file */
-  const float *center; /* per channel, subtracted before narrowing, added after widening */
+  const float *center;      /* write: per channel, subtracted before narrowing */
+  double *part;             /* write: [n_files][2][C] sums of x - centre and of its square */
+  const float *mul, *add;   /* read: per channel y = half * mul + add ... */
+  bool relu;                /* ... then max (0, y) */
   bool write;
   int *failed_errno; /* per task: 0, or the errno of a failed read/write */
 } FileJob;
@@ -312,26 +317,18 @@ static int transfer (int fd, char *p, size_t len, int64_t off, bool write)
   return 0;
 }
 
-/* Row i of the band <-> its float16 staging row, centred per channel. */
-static void convert_row (const FileJob *j, int64_t i)
+/* Row i of the band <-> its float16 staging row (file task t). */
+static void convert_row (const FileJob *j, int64_t i, int t)
 {
   size_t w = (size_t) j->w;
-  float tmp[1024];
   for (int ch = 0; ch < j->c; ch++) {
     float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) i) * w;
     uint16_t *h = j->rows + ((size_t) i * (size_t) j->c + (size_t) ch) * w;
-    float centre = j->center[ch];
-    for (size_t x0 = 0; x0 < w; x0 += 1024) {
-      size_t k = IMP_MIN (w - x0, (size_t) 1024);
-      if (j->write) {
-        for (size_t q = 0; q < k; q++)
-          tmp[q] = b[x0 + q] - centre;
-        imp_f32_to_f16 (tmp, h + x0, k);
-      } else {
-        imp_f16_to_f32 (h + x0, b + x0, k);
-        for (size_t q = 0; q < k; q++)
-          b[x0 + q] += centre;
-      }
+    if (j->write) {
+      double *part = j->part + (size_t) t * 2 * (size_t) j->c;
+      imp_f32_to_f16_centred (b, j->center[ch], h, w, &part[ch], &part[j->c + ch]);
+    } else {
+      imp_f16_to_f32_affine (h, b, w, j->mul[ch], j->add[ch], j->relu);
     }
   }
 }
@@ -346,44 +343,47 @@ static void file_rows_task (void *ctx, int64_t task, int thread)
     char *bytes = (char *) (j->rows + (size_t) i * (size_t) j->c * (size_t) j->w);
     int64_t off = j->offset + (r / j->n_files) * (int64_t) row_bytes;
     if (j->write)
-      convert_row (j, i);
+      convert_row (j, i, (int) task);
     int e = transfer (j->fd[task], bytes, row_bytes, off, j->write);
     if (e) {
       j->failed_errno[task] = e;
       return;
     }
     if (!j->write)
-      convert_row (j, i);
+      convert_row (j, i, (int) task);
   }
 }
 
-/* Rows [r0, r0 + n) of a file-backed value from / into band [C, n, W]. */
-static ImpastoStatus file_rows (Stream *s, SVal *sv, int64_t r0, int64_t n, float *band, bool write)
+/* Rows [r0, r0 + n) of a file-backed value from / into band [C, n, W]; see FileJob. */
+static ImpastoStatus file_rows (Stream *s, FileJob *j)
 {
-  size_t row = (size_t) sv->c * (size_t) sv->w, cap;
-  uint16_t *tmp = (uint16_t *) take (s, ((size_t) n * row + 1) / 2, &cap); /* [n, C, W] half */
+  size_t row = (size_t) j->c * (size_t) j->w, cap;
+  uint16_t *tmp = (uint16_t *) take (s, ((size_t) j->n * row + 1) / 2, &cap); /* [n, C, W] half */
   if (!tmp)
     return IMPASTO_E_NOMEM;
   int failed[4] = { 0 };
-  FileJob j = { s->fd, s->n_files, band, tmp, sv->c, r0, n, sv->w, sv->offset, sv->center, write,
-                failed };
-  imp_pool_run (s->pool, s->n_files, file_rows_task, &j);
+  j->fd = s->fd;
+  j->n_files = s->n_files;
+  j->rows = tmp;
+  j->failed_errno = failed;
+  imp_pool_run (s->pool, s->n_files, file_rows_task, j);
   give (s, (float *) tmp, cap);
   for (int t = 0; t < s->n_files; t++)
     if (failed[t]) {
       errno = failed[t];
-      return io_error (s, write ? "write" : "read");
+      return io_error (s, j->write ? "write" : "read");
     }
   return IMPASTO_OK;
 }
 
-/* Write rows [r0, r0 + n) of a STORED value from band [C, n, W]; accumulate channel sums. */
+/* Write rows [r0, r0 + n) of a STORED value from band [C, n, W]; accumulate channel sums (of
+ * x in RAM, of x - centre for the file). */
 static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const float *band)
 {
   SVal *sv = &s->v[v];
   size_t w = (size_t) sv->w, plane = (size_t) sv->h * w;
-  imp_channel_sums (sv->c, (size_t) n * w, band, sv->sum, sv->sumsq, s->pool);
   if (sv->ram) {
+    imp_channel_sums (sv->c, (size_t) n * w, band, sv->sum, sv->sumsq, s->pool);
     copy_strided (s->pool, sv->c, n, sv->w, band, (size_t) n * w, w, sv->ram + (size_t) r0 * w,
                   plane, w);
     return IMPASTO_OK;
@@ -402,19 +402,50 @@ static ImpastoStatus store_write (Stream *s, int v, int64_t r0, int64_t n, const
       sv->center[ch] = (float) (acc / ((double) n * (double) w));
     }
   }
-  return file_rows (s, sv, r0, n, (float *) band, true);
+  double *part = imp_alloc0 ((size_t) s->n_files * 2, (size_t) sv->c * sizeof (double),
+                             "channel sums", s->err);
+  if (!part)
+    return IMPASTO_E_NOMEM;
+  FileJob j = { .band = (float *) band, .c = sv->c, .r0 = r0, .n = n, .w = sv->w,
+                .offset = sv->offset, .center = sv->center, .part = part, .write = true };
+  ImpastoStatus st = file_rows (s, &j);
+  for (int t = 0; t < s->n_files; t++) /* in file order: the same sums for every run */
+    for (int ch = 0; ch < sv->c; ch++) {
+      sv->sum[ch] += part[(size_t) t * 2 * sv->c + ch];
+      sv->sumsq[ch] += part[(size_t) t * 2 * sv->c + sv->c + ch];
+    }
+  imp_free (part);
+  return st;
 }
 
-static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float *band)
+/* Rows [r0, r0 + n) of a STORED value into band [C, n, W], mapped per channel by y = x * mul + add
+ * (then relu) when mul is given: a norm view read straight from its stored input. */
+static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float *band,
+                                 const float *mul, const float *add, bool relu)
 {
   SVal *sv = &s->v[v];
   size_t w = (size_t) sv->w, plane = (size_t) sv->h * w;
   if (sv->ram) {
     copy_strided (s->pool, sv->c, n, sv->w, sv->ram + (size_t) r0 * w, plane, w, band,
                   (size_t) n * w, w);
+    if (mul)
+      imp_channel_affine (sv->c, (size_t) n * w, band, mul, add, relu, band, s->pool);
     return IMPASTO_OK;
   }
-  return file_rows (s, sv, r0, n, band, false);
+  /* x = half + centre, so x * mul + add = half * mul + (centre * mul + add) */
+  float *map = imp_alloc ((size_t) sv->c * 2, sizeof (float), "channel map", s->err);
+  if (!map)
+    return IMPASTO_E_NOMEM;
+  for (int ch = 0; ch < sv->c; ch++) {
+    double m = mul ? mul[ch] : 1.0, a = add ? add[ch] : 0.0;
+    map[ch] = (float) m;
+    map[sv->c + ch] = (float) ((double) sv->center[ch] * m + a);
+  }
+  FileJob j = { .band = band, .c = sv->c, .r0 = r0, .n = n, .w = sv->w, .offset = sv->offset,
+                .mul = map, .add = map + sv->c, .relu = mul && relu, .write = false };
+  ImpastoStatus st = file_rows (s, &j);
+  imp_free (map);
+  return st;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -559,10 +590,12 @@ static ImpastoStatus read_rows (Stream *s, int v, int64_t r0, int64_t r1, float 
     imp_image_input_rows (s->m, s->in, r0, r1, sv->w, dst, s->pool);
     return IMPASTO_OK;
   case SV_STORED:
-    return store_read (s, v, r0, r1 - r0, dst);
+    return store_read (s, v, r0, r1 - r0, dst, NULL, NULL, false);
   case SV_ALIAS:
     return read_rows (s, sv->src, r0, r1, dst);
   case SV_AFFINE:
+    if (s->v[sv->src].kind == SV_STORED) /* one pass: read and map */
+      return store_read (s, sv->src, r0, r1 - r0, dst, sv->mul, sv->add, sv->relu);
     if ((st = read_rows (s, sv->src, r0, r1, dst)))
       return st;
     imp_channel_affine (sv->c, n, dst, sv->mul, sv->add, sv->relu, dst, s->pool);
@@ -616,7 +649,9 @@ static ImpastoStatus make_instnorm (Stream *s, const ImpStep *st)
     rc = IMPASTO_E_NOMEM;
   double count = (double) in->h * (double) in->w;
   for (int ch = 0; !rc && ch < c; ch++) { /* y = scale (x - mean) / sqrt(var + eps) + bias */
-    double mean = sum[ch] / count, var = sumsq[ch] / count - mean * mean;
+    /* the sums are of x - centre for a value in the scratch file (see store_write) */
+    double shift = in->kind == SV_STORED && in->center ? in->center[ch] : 0.0;
+    double d = sum[ch] / count, var = sumsq[ch] / count - d * d, mean = shift + d;
     double k = st->u.instnorm.scale[ch] / sqrt ((var > 0 ? var : 0) + st->u.instnorm.eps);
     out->mul[ch] = (float) k;
     out->add[ch] = (float) (st->u.instnorm.bias[ch] - mean * k);
