@@ -2,6 +2,7 @@
  * bit-level reference below. */
 #include "half.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static uint16_t to_half (float f)
@@ -159,6 +160,77 @@ to_f32_affine_f16c (const uint16_t *src, float *dst, size_t n, float mul, float 
   imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);
 }
 
+/* The same two passes with 16 lanes (AVX-512F converts 16 values per instruction). */
+__attribute__ ((target ("avx512f"))) static void
+to_f16_centred_avx512 (const float *src, float centre, uint16_t *dst, size_t n, double *sum,
+                       double *sumsq)
+{
+  const __m512 c = _mm512_set1_ps (centre);
+  double s = 0, q = 0;
+  size_t i = 0;
+  while (i + 16 <= n) {
+    /* float partial sums over one block of <= 128 values (8 per lane), then into double */
+    __m512 bs = _mm512_setzero_ps (), bq = _mm512_setzero_ps ();
+    size_t end = i + 128 <= n ? i + 128 : n - (n - i) % 16;
+    for (; i < end; i += 16) {
+      __m512 d = _mm512_sub_ps (_mm512_loadu_ps (src + i), c);
+      _mm256_storeu_si256 ((__m256i *) (dst + i), _mm512_cvtps_ph (d, _MM_FROUND_TO_NEAREST_INT));
+      bs = _mm512_add_ps (bs, d);
+      bq = _mm512_fmadd_ps (d, d, bq);
+    }
+    float ls[16], lq[16];
+    _mm512_storeu_ps (ls, bs);
+    _mm512_storeu_ps (lq, bq);
+    for (int k = 0; k < 16; k++) {
+      s += ls[k];
+      q += lq[k];
+    }
+  }
+  *sum += s;
+  *sumsq += q;
+  imp_f32_to_f16_centred_ref (src + i, centre, dst + i, n - i, sum, sumsq);
+}
+
+__attribute__ ((target ("avx512f"))) static void
+to_f32_affine_avx512 (const uint16_t *src, float *dst, size_t n, float mul, float add, bool relu)
+{
+  const __m512 m = _mm512_set1_ps (mul), a = _mm512_set1_ps (add), zero = _mm512_setzero_ps ();
+  size_t i = 0;
+  /* multiply then add (no FMA), as the reference rounds */
+  if (relu)
+    for (; i + 16 <= n; i += 16) {
+      __m512 x = _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (src + i)));
+      _mm512_storeu_ps (dst + i, _mm512_max_ps (_mm512_add_ps (_mm512_mul_ps (x, m), a), zero));
+    }
+  else
+    for (; i + 16 <= n; i += 16) {
+      __m512 x = _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (src + i)));
+      _mm512_storeu_ps (dst + i, _mm512_add_ps (_mm512_mul_ps (x, m), a));
+    }
+  imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);
+}
+
+/* 2: AVX-512F, 1: F16C + FMA (AVX2-class), 0: neither.  IMPASTO_HALF_ISA=f16c or =c caps it
+ * (tests check every flavour on one machine). */
+static int half_isa (void)
+{
+  static int cached = -1;
+  if (cached < 0) {
+    __builtin_cpu_init ();
+    const char *cap = getenv ("IMPASTO_HALF_ISA");
+    int level = 0;
+    if (__builtin_cpu_supports ("f16c") && __builtin_cpu_supports ("avx")
+        && __builtin_cpu_supports ("fma"))
+      level = __builtin_cpu_supports ("avx512f") ? 2 : 1;
+    if (cap && strcmp (cap, "c") == 0)
+      level = 0;
+    else if (cap && strcmp (cap, "f16c") == 0 && level > 1)
+      level = 1;
+    cached = level;
+  }
+  return cached;
+}
+
 static int have_f16c (void)
 {
   static int cached = -1;
@@ -185,32 +257,24 @@ void imp_f16_to_f32 (const uint16_t *src, float *dst, size_t n)
     imp_f16_to_f32_ref (src, dst, n);
 }
 
-static int have_fma (void)
-{
-  static int cached = -1;
-  if (cached < 0) {
-    __builtin_cpu_init ();
-    cached = __builtin_cpu_supports ("fma");
-  }
-  return cached;
-}
-
 void imp_f32_to_f16_centred (const float *src, float centre, uint16_t *dst, size_t n,
                              double *sum, double *sumsq)
 {
-  if (have_f16c () && have_fma ())
-    to_f16_centred_f16c (src, centre, dst, n, sum, sumsq);
-  else
-    imp_f32_to_f16_centred_ref (src, centre, dst, n, sum, sumsq);
+  switch (half_isa ()) {
+  case 2: to_f16_centred_avx512 (src, centre, dst, n, sum, sumsq); break;
+  case 1: to_f16_centred_f16c (src, centre, dst, n, sum, sumsq); break;
+  default: imp_f32_to_f16_centred_ref (src, centre, dst, n, sum, sumsq);
+  }
 }
 
 void imp_f16_to_f32_affine (const uint16_t *src, float *dst, size_t n, float mul, float add,
                             bool relu)
 {
-  if (have_f16c ())
-    to_f32_affine_f16c (src, dst, n, mul, add, relu);
-  else
-    imp_f16_to_f32_affine_ref (src, dst, n, mul, add, relu);
+  switch (half_isa ()) {
+  case 2: to_f32_affine_avx512 (src, dst, n, mul, add, relu); break;
+  case 1: to_f32_affine_f16c (src, dst, n, mul, add, relu); break;
+  default: imp_f16_to_f32_affine_ref (src, dst, n, mul, add, relu);
+  }
 }
 #else
 void imp_f32_to_f16 (const float *src, uint16_t *dst, size_t n)

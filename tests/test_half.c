@@ -4,6 +4,9 @@
 #include "half.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +22,45 @@ static uint32_t next (void)
 {
   rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
   return rng;
+}
+
+/* The fused passes of the scratch file against their plain references (odd lengths: the tails). */
+static void check_fused (void)
+{
+  int bad;
+  for (size_t len = 0; len < 300; len += (len < 20 ? 1 : 37)) {
+    static float src[300], y1[300], y2[300];
+    static uint16_t h1[300], h2[300];
+    float centre = 1000.0f;
+    for (size_t i = 0; i < len; i++) /* mean far from zero, spread ~3: what centring is for */
+      src[i] = centre + 0.25f + (float) ((int) (next () % 6001) - 3000) / 1000.0f;
+    double s1 = 1.0, q1 = 2.0, s2 = 1.0, q2 = 2.0; /* sums add to what is there */
+    imp_f32_to_f16_centred_ref (src, centre, h1, len, &s1, &q1);
+    imp_f32_to_f16_centred (src, centre, h2, len, &s2, &q2);
+    CHECK (memcmp (h1, h2, len * sizeof (uint16_t)) == 0, "centred halves differ (n = %zu)", len);
+    CHECK (fabs (s1 - s2) <= 1e-5 * (1.0 + fabs (s1)) && fabs (q1 - q2) <= 1e-5 * q1,
+           "centred sums %.9g %.9g vs %.9g %.9g (n = %zu)", s2, q2, s1, q1, len);
+    double ws = 1.0, wq = 2.0; /* the exact sums, from the definition */
+    for (size_t i = 0; i < len; i++) {
+      double d = (double) src[i] - centre;
+      ws += d, wq += d * d;
+    }
+    CHECK (fabs (s2 - ws) <= 1e-4 * (1.0 + fabs (ws)) && fabs (q2 - wq) <= 1e-5 * wq,
+           "centred sums %.9g %.9g, exact %.9g %.9g (n = %zu)", s2, q2, ws, wq, len);
+    for (int relu = 0; relu < 2; relu++) {
+      imp_f16_to_f32_affine_ref (h1, y1, len, 0.37f, -0.1f, relu);
+      imp_f16_to_f32_affine (h1, y2, len, 0.37f, -0.1f, relu);
+      CHECK (memcmp (y1, y2, len * sizeof (float)) == 0, "affine widening differs (n = %zu)", len);
+      bad = 0;
+      for (size_t i = 0; i < len; i++) {
+        float x;
+        imp_f16_to_f32_ref (h1 + i, &x, 1);
+        float want = x * 0.37f - 0.1f;
+        bad += y2[i] != (relu && want < 0 ? 0.0f : want);
+      }
+      CHECK (bad == 0, "affine widening: %d values off (n = %zu, relu %d)", bad, len, relu);
+    }
+  }
 }
 
 int main (void)
@@ -66,39 +108,26 @@ int main (void)
     bad += a[i] != b[i] && !(isnan (r[i]));
   CHECK (bad == 0, "fast narrowing differs from the reference for %d values", bad);
 
-  /* fused passes of the scratch file against their plain references (odd lengths: the tails) */
-  for (size_t len = 0; len < 300; len += (len < 20 ? 1 : 37)) {
-    static float src[300], y1[300], y2[300];
-    static uint16_t h1[300], h2[300];
-    float centre = 1000.0f;
-    for (size_t i = 0; i < len; i++) /* mean far from zero, spread ~3: what centring is for */
-      src[i] = centre + 0.25f + (float) ((int) (next () % 6001) - 3000) / 1000.0f;
-    double s1 = 1.0, q1 = 2.0, s2 = 1.0, q2 = 2.0; /* sums add to what is there */
-    imp_f32_to_f16_centred_ref (src, centre, h1, len, &s1, &q1);
-    imp_f32_to_f16_centred (src, centre, h2, len, &s2, &q2);
-    CHECK (memcmp (h1, h2, len * sizeof (uint16_t)) == 0, "centred halves differ (n = %zu)", len);
-    CHECK (fabs (s1 - s2) <= 1e-5 * (1.0 + fabs (s1)) && fabs (q1 - q2) <= 1e-5 * q1,
-           "centred sums %.9g %.9g vs %.9g %.9g (n = %zu)", s2, q2, s1, q1, len);
-    double ws = 1.0, wq = 2.0; /* the exact sums, from the definition */
-    for (size_t i = 0; i < len; i++) {
-      double d = (double) src[i] - centre;
-      ws += d, wq += d * d;
+  /* the fused passes, once per flavour this CPU runs (each in a child: the choice is made once
+   * per process) */
+  const char *isas[3] = { "c", "f16c", NULL };
+  for (int k = 0; k < 3; k++) {
+    fflush (stdout);
+    pid_t pid = fork ();
+    if (pid == 0) {
+      if (isas[k])
+        setenv ("IMPASTO_HALF_ISA", isas[k], 1);
+      passed = failed = 0;
+      check_fused ();
+      printf ("fused passes (%s): %d passed, %d failed\n", isas[k] ? isas[k] : "widest", passed,
+              failed);
+      fflush (stdout);
+      _exit (failed ? 1 : 0);
     }
-    CHECK (fabs (s2 - ws) <= 1e-4 * (1.0 + fabs (ws)) && fabs (q2 - wq) <= 1e-5 * wq,
-           "centred sums %.9g %.9g, exact %.9g %.9g (n = %zu)", s2, q2, ws, wq, len);
-    for (int relu = 0; relu < 2; relu++) {
-      imp_f16_to_f32_affine_ref (h1, y1, len, 0.37f, -0.1f, relu);
-      imp_f16_to_f32_affine (h1, y2, len, 0.37f, -0.1f, relu);
-      CHECK (memcmp (y1, y2, len * sizeof (float)) == 0, "affine widening differs (n = %zu)", len);
-      bad = 0;
-      for (size_t i = 0; i < len; i++) {
-        float x;
-        imp_f16_to_f32_ref (h1 + i, &x, 1);
-        float want = x * 0.37f - 0.1f;
-        bad += y2[i] != (relu && want < 0 ? 0.0f : want);
-      }
-      CHECK (bad == 0, "affine widening: %d values off (n = %zu, relu %d)", bad, len, relu);
-    }
+    int status = 0;
+    CHECK (pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status)
+           && WEXITSTATUS (status) == 0, "fused passes failed with IMPASTO_HALF_ISA=%s",
+           isas[k] ? isas[k] : "(unset)");
   }
   printf ("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
