@@ -516,6 +516,42 @@ typedef struct {
   int64_t r0, n, lo, span, sw;
 } ResizeJob;
 
+/* dst[2k] = dst[2k + 1] = src[k] for k < n (nearest x2 along a row). */
+static void duplicate_plain (const float *src, float *dst, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    dst[2 * k] = dst[2 * k + 1] = src[k];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__ ((target ("avx512f"))) static void duplicate_avx512 (const float *src, float *dst,
+                                                                   size_t n)
+{
+  const __m512i lo = _mm512_setr_epi32 (0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i hi = _mm512_setr_epi32 (8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  size_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m512 x = _mm512_loadu_ps (src + k);
+    _mm512_storeu_ps (dst + 2 * k, _mm512_permutexvar_ps (lo, x));
+    _mm512_storeu_ps (dst + 2 * k + 16, _mm512_permutexvar_ps (hi, x));
+  }
+  duplicate_plain (src + k, dst + 2 * k, n - k);
+}
+
+static void duplicate (const float *src, float *dst, size_t n)
+{
+  static int wide = -1;
+  if (wide < 0) {
+    __builtin_cpu_init ();
+    wide = __builtin_cpu_supports ("avx512f");
+  }
+  (wide ? duplicate_avx512 : duplicate_plain) (src, dst, n);
+}
+#else
+#define duplicate duplicate_plain
+#endif
+
 static void resize_channel (void *ctx, int64_t ch, int thread)
 {
   const ResizeJob *j = ctx;
@@ -526,8 +562,7 @@ static void resize_channel (void *ctx, int64_t ch, int thread)
                                   + (size_t) (sv->row_map[j->r0 + r] - j->lo)) * (size_t) j->sw;
     float *d = j->dst + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
     if (sv->cols_double) { /* nearest x2: every source pixel twice */
-      for (size_t x = 0; x + 1 < w; x += 2)
-        d[x] = d[x + 1] = srow[x / 2];
+      duplicate (srow, d, w / 2);
       if (w & 1)
         d[w - 1] = srow[sv->col_map[w - 1]];
     } else {
