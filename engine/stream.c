@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,7 @@ typedef struct {
   int64_t hole_off[64], hole_len[64];
   int n_holes;
   size_t ram_left;      /* budget for STORED values kept in RAM */
+  bool map_reads;       /* scratch rows are read through mmap (see file_rows_mapped) */
   ImpBufferCache cache;
   double done, total;
 } Stream;
@@ -300,6 +302,7 @@ typedef struct {
   double *part;             /* write: [n_files][2][C] sums of x - centre and of its square */
   const float *mul, *add;   /* read: per channel y = half * mul + add ... */
   bool relu;                /* ... then max (0, y) */
+  bool map_reads;           /* read through mappings (else pread; IMPASTO_SCRATCH_NO_MMAP=1) */
   bool write;
   int *failed_errno; /* per task: 0, or the errno of a failed read/write */
 } FileJob;
@@ -317,13 +320,13 @@ static int transfer (int fd, char *p, size_t len, int64_t off, bool write)
   return 0;
 }
 
-/* Row i of the band <-> its float16 staging row (file task t). */
-static void convert_row (const FileJob *j, int64_t i, int t)
+/* Row i of the band <-> its float16 row half [C, W] (file task t). */
+static void convert_row (const FileJob *j, int64_t i, int t, const uint16_t *half)
 {
   size_t w = (size_t) j->w;
   for (int ch = 0; ch < j->c; ch++) {
     float *b = j->band + ((size_t) ch * (size_t) j->n + (size_t) i) * w;
-    uint16_t *h = j->rows + ((size_t) i * (size_t) j->c + (size_t) ch) * w;
+    uint16_t *h = (uint16_t *) half + (size_t) ch * w;
     if (j->write) {
       double *part = j->part + (size_t) t * 2 * (size_t) j->c;
       imp_f32_to_f16_centred (b, j->center[ch], h, w, &part[ch], &part[j->c + ch]);
@@ -333,24 +336,52 @@ static void convert_row (const FileJob *j, int64_t i, int t)
   }
 }
 
+/* Reading file task t's rows through a read-only mapping of their region instead of pread:
+ * the rows are widened straight from the page cache, without the kernel's copy into the staging
+ * buffer (measured: that copy was ~3 % of a 24 MP run).  MAP_POPULATE maps the whole region in
+ * one call.  False when the mapping cannot be made: the caller then uses pread. */
+static bool file_rows_mapped (const FileJob *j, int t, int64_t first, size_t row_bytes)
+{
+  int64_t last = first + (j->r0 + j->n - 1 - first) / j->n_files * j->n_files;
+  if (last < first)
+    return true; /* no rows in this file */
+  int64_t start = j->offset + (first / j->n_files) * (int64_t) row_bytes;
+  int64_t end = j->offset + (last / j->n_files + 1) * (int64_t) row_bytes;
+  static long page;
+  if (page <= 0)
+    page = sysconf (_SC_PAGESIZE);
+  int64_t map_off = start / page * page;
+  void *map = mmap (NULL, (size_t) (end - map_off), PROT_READ, MAP_SHARED | MAP_POPULATE,
+                    j->fd[t], (off_t) map_off);
+  if (map == MAP_FAILED)
+    return false;
+  const uint16_t *base = (const uint16_t *) ((const char *) map + (start - map_off));
+  for (int64_t r = first; r <= last; r += j->n_files)
+    convert_row (j, r - j->r0, t, base + (size_t) ((r - first) / j->n_files) * (row_bytes / 2));
+  munmap (map, (size_t) (end - map_off));
+  return true;
+}
+
 static void file_rows_task (void *ctx, int64_t task, int thread)
 {
   const FileJob *j = ctx;
   size_t row_bytes = (size_t) j->c * (size_t) j->w * sizeof (uint16_t);
   int64_t first = j->r0 + ((task - j->r0 % j->n_files) % j->n_files + j->n_files) % j->n_files;
+  if (!j->write && j->map_reads && file_rows_mapped (j, (int) task, first, row_bytes))
+    return;
   for (int64_t r = first; r < j->r0 + j->n; r += j->n_files) { /* rows r with r % n_files == task */
     int64_t i = r - j->r0;
     char *bytes = (char *) (j->rows + (size_t) i * (size_t) j->c * (size_t) j->w);
     int64_t off = j->offset + (r / j->n_files) * (int64_t) row_bytes;
     if (j->write)
-      convert_row (j, i, (int) task);
+      convert_row (j, i, (int) task, (const uint16_t *) bytes);
     int e = transfer (j->fd[task], bytes, row_bytes, off, j->write);
     if (e) {
       j->failed_errno[task] = e;
       return;
     }
     if (!j->write)
-      convert_row (j, i, (int) task);
+      convert_row (j, i, (int) task, (const uint16_t *) bytes);
   }
 }
 
@@ -442,7 +473,8 @@ static ImpastoStatus store_read (Stream *s, int v, int64_t r0, int64_t n, float 
     map[sv->c + ch] = (float) ((double) sv->center[ch] * m + a);
   }
   FileJob j = { .band = band, .c = sv->c, .r0 = r0, .n = n, .w = sv->w, .offset = sv->offset,
-                .mul = map, .add = map + sv->c, .relu = mul && relu, .write = false };
+                .mul = map, .add = map + sv->c, .relu = mul && relu, .map_reads = s->map_reads,
+                .write = false };
   ImpastoStatus st = file_rows (s, &j);
   imp_free (map);
   return st;
@@ -1097,7 +1129,7 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
   Stream s = { .m = m, .in = in, .out = out, .o = o, .err = err, .pool = m->pool, .ph = ph,
                .pw = pw, .tile_rows = o->tile_size > 0 ? o->tile_size : 0,
                .fd = { -1, -1, -1, -1 }, .n_files = IMP_MAX (1, IMP_MIN (4, imp_pool_threads (m->pool))),
-               .ram_left = ram_budget () };
+               .ram_left = ram_budget (), .map_reads = !getenv ("IMPASTO_SCRATCH_NO_MMAP") };
   s.cache.limit = ((size_t) 96 << 20) / sizeof (float);
   bool profile = getenv ("IMPASTO_PROFILE") != NULL; /* per-step wall times on stderr */
   s.v = imp_alloc0 ((size_t) g->n_values, sizeof (SVal), "stream values", err);

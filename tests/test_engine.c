@@ -155,10 +155,15 @@ static void test_streaming (ImpastoModel *m, const char *name)
   ImpastoError err;
   ImpastoImage in = make_image (203, 157, 3), whole = like (&in), banded = like (&in);
   CHECK (run (m, &in, &whole, 0, 1.0f, false, &err) == IMPASTO_OK, "%s whole: %s", name, err.message);
-  static const int tiles[] = { 1, 8, 33, 64, 1000 };
+  static const int tiles[] = { 1, 8, 8, 33, 64, 1000 };
   for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
-    /* tile 8 also goes through the scratch file: no RAM for stored values */
+    /* tile 8 also goes through the scratch file: no RAM for stored values; read back through
+     * mappings, then (the second time) with pread */
     setenv ("IMPASTO_STREAM_RAM_MB", tiles[i] == 8 ? "0" : "384", 1);
+    if (i == 2)
+      setenv ("IMPASTO_SCRATCH_NO_MMAP", "1", 1);
+    else
+      unsetenv ("IMPASTO_SCRATCH_NO_MMAP");
     memset (banded.data, 0, sizeof (float) * 203 * 157 * 3);
     ImpastoStatus st = run (m, &in, &banded, tiles[i], 1.0f, false, &err);
     CHECK (st == IMPASTO_OK, "%s tile %d: %s", name, tiles[i], err.message);
