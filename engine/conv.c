@@ -422,6 +422,17 @@ static ImpastoStatus fold_run (ConvJob *j, ImpPool *pool, ImpastoError *err)
   return IMPASTO_OK;
 }
 
+ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpGather *g,
+                                   float *y, ImpPool *pool, ImpastoError *err)
+{
+#ifdef IMPASTO_HAVE_WINOGRAD
+  if (conv && conv->wg)
+    return imp_winograd_run_gather (conv->wg, h, w, g, y, pool, err);
+#endif
+  (void) conv, (void) h, (void) w, (void) g, (void) y, (void) pool, (void) err;
+  return IMPASTO_E_UNSUPPORTED;
+}
+
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
                             ImpPool *pool, ImpastoError *err)
 {

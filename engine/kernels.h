@@ -65,6 +65,25 @@ const ImpConvShape *imp_conv_shape (const ImpConv *conv);
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
                             ImpPool *pool, ImpastoError *err);
 
+/* A conv input [in_c, h, w] read through index maps from x [in_c, src_h, src_w]: element
+ * (c, i, j) is x[c, rows[i], cols[j]], or 0 where rows[i] < 0.  A nearest upsampling fused into
+ * the convolution that follows it: the upsampled image is never written out.  cols_double says
+ * cols[j] == j / 2 (upsampling x2), which has a fast path. */
+typedef struct {
+  const float *x;
+  int src_h, src_w;
+  const int32_t *rows, *cols;
+  bool cols_double;
+} ImpGather;
+
+/* imp_conv_run on a gathered input; IMPASTO_E_UNSUPPORTED (err untouched) when this conv's
+ * algorithm has no gather path (only Winograd has one). */
+ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpGather *g,
+                                   float *y, ImpPool *pool, ImpastoError *err);
+
+/* dst[2k] = dst[2k + 1] = src[k] for k < n (nearest x2 along a row). */
+void imp_duplicate2 (const float *src, float *dst, size_t n);
+
 /* ------------------------------------------------------------------------------------------- */
 /* ConvTranspose2d (ONNX ConvTranspose, 2-D).                                                   */
 typedef struct {

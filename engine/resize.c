@@ -134,3 +134,42 @@ void imp_resize_nearest (int c, int h, int w, const float *x, int oh, int ow, fl
   imp_pool_run (pool, (total + j.rows_per_task - 1) / j.rows_per_task, resize_task, &j);
   imp_free (tab);
 }
+
+/* imp_duplicate2 (kernels.h): plain, and with AVX-512 permutes. */
+static void duplicate_plain (const float *src, float *dst, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    dst[2 * k] = dst[2 * k + 1] = src[k];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__ ((target ("avx512f"))) static void duplicate_avx512 (const float *src, float *dst,
+                                                                   size_t n)
+{
+  const __m512i lo = _mm512_setr_epi32 (0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i hi = _mm512_setr_epi32 (8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  size_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m512 x = _mm512_loadu_ps (src + k);
+    _mm512_storeu_ps (dst + 2 * k, _mm512_permutexvar_ps (lo, x));
+    _mm512_storeu_ps (dst + 2 * k + 16, _mm512_permutexvar_ps (hi, x));
+  }
+  duplicate_plain (src + k, dst + 2 * k, n - k);
+}
+
+void imp_duplicate2 (const float *src, float *dst, size_t n)
+{
+  static int wide = -1;
+  if (wide < 0) {
+    __builtin_cpu_init ();
+    wide = __builtin_cpu_supports ("avx512f");
+  }
+  (wide ? duplicate_avx512 : duplicate_plain) (src, dst, n);
+}
+#else
+void imp_duplicate2 (const float *src, float *dst, size_t n)
+{
+  duplicate_plain (src, dst, n);
+}
+#endif

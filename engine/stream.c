@@ -49,6 +49,7 @@ typedef struct {
   float alpha, beta;
   /* RESIZE: source row / column of every output row / column */
   int64_t *row_map, *col_map;
+  int32_t *col_map32; /* col_map for a conv's gather (conv_band_gather), made on first use */
   bool cols_double;   /* col_map[x] == x / 2 */
   /* PAD */
   int pt, pl;
@@ -76,6 +77,7 @@ typedef struct {
   int n_holes;
   size_t ram_left;      /* budget for STORED values kept in RAM */
   bool map_reads;       /* scratch rows are read through mmap (see file_rows_mapped) */
+  bool gather_resize;   /* convs read resize views through index maps (IMPASTO_NO_GATHER=1: not) */
   ImpBufferCache cache;
   double done, total;
 } Stream;
@@ -548,42 +550,6 @@ typedef struct {
   int64_t r0, n, lo, span, sw;
 } ResizeJob;
 
-/* dst[2k] = dst[2k + 1] = src[k] for k < n (nearest x2 along a row). */
-static void duplicate_plain (const float *src, float *dst, size_t n)
-{
-  for (size_t k = 0; k < n; k++)
-    dst[2 * k] = dst[2 * k + 1] = src[k];
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__ ((target ("avx512f"))) static void duplicate_avx512 (const float *src, float *dst,
-                                                                   size_t n)
-{
-  const __m512i lo = _mm512_setr_epi32 (0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-  const __m512i hi = _mm512_setr_epi32 (8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  size_t k = 0;
-  for (; k + 16 <= n; k += 16) {
-    const __m512 x = _mm512_loadu_ps (src + k);
-    _mm512_storeu_ps (dst + 2 * k, _mm512_permutexvar_ps (lo, x));
-    _mm512_storeu_ps (dst + 2 * k + 16, _mm512_permutexvar_ps (hi, x));
-  }
-  duplicate_plain (src + k, dst + 2 * k, n - k);
-}
-
-static void duplicate (const float *src, float *dst, size_t n)
-{
-  static int wide = -1;
-  if (wide < 0) {
-    __builtin_cpu_init ();
-    wide = __builtin_cpu_supports ("avx512f");
-  }
-  (wide ? duplicate_avx512 : duplicate_plain) (src, dst, n);
-}
-#else
-#define duplicate duplicate_plain
-#endif
-
 static void resize_channel (void *ctx, int64_t ch, int thread)
 {
   const ResizeJob *j = ctx;
@@ -594,7 +560,7 @@ static void resize_channel (void *ctx, int64_t ch, int thread)
                                   + (size_t) (sv->row_map[j->r0 + r] - j->lo)) * (size_t) j->sw;
     float *d = j->dst + ((size_t) ch * (size_t) j->n + (size_t) r) * w;
     if (sv->cols_double) { /* nearest x2: every source pixel twice */
-      duplicate (srow, d, w / 2);
+      imp_duplicate2 (srow, d, w / 2);
       if (w & 1)
         d[w - 1] = srow[sv->col_map[w - 1]];
     } else {
@@ -828,6 +794,53 @@ static size_t step_row_bytes (const Stream *s, const ImpStep *st)
   return bytes;
 }
 
+/* conv_band for a conv whose input is a nearest-resize view: the conv reads the source rows
+ * through index maps (ImpGather), so the resized band is never written out.
+ * IMPASTO_E_UNSUPPORTED when the conv has no gather path (the caller then materialises). */
+static ImpastoStatus conv_band_gather (Stream *s, ImpStep *st, int64_t a, int64_t b, float *dst)
+{
+  const ImpConvShape *cs = &st->u.conv.shape;
+  SVal *in = &s->v[st->inputs[0]];
+  const SVal *src = &s->v[in->src];
+  if (!in->col_map32) { /* the column map as the conv wants it, once per value */
+    in->col_map32 = imp_alloc ((size_t) in->w, sizeof (int32_t), "resize map", s->err);
+    if (!in->col_map32)
+      return IMPASTO_E_NOMEM;
+    for (int64_t x = 0; x < in->w; x++)
+      in->col_map32[x] = (int32_t) in->col_map[x];
+  }
+  int32_t *rmap = imp_alloc ((size_t) (b - a), sizeof (int32_t), "resize map", s->err);
+  if (!rmap)
+    return IMPASTO_E_NOMEM;
+  int64_t lo = INT64_MAX, hi = -1;
+  for (int64_t r = a; r < b; r++) {
+    int64_t pr = imp_pad_index (r, in->h, cs->pad_mode);
+    rmap[r - a] = pr < 0 ? -1 : (int32_t) in->row_map[pr];
+    if (pr >= 0) {
+      lo = IMP_MIN (lo, in->row_map[pr]);
+      hi = IMP_MAX (hi, in->row_map[pr]);
+    }
+  }
+  size_t cap = 0, span = hi >= 0 ? (size_t) (hi - lo + 1) : 1;
+  float *tmp = take (s, (size_t) src->c * span * (size_t) src->w, &cap); /* [C, span, sw] */
+  ImpastoStatus rc = tmp ? IMPASTO_OK : IMPASTO_E_NOMEM;
+  if (!rc && hi >= 0)
+    rc = read_rows (s, in->src, lo, hi + 1, tmp);
+  else if (!rc)
+    memset (tmp, 0, (size_t) src->c * (size_t) src->w * sizeof (float));
+  for (int64_t i = 0; !rc && i < b - a; i++)
+    if (rmap[i] >= 0)
+      rmap[i] -= (int32_t) lo;
+  if (!rc) {
+    ImpGather g = { tmp, (int) span, (int) src->w, rmap, in->col_map32, in->cols_double };
+    rc = imp_conv_run_gather (st->u.conv.band_conv, (int) (b - a), (int) in->w, &g, dst, s->pool,
+                              s->err);
+  }
+  give (s, tmp, cap);
+  imp_free (rmap);
+  return rc;
+}
+
 static ImpastoStatus conv_band (Stream *s, ImpStep *st, int64_t o0, int64_t o1, float *dst)
 {
   const ImpConvShape *cs = &st->u.conv.shape;
@@ -841,6 +854,11 @@ static ImpastoStatus conv_band (Stream *s, ImpStep *st, int64_t o0, int64_t o1, 
   const SVal *in = &s->v[st->inputs[0]];
   int64_t a = o0 * cs->stride_h - cs->pad_t;
   int64_t b = (o1 - 1) * cs->stride_h - cs->pad_t + (int64_t) cs->dil_h * (cs->kh - 1) + 1;
+  if (in->kind == SV_RESIZE && s->gather_resize) {
+    ImpastoStatus rc = conv_band_gather (s, st, a, b, dst);
+    if (rc != IMPASTO_E_UNSUPPORTED)
+      return rc;
+  }
   size_t cap;
   float *band = take (s, (size_t) in->c * (size_t) (b - a) * (size_t) in->w, &cap); /* [C, b-a, W] */
   if (!band)
@@ -1105,6 +1123,7 @@ static void stream_cleanup (Stream *s)
     }
     imp_free (sv->row_map);
     imp_free (sv->col_map);
+    imp_free (sv->col_map32);
   }
   imp_free (s->v);
   imp_free (s->shapes);
@@ -1129,7 +1148,8 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
   Stream s = { .m = m, .in = in, .out = out, .o = o, .err = err, .pool = m->pool, .ph = ph,
                .pw = pw, .tile_rows = o->tile_size > 0 ? o->tile_size : 0,
                .fd = { -1, -1, -1, -1 }, .n_files = IMP_MAX (1, IMP_MIN (4, imp_pool_threads (m->pool))),
-               .ram_left = ram_budget (), .map_reads = !getenv ("IMPASTO_SCRATCH_NO_MMAP") };
+               .ram_left = ram_budget (), .map_reads = !getenv ("IMPASTO_SCRATCH_NO_MMAP"),
+               .gather_resize = !getenv ("IMPASTO_NO_GATHER") };
   s.cache.limit = ((size_t) 96 << 20) / sizeof (float);
   bool profile = getenv ("IMPASTO_PROFILE") != NULL; /* per-step wall times on stderr */
   s.v = imp_alloc0 ((size_t) g->n_values, sizeof (SVal), "stream values", err);

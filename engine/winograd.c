@@ -492,6 +492,7 @@ static void output_tile_row (const float *m, size_t xi_stride, size_t panel_stri
 
 typedef struct {
   const ImpWinograd *wg;
+  const ImpGather *g;      /* NULL: x is the input itself */
   int h, w, oh, ow;
   int tiles_y, tiles_x;
   int band_rows, seg_cols; /* block = band_rows tile rows x seg_cols tile columns */
@@ -546,6 +547,33 @@ static int pad_map (int i, int n, int lo, int hi, ImpPadMode mode)
   return (int) imp_pad_index (i, n, mode);
 }
 
+/* One padded input row of the span into dst: columns [j0, j1) lie inside the image and are
+ * copied as a block (or duplicated, for a x2 upsampling gather); the others go through colmap
+ * (-1: zero). */
+static void gather_row (const float *src, int x0, int span, int j0, int j1, const int *colmap,
+                        const ImpGather *g, float *dst)
+{
+  for (int j = 0; j < j0; j++)
+    dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+  if (!g) {
+    memcpy (dst + j0, src + x0 + j0, (size_t) (j1 - j0) * sizeof (float));
+  } else if (g->cols_double) {
+    int j = j0;
+    if (j < j1 && ((x0 + j) & 1)) /* start on an even image column */
+      dst[j] = src[(x0 + j) / 2], j++;
+    int pairs = (j1 - j) / 2;
+    imp_duplicate2 (src + (x0 + j) / 2, dst + j, (size_t) pairs);
+    for (j += 2 * pairs; j < j1; j++)
+      dst[j] = src[(x0 + j) / 2];
+  } else {
+    for (int j = j0; j < j1; j++)
+      dst[j] = src[colmap[j]];
+  }
+  for (int j = j1; j < span; j++)
+    dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
+  dst[span] = dst[span + 1] = 0.0f; /* loaded, never used (bt_row_avx2) */
+}
+
 static void wg_task (void *ctx, int64_t task, int thread)
 {
   const WgRun *run = ctx;
@@ -570,38 +598,39 @@ static void wg_task (void *ctx, int64_t task, int thread)
 
   /* input columns of the segment: x0 .. x0 + span - 1 in padded coordinates */
   const int x0 = tx0 * WG_OUT - s->pad_l, span = WG_OUT * cols + 2;
+  const ImpGather *g = run->g;
   /* bt_row_avx2 may read 2 floats beyond the span */
-  const bool interior_cols = x0 >= 0 && x0 + span + 2 <= run->w;
+  const bool interior_cols = !g && x0 >= 0 && x0 + span + 2 <= run->w;
   /* columns [j0, j1) of the span lie inside the image: copied as a block when gathering */
   const int j0 = IMP_MIN (IMP_MAX (0, -x0), span), j1 = IMP_MAX (j0, IMP_MIN (span, run->w - x0));
   if (!interior_cols)
-    for (int j = 0; j < span; j++)
+    for (int j = 0; j < span; j++) {
       colmap[j] = pad_map (x0 + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
+      if (g && colmap[j] >= 0)
+        colmap[j] = g->cols[colmap[j]];
+    }
   memset (zero, 0, row_len * sizeof (float));
 
   /* 1. input transform -> V */
-  const size_t plane = (size_t) run->h * (size_t) run->w;
+  const int src_h = g ? g->src_h : run->h, src_w = g ? g->src_w : run->w;
+  const size_t plane = (size_t) src_h * (size_t) src_w;
   const size_t v_panel = (size_t) ic * WG_PANEL, v_xi = sc.v_xi;
   for (int c = 0; c < ic; c++) {
-    const float *xc = run->x + (size_t) c * plane;
+    const float *xc = (g ? g->x : run->x) + (size_t) c * plane;
     for (int r = 0; r < rows; r++) {
       const float *in_rows[WG_IN];
       for (int k = 0; k < WG_IN; k++) {
         int yi = pad_map ((ty0 + r) * WG_OUT - s->pad_t + k, run->h, s->pad_t, s->pad_b,
                           s->pad_mode);
+        if (yi >= 0 && g)
+          yi = g->rows[yi];
         if (yi < 0) {
           in_rows[k] = zero;
         } else if (interior_cols) {
           in_rows[k] = xc + (size_t) yi * run->w + x0;
         } else {
-          const float *src = xc + (size_t) yi * run->w;
           float *dst = rowbuf + (size_t) k * row_len;
-          for (int j = 0; j < j0; j++)
-            dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
-          memcpy (dst + j0, src + x0 + j0, (size_t) (j1 - j0) * sizeof (float));
-          for (int j = j1; j < span; j++)
-            dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
-          dst[span] = dst[span + 1] = 0.0f; /* loaded, never used (bt_row_avx2) */
+          gather_row (xc + (size_t) yi * src_w, x0, span, j0, j1, colmap, g, dst);
           in_rows[k] = dst;
         }
       }
@@ -695,8 +724,27 @@ static void scratch_give (float *p, size_t bytes)
   imp_free (p);
 }
 
+static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
+                                   const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err);
+
 ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
                                 ImpPool *pool, ImpastoError *err)
+{
+  if (!x)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
+  return winograd_run (wg, h, w, x, NULL, y, pool, err);
+}
+
+ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, const ImpGather *g,
+                                       float *y, ImpPool *pool, ImpastoError *err)
+{
+  if (!g || !g->x || !g->rows || !g->cols || g->src_h < 1 || g->src_w < 1)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: bad gather");
+  return winograd_run (wg, h, w, g->x, g, y, pool, err);
+}
+
+static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
+                                   const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err)
 {
   if (!wg || !x || !y)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
@@ -707,7 +755,7 @@ ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float
       && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
     return imp_fail (err, IMPASTO_E_SHAPE, "winograd: reflect pads must be smaller than the "
                      "input %d x %d", h, w);
-  WgRun run = { .wg = wg, .h = h, .w = w, .x = x, .y = y };
+  WgRun run = { .wg = wg, .g = g, .h = h, .w = w, .x = x, .y = y };
   run.oh = h + s->pad_t + s->pad_b - 2;
   run.ow = w + s->pad_l + s->pad_r - 2;
   if (run.oh < 1 || run.ow < 1)

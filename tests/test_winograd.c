@@ -117,6 +117,59 @@ out:
   free (ref);
 }
 
+/* The gather path (a nearest upsampling fused into the conv): y must equal the conv of the
+ * materialised input xg[c, i, j] = x[c, rows[i], cols[j]] (0 where rows[i] < 0).
+ * upsample: rows = i / 2 (a few rows -1), cols = j / 2 (the fast path); else random maps. */
+static void run_gather_case (ImpPool *pool, int in_c, int out_c, int src_h, int src_w, int h,
+                             int w, int pad, ImpPadMode mode, bool upsample)
+{
+  char what[256];
+  snprintf (what, sizeof what, "gather %s %d->%d %dx%d from %dx%d pad %d %s",
+            upsample ? "x2" : "random", in_c, out_c, h, w, src_h, src_w, pad, mode_name (mode));
+  ImpConvShape s = { .in_c = in_c, .out_c = out_c, .group = 1, .kh = 3, .kw = 3, .stride_h = 1,
+                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = pad, .pad_l = pad,
+                     .pad_b = pad, .pad_r = pad, .pad_mode = mode };
+  int oh = h + 2 * pad - 2, ow = w + 2 * pad - 2;
+  size_t nx = (size_t) in_c * src_h * src_w, nxg = (size_t) in_c * h * w;
+  size_t ny = (size_t) out_c * oh * ow, nw = (size_t) out_c * in_c * 9;
+  float *x = malloc (nx * sizeof *x), *xg = malloc (nxg * sizeof *xg);
+  float *wt = malloc (nw * sizeof *wt), *bias = malloc ((size_t) out_c * sizeof *bias);
+  float *y = malloc (ny * sizeof *y), *ref = malloc (ny * sizeof *ref);
+  int32_t *rows = malloc ((size_t) h * sizeof *rows), *cols = malloc ((size_t) w * sizeof *cols);
+  for (size_t i = 0; i < nx; i++)
+    x[i] = 100.0f * rnd_float ();
+  for (size_t i = 0; i < nw; i++)
+    wt[i] = 0.1f * rnd_float ();
+  for (int i = 0; i < out_c; i++)
+    bias[i] = rnd_float ();
+  for (int i = 0; i < h; i++)
+    rows[i] = upsample ? (rnd () % 7 == 0 ? -1 : i / 2) : rnd_int (-1, src_h - 1);
+  for (int j = 0; j < w; j++)
+    cols[j] = upsample ? j / 2 : rnd_int (0, src_w - 1);
+  double xmax = 0;
+  for (int c = 0; c < in_c; c++)
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < w; j++) {
+        float v = rows[i] < 0 ? 0.0f : x[((size_t) c * src_h + rows[i]) * src_w + cols[j]];
+        xg[((size_t) c * h + i) * w + j] = v;
+        xmax = fmax (xmax, fabs (v));
+      }
+  ImpastoError err = { 0 };
+  ImpWinograd *wg = imp_winograd_new (&s, wt, bias, &err);
+  ImpGather g = { x, src_h, src_w, rows, cols, upsample };
+  ImpastoStatus st = wg ? imp_winograd_run_gather (wg, h, w, &g, y, pool, &err) : err.code;
+  if (st != IMPASTO_OK) {
+    check (false, err.message);
+  } else {
+    imp_conv2d_ref (&s, h, w, xg, wt, bias, ref);
+    size_t bad = conv_outputs_off (y, ref, out_c, (size_t) oh * ow, wt, (size_t) in_c * 9, bias,
+                                   xmax, TOL, &worst_ratio);
+    check (bad == 0, what);
+  }
+  imp_winograd_free (wg);
+  free (x), free (xg), free (wt), free (bias), free (y), free (ref), free (rows), free (cols);
+}
+
 static void test_not_eligible (void)
 {
   ImpConvShape s = { .in_c = 4, .out_c = 4, .group = 1, .kh = 3, .kw = 3, .stride_h = 1,
@@ -181,6 +234,15 @@ int main (void)
     run_case (pool, 8, 8, 130, 300, 1, 1, 1, 1, IMP_PAD_REFLECT, true);
     run_case (pool, 16, 4, 257, 255, 2, 0, 1, 2, IMP_PAD_EDGE, true);
     run_case (NULL, 128, 128, 20, 36, 1, 1, 1, 1, IMP_PAD_CONSTANT, true);
+    /* gathered inputs: x2 upsampling (even and odd sizes, every pad) and arbitrary maps */
+    for (int mi = 0; mi < 3; mi++)
+      for (int pad = 0; pad <= 2; pad++) {
+        run_gather_case (pool, 5, 7, 9, 40, 18, 80, pad, modes[mi], true);
+        run_gather_case (pool, 3, 4, 6, 33, 11, 65, pad, modes[mi], true);
+        run_gather_case (NULL, 4, 3, 7, 9, 12, 15, pad, modes[mi], false);
+      }
+    /* wide enough for several column segments: segments start on odd image columns */
+    run_gather_case (pool, 128, 128, 6, 150, 12, 300, 1, IMP_PAD_REFLECT, true);
   }
 
   imp_pool_free (pool);
