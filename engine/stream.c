@@ -786,7 +786,13 @@ static size_t step_row_bytes (const Stream *s, const ImpStep *st)
   for (int i = 0; i < st->n_inputs; i++) {
     if (s->m->graph->values[st->inputs[i]].is_const)
       continue;
-    size_t in = value_row_bytes (&s->v[st->inputs[i]]);
+    const SVal *iv = &s->v[st->inputs[i]];
+    size_t in = value_row_bytes (iv);
+    if (st->kind == STEP_CONV && iv->kind == SV_RESIZE && s->gather_resize && iv->h > 0) {
+      /* read through the resize's maps: only its source rows are buffered */
+      const SVal *src = &s->v[iv->src];
+      in = (size_t) ((double) value_row_bytes (src) * (double) src->h / (double) iv->h) + 1;
+    }
     if (st->kind == STEP_CONV)
       in *= (size_t) st->u.conv.shape.stride_h;
     bytes = IMP_MAX (bytes, in);
