@@ -422,6 +422,64 @@ static ImpastoStatus fold_run (ConvJob *j, ImpPool *pool, ImpastoError *err)
   return IMPASTO_OK;
 }
 
+bool imp_conv_fast_shape (const ImpConvShape *s, int k, int stride, int max_pad)
+{
+  if (!s || s->kh != k || s->kw != k || s->stride_h != stride || s->stride_w != stride
+      || s->dil_h != 1 || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
+    return false;
+  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
+  for (int i = 0; i < 4; i++)
+    if (pads[i] < 0 || pads[i] > max_pad)
+      return false;
+  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
+         || s->pad_mode == IMP_PAD_EDGE;
+}
+
+ImpastoStatus imp_conv_fast_check (const char *name, const ImpConvShape *s, bool have_ptrs, int h,
+                                   int w, int *oh, int *ow, ImpastoError *err)
+{
+  if (!have_ptrs)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "%s: NULL argument", name);
+  if (h < 1 || w < 1)
+    return imp_fail (err, IMPASTO_E_SHAPE, "%s: empty input %d x %d", name, h, w);
+  if (s->pad_mode == IMP_PAD_REFLECT
+      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
+    return imp_fail (err, IMPASTO_E_SHAPE, "%s: reflect pads must be smaller than the input "
+                     "%d x %d", name, h, w);
+  int ph = h + s->pad_t + s->pad_b, pw = w + s->pad_l + s->pad_r;
+  if (ph < s->kh || pw < s->kw)
+    return imp_fail (err, IMPASTO_E_SHAPE, "%s: input %d x %d gives an empty output", name, h, w);
+  *oh = (ph - s->kh) / s->stride_h + 1;
+  *ow = (pw - s->kw) / s->stride_w + 1;
+  return IMPASTO_OK;
+}
+
+bool imp_conv_pack_oc_blocks (const float *weight, const float *bias, int out_c, int in_c, int kk,
+                              int ob, float **w, float **bias_out, ImpastoError *err)
+{
+  const size_t ic = (size_t) in_c, k = (size_t) kk, b_ob = (size_t) ob;
+  const size_t ocp = ((size_t) out_c + b_ob - 1) / b_ob * b_ob;
+  size_t n;
+  *w = *bias_out = NULL;
+  if (!imp_mul_size (ocp, ic, &n) || !imp_mul_size (n, k, &n)) {
+    imp_fail (err, IMPASTO_E_NOMEM, "conv: packed weights overflow");
+    return false;
+  }
+  *w = imp_alloc0 (n, sizeof (float), "packed conv weights", err);
+  *bias_out = imp_alloc0 (ocp, sizeof (float), "packed conv bias", err);
+  if (!*w || !*bias_out)
+    return false; /* the caller frees what was allocated */
+  for (size_t o = 0; o < (size_t) out_c; o++) {
+    const size_t b = o / b_ob, lane = o % b_ob;
+    for (size_t c = 0; c < ic; c++)
+      for (size_t i = 0; i < k; i++)
+        (*w)[((b * ic + c) * k + i) * b_ob + lane] = weight[(o * ic + c) * k + i];
+    if (bias)
+      (*bias_out)[o] = bias[o];
+  }
+  return true;
+}
+
 ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpGather *g,
                                    float *y, ImpPool *pool, ImpastoError *err)
 {

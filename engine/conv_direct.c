@@ -52,17 +52,7 @@ struct ImpConv9 {
 
 bool imp_conv9_eligible (const ImpConvShape *s)
 {
-  if (!s || s->kh != CD_K || s->kw != CD_K || s->stride_h != 1 || s->stride_w != 1
-      || s->dil_h != 1 || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
-    return false;
-  if (s->in_c > 4 && s->out_c > 4)
-    return false;
-  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
-  for (int i = 0; i < 4; i++)
-    if (pads[i] < 0 || pads[i] > CD_K - 1)
-      return false;
-  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
-         || s->pad_mode == IMP_PAD_EDGE;
+  return imp_conv_fast_shape (s, CD_K, 1, CD_K - 1) && (s->in_c <= 4 || s->out_c <= 4);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -255,26 +245,10 @@ ImpConv9 *imp_conv9_new (const ImpConvShape *s, const float *weight, const float
   cv->ob = s->out_c <= 3 ? 3 : 4;
   cv->n_blocks = (s->out_c + cv->ob - 1) / cv->ob;
   cv->row = pick_row (cv->ob, &cv->chunk);
-  const size_t ic = (size_t) s->in_c, ocp = (size_t) cv->n_blocks * cv->ob;
-  size_t n;
-  if (!imp_mul_size (ocp, ic * CD_KK, &n)) {
-    imp_fail (err, IMPASTO_E_NOMEM, "conv9: weights overflow");
+  if (!imp_conv_pack_oc_blocks (weight, bias, s->out_c, s->in_c, CD_KK, cv->ob, &cv->w,
+                                &cv->bias, err)) {
     imp_conv9_free (cv);
     return NULL;
-  }
-  cv->w = imp_alloc0 (n, sizeof (float), "conv9 weights", err);
-  cv->bias = imp_alloc0 (ocp, sizeof (float), "conv9 bias", err);
-  if (!cv->w || !cv->bias) {
-    imp_conv9_free (cv);
-    return NULL;
-  }
-  for (size_t o = 0; o < (size_t) s->out_c; o++) {
-    const size_t b = o / (size_t) cv->ob, lane = o % (size_t) cv->ob;
-    for (size_t c = 0; c < ic; c++)
-      for (size_t k = 0; k < CD_KK; k++)
-        cv->w[((b * ic + c) * CD_KK + k) * cv->ob + lane] = weight[(o * ic + c) * CD_KK + k];
-    if (bias)
-      cv->bias[o] = bias[o];
   }
   return cv;
 }
@@ -356,20 +330,12 @@ static void conv9_task (void *ctx, int64_t task, int thread)
 ImpastoStatus imp_conv9_run (const ImpConv9 *cv, int h, int w, const float *x, float *y,
                              ImpPool *pool, ImpastoError *err)
 {
-  if (!cv || !x || !y)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "conv9: NULL argument");
-  const ImpConvShape *s = &cv->shape;
-  if (h < 1 || w < 1)
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv9: empty input %d x %d", h, w);
-  if (s->pad_mode == IMP_PAD_REFLECT
-      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv9: reflect pads must be smaller than the input "
-                     "%d x %d", h, w);
   Conv9Run run = { .cv = cv, .h = h, .w = w, .x = x, .y = y };
-  run.oh = h + s->pad_t + s->pad_b - (CD_K - 1);
-  run.ow = w + s->pad_l + s->pad_r - (CD_K - 1);
-  if (run.oh < 1 || run.ow < 1)
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv9: input %d x %d gives an empty output", h, w);
+  ImpastoStatus st = imp_conv_fast_check ("conv9", cv ? &cv->shape : NULL, cv && x && y, h, w,
+                                          &run.oh, &run.ow, err);
+  if (st)
+    return st;
+  const ImpConvShape *s = &cv->shape;
   const int chunk = cv->chunk;
   const int seg_max = s->in_c > 8 ? CD_SEG / 2 : CD_SEG;
   int n = (run.ow + seg_max - 1) / seg_max; /* balance the segments, whole chunks each */

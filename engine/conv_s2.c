@@ -44,15 +44,7 @@ struct ImpConvS2 {
 
 bool imp_conv_s2_eligible (const ImpConvShape *s)
 {
-  if (!s || s->kh != 3 || s->kw != 3 || s->stride_h != 2 || s->stride_w != 2 || s->dil_h != 1
-      || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
-    return false;
-  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
-  for (int i = 0; i < 4; i++)
-    if (pads[i] < 0 || pads[i] > 2)
-      return false;
-  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
-         || s->pad_mode == IMP_PAD_EDGE;
+  return imp_conv_fast_shape (s, 3, 2, 2);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -161,26 +153,10 @@ ImpConvS2 *imp_conv_s2_new (const ImpConvShape *s, const float *weight, const fl
   cv->shape = *s;
   cv->n_blocks = (s->out_c + S2_OB - 1) / S2_OB;
   cv->row = pick_row (&cv->chunk);
-  const size_t ic = (size_t) s->in_c, ocp = (size_t) cv->n_blocks * S2_OB;
-  size_t n;
-  if (!imp_mul_size (ocp, ic * 9, &n)) {
-    imp_fail (err, IMPASTO_E_NOMEM, "conv_s2: weights overflow");
+  if (!imp_conv_pack_oc_blocks (weight, bias, s->out_c, s->in_c, 9, S2_OB, &cv->w, &cv->bias,
+                                err)) {
     imp_conv_s2_free (cv);
     return NULL;
-  }
-  cv->w = imp_alloc0 (n, sizeof (float), "conv_s2 weights", err);
-  cv->bias = imp_alloc0 (ocp, sizeof (float), "conv_s2 bias", err);
-  if (!cv->w || !cv->bias) {
-    imp_conv_s2_free (cv);
-    return NULL;
-  }
-  for (size_t o = 0; o < (size_t) s->out_c; o++) {
-    const size_t b = o / S2_OB, lane = o % S2_OB;
-    for (size_t c = 0; c < ic; c++)
-      for (size_t k = 0; k < 9; k++)
-        cv->w[((b * ic + c) * 9 + k) * S2_OB + lane] = weight[(o * ic + c) * 9 + k];
-    if (bias)
-      cv->bias[o] = bias[o];
   }
   return cv;
 }
@@ -315,21 +291,13 @@ static void s2_task (void *ctx, int64_t task, int thread)
 ImpastoStatus imp_conv_s2_run (const ImpConvS2 *cv, int h, int w, const float *x, float *y,
                                ImpPool *pool, ImpastoError *err)
 {
-  if (!cv || !x || !y)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "conv_s2: NULL argument");
-  const ImpConvShape *s = &cv->shape;
-  if (h < 1 || w < 1)
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv_s2: empty input %d x %d", h, w);
-  if (s->pad_mode == IMP_PAD_REFLECT
-      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv_s2: reflect pads must be smaller than the input "
-                     "%d x %d", h, w);
   S2Run run = { .cv = cv, .h = h, .w = w, .x = x, .y = y };
+  ImpastoStatus st = imp_conv_fast_check ("conv_s2", cv ? &cv->shape : NULL, cv && x && y, h, w,
+                                          &run.oh, &run.ow, err);
+  if (st)
+    return st;
+  const ImpConvShape *s = &cv->shape;
   run.deinterleave = pick_deinterleave ();
-  if (h + s->pad_t + s->pad_b < 3 || w + s->pad_l + s->pad_r < 3)
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv_s2: input %d x %d gives an empty output", h, w);
-  run.oh = (h + s->pad_t + s->pad_b - 3) / 2 + 1;
-  run.ow = (w + s->pad_l + s->pad_r - 3) / 2 + 1;
   const int chunk = cv->chunk;
   const int seg_max = s->in_c > 32 ? S2_SEG / 2 : S2_SEG;
   int n = (run.ow + seg_max - 1) / seg_max; /* balance the segments, whole chunks each */

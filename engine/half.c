@@ -111,104 +111,57 @@ __attribute__ ((target ("avx,f16c"))) static void to_f32_f16c (const uint16_t *s
   imp_f16_to_f32_ref (src + i, dst + i, n - i);
 }
 
-__attribute__ ((target ("avx,fma,f16c"))) static void
-to_f16_centred_f16c (const float *src, float centre, uint16_t *dst, size_t n, double *sum,
-                     double *sumsq)
-{
-  const __m256 c = _mm256_set1_ps (centre);
-  double s = 0, q = 0;
-  size_t i = 0;
-  while (i + 8 <= n) {
-    /* float partial sums over one block of <= 128 values (16 per lane), then into double */
-    __m256 bs = _mm256_setzero_ps (), bq = _mm256_setzero_ps ();
-    size_t end = i + 128 <= n ? i + 128 : n - (n - i) % 8;
-    for (; i < end; i += 8) {
-      __m256 d = _mm256_sub_ps (_mm256_loadu_ps (src + i), c);
-      _mm_storeu_si128 ((__m128i *) (dst + i), _mm256_cvtps_ph (d, _MM_FROUND_TO_NEAREST_INT));
-      bs = _mm256_add_ps (bs, d);
-      bq = _mm256_fmadd_ps (d, d, bq);
-    }
-    float ls[8], lq[8];
-    _mm256_storeu_ps (ls, bs);
-    _mm256_storeu_ps (lq, bq);
-    for (int k = 0; k < 8; k++) {
-      s += ls[k];
-      q += lq[k];
-    }
+/* The fused passes, vectorised: one template per instruction set.  L lanes per vector of type V
+ * (with H the integer vector holding L halves); OP(name) and HOP(name) spell the intrinsics.
+ *   centred: float partial sums over blocks of <= 128 values, then into double;
+ *   affine:  multiply then add (no FMA), as the reference rounds. */
+#define HALF_FUSED(SUFFIX, TARGET, V, H, L, OP, TO_HALF, FROM_HALF, STORE_H, LOAD_H)               \
+  __attribute__ ((target (TARGET))) static void to_f16_centred_##SUFFIX (                          \
+    const float *src, float centre, uint16_t *dst, size_t n, double *sum, double *sumsq)          \
+  {                                                                                                \
+    const V c = OP (set1_ps) (centre);                                                             \
+    double s = 0, q = 0;                                                                           \
+    size_t i = 0;                                                                                  \
+    while (i + (L) <= n) {                                                                         \
+      V bs = OP (setzero_ps) (), bq = OP (setzero_ps) ();                                          \
+      size_t end = i + 128 <= n ? i + 128 : n - (n - i) % (L);                                     \
+      for (; i < end; i += (L)) {                                                                  \
+        V d = OP (sub_ps) (OP (loadu_ps) (src + i), c);                                            \
+        STORE_H ((H *) (dst + i), TO_HALF (d, _MM_FROUND_TO_NEAREST_INT));                         \
+        bs = OP (add_ps) (bs, d);                                                                  \
+        bq = OP (fmadd_ps) (d, d, bq);                                                             \
+      }                                                                                            \
+      float ls[L], lq[L];                                                                          \
+      OP (storeu_ps) (ls, bs);                                                                     \
+      OP (storeu_ps) (lq, bq);                                                                     \
+      for (int k = 0; k < (L); k++) {                                                              \
+        s += ls[k];                                                                                \
+        q += lq[k];                                                                                \
+      }                                                                                            \
+    }                                                                                              \
+    *sum += s;                                                                                     \
+    *sumsq += q;                                                                                   \
+    imp_f32_to_f16_centred_ref (src + i, centre, dst + i, n - i, sum, sumsq);                      \
+  }                                                                                                \
+                                                                                                   \
+  __attribute__ ((target (TARGET))) static void to_f32_affine_##SUFFIX (                           \
+    const uint16_t *src, float *dst, size_t n, float mul, float add, bool relu)                    \
+  {                                                                                                \
+    const V m = OP (set1_ps) (mul), a = OP (set1_ps) (add), zero = OP (setzero_ps) ();             \
+    size_t i = 0;                                                                                  \
+    for (; i + (L) <= n; i += (L)) {                                                               \
+      V y = OP (add_ps) (OP (mul_ps) (FROM_HALF (LOAD_H ((const H *) (src + i))), m), a);          \
+      OP (storeu_ps) (dst + i, relu ? OP (max_ps) (y, zero) : y);                                  \
+    }                                                                                              \
+    imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);                           \
   }
-  *sum += s;
-  *sumsq += q;
-  imp_f32_to_f16_centred_ref (src + i, centre, dst + i, n - i, sum, sumsq);
-}
 
-__attribute__ ((target ("avx,f16c"))) static void
-to_f32_affine_f16c (const uint16_t *src, float *dst, size_t n, float mul, float add, bool relu)
-{
-  const __m256 m = _mm256_set1_ps (mul), a = _mm256_set1_ps (add), zero = _mm256_setzero_ps ();
-  size_t i = 0;
-  /* multiply then add (no FMA), as the reference rounds */
-  if (relu)
-    for (; i + 8 <= n; i += 8) {
-      __m256 x = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (src + i)));
-      _mm256_storeu_ps (dst + i, _mm256_max_ps (_mm256_add_ps (_mm256_mul_ps (x, m), a), zero));
-    }
-  else
-    for (; i + 8 <= n; i += 8) {
-      __m256 x = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (src + i)));
-      _mm256_storeu_ps (dst + i, _mm256_add_ps (_mm256_mul_ps (x, m), a));
-    }
-  imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);
-}
-
-/* The same two passes with 16 lanes (AVX-512F converts 16 values per instruction). */
-__attribute__ ((target ("avx512f"))) static void
-to_f16_centred_avx512 (const float *src, float centre, uint16_t *dst, size_t n, double *sum,
-                       double *sumsq)
-{
-  const __m512 c = _mm512_set1_ps (centre);
-  double s = 0, q = 0;
-  size_t i = 0;
-  while (i + 16 <= n) {
-    /* float partial sums over one block of <= 128 values (8 per lane), then into double */
-    __m512 bs = _mm512_setzero_ps (), bq = _mm512_setzero_ps ();
-    size_t end = i + 128 <= n ? i + 128 : n - (n - i) % 16;
-    for (; i < end; i += 16) {
-      __m512 d = _mm512_sub_ps (_mm512_loadu_ps (src + i), c);
-      _mm256_storeu_si256 ((__m256i *) (dst + i), _mm512_cvtps_ph (d, _MM_FROUND_TO_NEAREST_INT));
-      bs = _mm512_add_ps (bs, d);
-      bq = _mm512_fmadd_ps (d, d, bq);
-    }
-    float ls[16], lq[16];
-    _mm512_storeu_ps (ls, bs);
-    _mm512_storeu_ps (lq, bq);
-    for (int k = 0; k < 16; k++) {
-      s += ls[k];
-      q += lq[k];
-    }
-  }
-  *sum += s;
-  *sumsq += q;
-  imp_f32_to_f16_centred_ref (src + i, centre, dst + i, n - i, sum, sumsq);
-}
-
-__attribute__ ((target ("avx512f"))) static void
-to_f32_affine_avx512 (const uint16_t *src, float *dst, size_t n, float mul, float add, bool relu)
-{
-  const __m512 m = _mm512_set1_ps (mul), a = _mm512_set1_ps (add), zero = _mm512_setzero_ps ();
-  size_t i = 0;
-  /* multiply then add (no FMA), as the reference rounds */
-  if (relu)
-    for (; i + 16 <= n; i += 16) {
-      __m512 x = _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (src + i)));
-      _mm512_storeu_ps (dst + i, _mm512_max_ps (_mm512_add_ps (_mm512_mul_ps (x, m), a), zero));
-    }
-  else
-    for (; i + 16 <= n; i += 16) {
-      __m512 x = _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (src + i)));
-      _mm512_storeu_ps (dst + i, _mm512_add_ps (_mm512_mul_ps (x, m), a));
-    }
-  imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);
-}
+#define HALF_OP256(name) _mm256_##name
+#define HALF_OP512(name) _mm512_##name
+HALF_FUSED (f16c, "avx,fma,f16c", __m256, __m128i, 8, HALF_OP256, _mm256_cvtps_ph, _mm256_cvtph_ps,
+            _mm_storeu_si128, _mm_loadu_si128)
+HALF_FUSED (avx512, "avx512f", __m512, __m256i, 16, HALF_OP512, _mm512_cvtps_ph, _mm512_cvtph_ps,
+            _mm256_storeu_si256, _mm256_loadu_si256)
 
 /* 2: AVX-512F, 1: F16C + FMA (AVX2-class), 0: neither.  IMPASTO_HALF_ISA=f16c or =c caps it
  * (tests check every flavour on one machine). */

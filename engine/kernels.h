@@ -65,6 +65,20 @@ const ImpConvShape *imp_conv_shape (const ImpConv *conv);
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
                             ImpPool *pool, ImpastoError *err);
 
+/* The fast convolutions' shared pieces (engine/conv.c):
+ * a k x k conv of the given stride, dilation 1, group 1 and channels >= 1, with every pad
+ * in 0..max_pad and a known pad mode; */
+bool imp_conv_fast_shape (const ImpConvShape *s, int k, int stride, int max_pad);
+/* the run-time checks they share: pointers given, a non-empty input, reflect pads smaller than
+ * the input, a non-empty output; *oh, *ow the output size.  name prefixes the messages. */
+ImpastoStatus imp_conv_fast_check (const char *name, const ImpConvShape *s, bool have_ptrs, int h,
+                                   int w, int *oh, int *ow, ImpastoError *err);
+/* weight [out_c, in_c, kk] -> *w [n_blocks][in_c][kk][ob] with n_blocks = ceil(out_c / ob), and
+ * bias (or zeros) -> *bias_out [n_blocks * ob], both allocated here (tail lanes 0); false with err
+ * set when they cannot be. */
+bool imp_conv_pack_oc_blocks (const float *weight, const float *bias, int out_c, int in_c, int kk,
+                              int ob, float **w, float **bias_out, ImpastoError *err);
+
 /* A conv input [in_c, h, w] read through index maps from x [in_c, src_h, src_w]: element
  * (c, i, j) is x[c, rows[i], cols[j]], or 0 where rows[i] < 0.  A nearest upsampling fused into
  * the convolution that follows it: the upsampled image is never written out.  cols_double says

@@ -76,15 +76,7 @@ static bool pick_avx2_transforms (void);
 
 bool imp_winograd_eligible (const ImpConvShape *s)
 {
-  if (!s || s->kh != 3 || s->kw != 3 || s->stride_h != 1 || s->stride_w != 1 || s->dil_h != 1
-      || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
-    return false;
-  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
-  for (int i = 0; i < 4; i++)
-    if (pads[i] < 0 || pads[i] > 2)
-      return false;
-  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
-         || s->pad_mode == IMP_PAD_EDGE;
+  return imp_conv_fast_shape (s, 3, 1, 2);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -746,20 +738,12 @@ ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, cons
 static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
                                    const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err)
 {
-  if (!wg || !x || !y)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
-  const ImpConvShape *s = &wg->shape;
-  if (h < 1 || w < 1)
-    return imp_fail (err, IMPASTO_E_SHAPE, "winograd: empty input %d x %d", h, w);
-  if (s->pad_mode == IMP_PAD_REFLECT
-      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
-    return imp_fail (err, IMPASTO_E_SHAPE, "winograd: reflect pads must be smaller than the "
-                     "input %d x %d", h, w);
   WgRun run = { .wg = wg, .g = g, .h = h, .w = w, .x = x, .y = y };
-  run.oh = h + s->pad_t + s->pad_b - 2;
-  run.ow = w + s->pad_l + s->pad_r - 2;
-  if (run.oh < 1 || run.ow < 1)
-    return imp_fail (err, IMPASTO_E_SHAPE, "winograd: input %d x %d gives an empty output", h, w);
+  ImpastoStatus st = imp_conv_fast_check ("winograd", wg ? &wg->shape : NULL, wg && x && y, h, w,
+                                          &run.oh, &run.ow, err);
+  if (st)
+    return st;
+  const ImpConvShape *s = &wg->shape;
   run.tiles_y = (run.oh + WG_OUT - 1) / WG_OUT;
   run.tiles_x = (run.ow + WG_OUT - 1) / WG_OUT;
   const int threads = imp_pool_threads (pool);

@@ -23,98 +23,13 @@
 
 #define TOL 2e-5
 
-static int passed, failed;
-static double worst_ratio;
-
-static void check (bool ok, const char *what)
-{
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    printf ("FAIL: %s\n", what);
-  }
-}
-
-/* xorshift, deterministic */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd (void)
-{
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t) (rng_state >> 32);
-}
-static int rnd_int (int lo, int hi) /* inclusive */
-{
-  return lo + (int) (rnd () % (uint32_t) (hi - lo + 1));
-}
-static float rnd_float (void) /* -1 .. 1 */
-{
-  return (float) rnd () / 2147483648.0f - 1.0f;
-}
-
-static const char *mode_name (ImpPadMode m)
-{
-  return m == IMP_PAD_CONSTANT ? "constant" : m == IMP_PAD_REFLECT ? "reflect" : "edge";
-}
+FAST_CONV (imp_winograd, ImpWinograd, 100.0f, 0.1f, 1.0f, TOL)
 
 static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, int pl, int pb,
                       int pr, ImpPadMode mode, bool with_bias)
 {
-  char what[1024];
-  snprintf (what, sizeof what, "%d->%d %dx%d pads t%d l%d b%d r%d %s%s%s", in_c, out_c, h, w, pt,
-            pl, pb, pr, mode_name (mode), with_bias ? " bias" : "", pool ? " pool" : "");
-  ImpConvShape s = { .in_c = in_c, .out_c = out_c, .group = 1, .kh = 3, .kw = 3, .stride_h = 1,
-                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = pt, .pad_l = pl,
-                     .pad_b = pb, .pad_r = pr, .pad_mode = mode };
-  int oh = h + pt + pb - 2, ow = w + pl + pr - 2;
-  size_t nx = (size_t) in_c * h * w, nw = (size_t) out_c * in_c * 9;
-  size_t ny = (size_t) out_c * (oh > 0 ? oh : 0) * (ow > 0 ? ow : 0);
-  float *x = malloc (nx * sizeof *x), *wt = malloc (nw * sizeof *wt);
-  float *bias = malloc ((size_t) out_c * sizeof *bias);
-  float *y = malloc ((ny + 1) * sizeof *y);
-  float *ref = malloc ((ny + 1) * sizeof *ref);
-  for (size_t i = 0; i < nx; i++)
-    x[i] = 100.0f * rnd_float ();
-  for (size_t i = 0; i < nw; i++)
-    wt[i] = 0.1f * rnd_float ();
-  for (int i = 0; i < out_c; i++)
-    bias[i] = rnd_float ();
-
-  check (imp_winograd_eligible (&s), what);
-  ImpastoError err = { 0 };
-  ImpWinograd *wg = imp_winograd_new (&s, wt, with_bias ? bias : NULL, &err);
-  if (!wg) {
-    check (false, err.message);
-    goto out;
-  }
-  bool reflect_bad = mode == IMP_PAD_REFLECT && (pt >= h || pb >= h || pl >= w || pr >= w);
-  ImpastoStatus st = imp_winograd_run (wg, h, w, x, y, pool, &err);
-  if (oh < 1 || ow < 1 || reflect_bad) {
-    /* must be refused with a shape error that says why */
-    bool ok = st == IMPASTO_E_SHAPE && strstr (err.message, reflect_bad ? "reflect" : "empty");
-    snprintf (what + strlen (what), sizeof what - strlen (what), ": expected shape error, got "
-              "%d '%s'", st, err.message);
-    check (ok, what);
-  } else if (st != IMPASTO_OK) {
-    check (false, err.message);
-  } else {
-    imp_conv2d_ref (&s, h, w, x, wt, with_bias ? bias : NULL, ref); /* the engine's oracle */
-    double xmax = 0;
-    for (size_t i = 0; i < nx; i++)
-      xmax = fmax (xmax, fabs (x[i]));
-    size_t bad = conv_outputs_off (y, ref, out_c, (size_t) oh * ow, wt, (size_t) in_c * 9,
-                                   with_bias ? bias : NULL, xmax, TOL, &worst_ratio);
-    check (bad == 0, what);
-  }
-  imp_winograd_free (wg);
-out:
-  free (x);
-  free (wt);
-  free (bias);
-  free (y);
-  free (ref);
+  run_fast_case (&fast, pool, conv_shape (in_c, out_c, 3, 1, pt, pl, pb, pr, mode), h, w,
+                 with_bias);
 }
 
 /* The gather path (a nearest upsampling fused into the conv): y must equal the conv of the
@@ -201,6 +116,7 @@ static void test_not_eligible (void)
  * random sweep is shorter for the flavours the engine would not pick on this machine. */
 int main (void)
 {
+  rng_state = 0x9E3779B97F4A7C15ull;
   ImpPool *pool = imp_pool_new (2);
   test_not_eligible ();
 
