@@ -115,7 +115,7 @@ __attribute__ ((target ("avx,f16c"))) static void to_f32_f16c (const uint16_t *s
  * (with H the integer vector holding L halves); OP(name) and HOP(name) spell the intrinsics.
  *   centred: float partial sums over blocks of <= 128 values, then into double;
  *   affine:  multiply then add (no FMA), as the reference rounds. */
-#define HALF_FUSED(SUFFIX, TARGET, V, H, L, OP, TO_HALF, FROM_HALF, STORE_H, LOAD_H)               \
+#define HALF_FUSED(SUFFIX, TARGET, V, H, L, OP, TO_HALF, FROM_HALF, STORE_H, LOAD_H, HSUM)         \
   __attribute__ ((target (TARGET))) static void to_f16_centred_##SUFFIX (                          \
     const float *src, float centre, uint16_t *dst, size_t n, double *sum, double *sumsq)          \
   {                                                                                                \
@@ -131,13 +131,8 @@ __attribute__ ((target ("avx,f16c"))) static void to_f32_f16c (const uint16_t *s
         bs = OP (add_ps) (bs, d);                                                                  \
         bq = OP (fmadd_ps) (d, d, bq);                                                             \
       }                                                                                            \
-      float ls[L], lq[L];                                                                          \
-      OP (storeu_ps) (ls, bs);                                                                     \
-      OP (storeu_ps) (lq, bq);                                                                     \
-      for (int k = 0; k < (L); k++) {                                                              \
-        s += ls[k];                                                                                \
-        q += lq[k];                                                                                \
-      }                                                                                            \
+      s += HSUM (bs);                                                                              \
+      q += HSUM (bq);                                                                              \
     }                                                                                              \
     *sum += s;                                                                                     \
     *sumsq += q;                                                                                   \
@@ -156,12 +151,29 @@ __attribute__ ((target ("avx,f16c"))) static void to_f32_f16c (const uint16_t *s
     imp_f16_to_f32_affine_ref (src + i, dst + i, n - i, mul, add, relu);                           \
   }
 
+/* The lanes of a float vector added up in double.  In registers: a lane array on the stack was
+ * stored with an aligned 64-byte move, which faults in AddressSanitizer's fake stack frames. */
+__attribute__ ((target ("avx"))) static inline double hsum_256 (__m256 v)
+{
+  __m256d d = _mm256_add_pd (_mm256_cvtps_pd (_mm256_castps256_ps128 (v)),
+                             _mm256_cvtps_pd (_mm256_extractf128_ps (v, 1)));
+  __m128d t = _mm_add_pd (_mm256_castpd256_pd128 (d), _mm256_extractf128_pd (d, 1));
+  return _mm_cvtsd_f64 (_mm_add_sd (t, _mm_unpackhi_pd (t, t)));
+}
+
+__attribute__ ((target ("avx512f"))) static inline double hsum_512 (__m512 v)
+{
+  __m512d lo = _mm512_cvtps_pd (_mm512_castps512_ps256 (v));
+  __m512d hi = _mm512_cvtps_pd (_mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (v), 1)));
+  return _mm512_reduce_add_pd (_mm512_add_pd (lo, hi));
+}
+
 #define HALF_OP256(name) _mm256_##name
 #define HALF_OP512(name) _mm512_##name
 HALF_FUSED (f16c, "avx,fma,f16c", __m256, __m128i, 8, HALF_OP256, _mm256_cvtps_ph, _mm256_cvtph_ps,
-            _mm_storeu_si128, _mm_loadu_si128)
+            _mm_storeu_si128, _mm_loadu_si128, hsum_256)
 HALF_FUSED (avx512, "avx512f", __m512, __m256i, 16, HALF_OP512, _mm512_cvtps_ph, _mm512_cvtph_ps,
-            _mm256_storeu_si256, _mm256_loadu_si256)
+            _mm256_storeu_si256, _mm256_loadu_si256, hsum_512)
 
 /* 2: AVX-512F, 1: F16C + FMA (AVX2-class), 0: neither.  IMPASTO_HALF_ISA=f16c or =c caps it
  * (tests check every flavour on one machine). */
