@@ -344,9 +344,9 @@ static void convert_row (const FileJob *j, int64_t i, int t, const uint16_t *hal
  * one call.  False when the mapping cannot be made: the caller then uses pread. */
 static bool file_rows_mapped (const FileJob *j, int t, int64_t first, size_t row_bytes)
 {
+  if (first >= j->r0 + j->n)
+    return true; /* no rows of the band in this file (a band of fewer rows than files) */
   int64_t last = first + (j->r0 + j->n - 1 - first) / j->n_files * j->n_files;
-  if (last < first)
-    return true; /* no rows in this file */
   int64_t start = j->offset + (first / j->n_files) * (int64_t) row_bytes;
   int64_t end = j->offset + (last / j->n_files + 1) * (int64_t) row_bytes;
   static long page;
