@@ -446,11 +446,11 @@ ImpastoStatus imp_conv_fast_check (const char *name, const ImpConvShape *s, bool
       && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
     return imp_fail (err, IMPASTO_E_SHAPE, "%s: reflect pads must be smaller than the input "
                      "%d x %d", name, h, w);
-  int ph = h + s->pad_t + s->pad_b, pw = w + s->pad_l + s->pad_r;
-  if (ph < s->kh || pw < s->kw)
+  int64_t oh64, ow64;
+  if (!imp_conv_out_size (s, h, w, &oh64, &ow64))
     return imp_fail (err, IMPASTO_E_SHAPE, "%s: input %d x %d gives an empty output", name, h, w);
-  *oh = (ph - s->kh) / s->stride_h + 1;
-  *ow = (pw - s->kw) / s->stride_w + 1;
+  *oh = (int) oh64; /* at most h + pads: fits */
+  *ow = (int) ow64;
   return IMPASTO_OK;
 }
 
