@@ -206,22 +206,19 @@ row_avx512_3x8 (const float *in, size_t rs, size_t cs, int ic, const float *w, c
  * IMPASTO_CONV9_ISA=c or =avx2 caps the choice (tests check every kernel on one machine). */
 static Conv9RowFunc pick_row (int ob, int *chunk)
 {
-  const char *cap = getenv ("IMPASTO_CONV9_ISA");
-  bool generic = cap && strcmp (cap, "c") == 0, no512 = cap && strcmp (cap, "avx2") == 0;
+  switch (imp_isa ("IMPASTO_CONV9_ISA")) {
 #if CD_X86
-  __builtin_cpu_init ();
-  if (!generic && !no512 && __builtin_cpu_supports ("avx512f")) {
+  case IMP_ISA_AVX512:
     *chunk = ob == 4 ? 16 * 6 : 16 * 8;
     return ob == 4 ? row_avx512_4x6 : row_avx512_3x8;
-  }
-  if (!generic && __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")) {
+  case IMP_ISA_AVX2:
     *chunk = ob == 4 ? 8 * 3 : 8 * 4;
     return ob == 4 ? row_avx2_4x3 : row_avx2_3x4;
-  }
 #endif
-  (void) generic, (void) no512;
-  *chunk = ob == 4 ? 8 * 3 : 8 * 4;
-  return ob == 4 ? row_generic_4x3 : row_generic_3x4;
+  default:
+    *chunk = ob == 4 ? 8 * 3 : 8 * 4;
+    return ob == 4 ? row_generic_4x3 : row_generic_3x4;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------- */

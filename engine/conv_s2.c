@@ -116,22 +116,19 @@ S2_KERNEL (row_avx512, "avx512f", __m512, 16, 6, _mm512_set1_ps, _mm512_loadu_ps
  * (tests check every kernel on one machine). */
 static S2RowFunc pick_row (int *chunk)
 {
-  const char *cap = getenv ("IMPASTO_CONV_S2_ISA");
-  bool generic = cap && strcmp (cap, "c") == 0, no512 = cap && strcmp (cap, "avx2") == 0;
+  switch (imp_isa ("IMPASTO_CONV_S2_ISA")) {
 #if S2_X86
-  __builtin_cpu_init ();
-  if (!generic && !no512 && __builtin_cpu_supports ("avx512f")) {
+  case IMP_ISA_AVX512:
     *chunk = 96;
     return row_avx512;
-  }
-  if (!generic && __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")) {
+  case IMP_ISA_AVX2:
     *chunk = 24;
     return row_avx2;
-  }
 #endif
-  (void) generic, (void) no512;
-  *chunk = 24;
-  return row_generic;
+  default:
+    *chunk = 24;
+    return row_generic;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -221,8 +218,7 @@ typedef void (*DeinterleaveFunc) (const float *src, float *even, float *odd, int
 static DeinterleaveFunc pick_deinterleave (void)
 {
 #if S2_X86
-  __builtin_cpu_init ();
-  if (__builtin_cpu_supports ("avx512f"))
+  if (imp_isa ("IMPASTO_CONV_S2_ISA") == IMP_ISA_AVX512)
     return deinterleave_avx512;
 #endif
   return deinterleave_plain;

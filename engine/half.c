@@ -1,6 +1,7 @@
 /* half.c — see half.h.  x86 CPUs with F16C convert 8 values per instruction; others use the
  * bit-level reference below. */
 #include "half.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -94,23 +95,6 @@ void imp_f16_to_f32_affine_ref (const uint16_t *src, float *dst, size_t n, float
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-__attribute__ ((target ("avx,f16c"))) static void to_f16_f16c (const float *src, uint16_t *dst, size_t n)
-{
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128 ((__m128i *) (dst + i),
-                      _mm256_cvtps_ph (_mm256_loadu_ps (src + i), _MM_FROUND_TO_NEAREST_INT));
-  imp_f32_to_f16_ref (src + i, dst + i, n - i);
-}
-
-__attribute__ ((target ("avx,f16c"))) static void to_f32_f16c (const uint16_t *src, float *dst, size_t n)
-{
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps (dst + i, _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (src + i))));
-  imp_f16_to_f32_ref (src + i, dst + i, n - i);
-}
-
 /* The fused passes, vectorised: one template per instruction set.  L lanes per vector of type V
  * (with H the integer vector holding L halves); OP(name) and HOP(name) spell the intrinsics.
  *   centred: float partial sums over blocks of <= 128 values, then into double;
@@ -175,59 +159,21 @@ HALF_FUSED (f16c, "avx,fma,f16c", __m256, __m128i, 8, HALF_OP256, _mm256_cvtps_p
 HALF_FUSED (avx512, "avx512f", __m512, __m256i, 16, HALF_OP512, _mm512_cvtps_ph, _mm512_cvtph_ps,
             _mm256_storeu_si256, _mm256_loadu_si256, hsum_512)
 
-/* 2: AVX-512F, 1: F16C + FMA (AVX2-class), 0: neither.  IMPASTO_HALF_ISA=f16c or =c caps it
- * (tests check every flavour on one machine). */
-static int half_isa (void)
+/* The flavour of every conversion here, chosen once (IMPASTO_HALF_ISA=c or =avx2 caps it). */
+static ImpIsa half_isa (void)
 {
   static int cached = -1;
-  if (cached < 0) {
-    __builtin_cpu_init ();
-    const char *cap = getenv ("IMPASTO_HALF_ISA");
-    int level = 0;
-    if (__builtin_cpu_supports ("f16c") && __builtin_cpu_supports ("avx")
-        && __builtin_cpu_supports ("fma"))
-      level = __builtin_cpu_supports ("avx512f") ? 2 : 1;
-    if (cap && strcmp (cap, "c") == 0)
-      level = 0;
-    else if (cap && strcmp (cap, "f16c") == 0 && level > 1)
-      level = 1;
-    cached = level;
-  }
-  return cached;
-}
-
-static int have_f16c (void)
-{
-  static int cached = -1;
-  if (cached < 0) {
-    __builtin_cpu_init ();
-    cached = __builtin_cpu_supports ("f16c") && __builtin_cpu_supports ("avx");
-  }
-  return cached;
-}
-
-void imp_f32_to_f16 (const float *src, uint16_t *dst, size_t n)
-{
-  if (have_f16c ())
-    to_f16_f16c (src, dst, n);
-  else
-    imp_f32_to_f16_ref (src, dst, n);
-}
-
-void imp_f16_to_f32 (const uint16_t *src, float *dst, size_t n)
-{
-  if (have_f16c ())
-    to_f32_f16c (src, dst, n);
-  else
-    imp_f16_to_f32_ref (src, dst, n);
+  if (cached < 0)
+    cached = (int) imp_isa ("IMPASTO_HALF_ISA");
+  return (ImpIsa) cached;
 }
 
 void imp_f32_to_f16_centred (const float *src, float centre, uint16_t *dst, size_t n,
                              double *sum, double *sumsq)
 {
   switch (half_isa ()) {
-  case 2: to_f16_centred_avx512 (src, centre, dst, n, sum, sumsq); break;
-  case 1: to_f16_centred_f16c (src, centre, dst, n, sum, sumsq); break;
+  case IMP_ISA_AVX512: to_f16_centred_avx512 (src, centre, dst, n, sum, sumsq); break;
+  case IMP_ISA_AVX2: to_f16_centred_f16c (src, centre, dst, n, sum, sumsq); break;
   default: imp_f32_to_f16_centred_ref (src, centre, dst, n, sum, sumsq);
   }
 }
@@ -236,22 +182,12 @@ void imp_f16_to_f32_affine (const uint16_t *src, float *dst, size_t n, float mul
                             bool relu)
 {
   switch (half_isa ()) {
-  case 2: to_f32_affine_avx512 (src, dst, n, mul, add, relu); break;
-  case 1: to_f32_affine_f16c (src, dst, n, mul, add, relu); break;
+  case IMP_ISA_AVX512: to_f32_affine_avx512 (src, dst, n, mul, add, relu); break;
+  case IMP_ISA_AVX2: to_f32_affine_f16c (src, dst, n, mul, add, relu); break;
   default: imp_f16_to_f32_affine_ref (src, dst, n, mul, add, relu);
   }
 }
 #else
-void imp_f32_to_f16 (const float *src, uint16_t *dst, size_t n)
-{
-  imp_f32_to_f16_ref (src, dst, n);
-}
-
-void imp_f16_to_f32 (const uint16_t *src, float *dst, size_t n)
-{
-  imp_f16_to_f32_ref (src, dst, n);
-}
-
 void imp_f32_to_f16_centred (const float *src, float centre, uint16_t *dst, size_t n,
                              double *sum, double *sumsq)
 {

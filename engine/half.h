@@ -3,13 +3,9 @@
 #ifndef IMP_HALF_H
 #define IMP_HALF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <stdbool.h>
-
-void imp_f32_to_f16 (const float *src, uint16_t *dst, size_t n);
-void imp_f16_to_f32 (const uint16_t *src, float *dst, size_t n);
 
 /* Fused passes of the scratch file (one sweep over the row instead of three):
  *   centred: dst = half (src - centre); *sum += sum (src - centre), *sumsq += sum (src - centre)^2
@@ -20,7 +16,7 @@ void imp_f32_to_f16_centred (const float *src, float centre, uint16_t *dst, size
 void imp_f16_to_f32_affine (const uint16_t *src, float *dst, size_t n, float mul, float add,
                             bool relu);
 
-/* The portable versions (the oracle of the F16C ones in tests/test_half.c). */
+/* The portable versions: the oracle of the vector ones in tests/test_half.c, and their tails. */
 void imp_f32_to_f16_ref (const float *src, uint16_t *dst, size_t n);
 void imp_f16_to_f32_ref (const uint16_t *src, float *dst, size_t n);
 void imp_f32_to_f16_centred_ref (const float *src, float centre, uint16_t *dst, size_t n,

@@ -161,10 +161,8 @@ __attribute__ ((target ("avx512f"))) static void duplicate_avx512 (const float *
 void imp_duplicate2 (const float *src, float *dst, size_t n)
 {
   static int wide = -1;
-  if (wide < 0) {
-    __builtin_cpu_init ();
-    wide = __builtin_cpu_supports ("avx512f");
-  }
+  if (wide < 0)
+    wide = imp_isa (NULL) == IMP_ISA_AVX512;
   (wide ? duplicate_avx512 : duplicate_plain) (src, dst, n);
 }
 #else

@@ -7,6 +7,30 @@
 #include <string.h>
 #include <unistd.h>
 
+static ImpIsa cpu_isa (void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init ();
+  if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma")
+      || !__builtin_cpu_supports ("f16c"))
+    return IMP_ISA_C;
+  return __builtin_cpu_supports ("avx512f") ? IMP_ISA_AVX512 : IMP_ISA_AVX2;
+#else
+  return IMP_ISA_C;
+#endif
+}
+
+ImpIsa imp_isa (const char *cap_env)
+{
+  ImpIsa isa = cpu_isa ();
+  const char *cap = cap_env ? getenv (cap_env) : NULL;
+  if (cap && strcmp (cap, "c") == 0)
+    return IMP_ISA_C;
+  if (cap && strcmp (cap, "avx2") == 0 && isa > IMP_ISA_AVX2)
+    return IMP_ISA_AVX2;
+  return isa;
+}
+
 ImpastoStatus imp_fail (ImpastoError *err, ImpastoStatus code, const char *fmt, ...)
 {
   if (err) {

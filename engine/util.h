@@ -20,6 +20,14 @@ static inline bool imp_mul_size (size_t a, size_t b, size_t *out)
   return !__builtin_mul_overflow (a, b, out);
 }
 
+/* The instruction sets the vector kernels come in. */
+typedef enum { IMP_ISA_C = 0, IMP_ISA_AVX2 = 1, IMP_ISA_AVX512 = 2 } ImpIsa;
+
+/* The widest this CPU runs (AVX2 means AVX2 + FMA + F16C; AVX-512 means AVX-512F on top), capped
+ * by the environment variable cap_env (may be NULL) when it says "c" or "avx2": the tests use the
+ * caps to check every flavour of a kernel on one machine. */
+ImpIsa imp_isa (const char *cap_env);
+
 /* Product of dims (each must be >= 0) into *out; false on a negative dim or overflow. */
 bool imp_dims_count (const int64_t *dims, int rank, size_t *out);
 

@@ -187,17 +187,13 @@ gemm_avx2 (const float *u, const float *v, float *m, int ic, int n_ob, int n_pan
  * use it to check every flavour on one machine). */
 static WgGemmFunc pick_gemm (void)
 {
-  const char *cap = getenv ("IMPASTO_WINOGRAD_ISA");
-  if (cap && strcmp (cap, "c") == 0)
-    return gemm_generic;
+  switch (imp_isa ("IMPASTO_WINOGRAD_ISA")) {
 #if WG_X86
-  __builtin_cpu_init ();
-  if (__builtin_cpu_supports ("avx512f") && !(cap && strcmp (cap, "avx2") == 0))
-    return gemm_avx512;
-  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
-    return gemm_avx2;
+  case IMP_ISA_AVX512: return gemm_avx512;
+  case IMP_ISA_AVX2: return gemm_avx2;
 #endif
-  return gemm_generic;
+  default: return gemm_generic;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -415,15 +411,7 @@ at_row_avx2 (const float *restrict in, size_t is, float bias, float *restrict ro
 /* AVX2 row transforms when the CPU has them (IMPASTO_WINOGRAD_ISA=c turns them off). */
 static bool pick_avx2_transforms (void)
 {
-  const char *cap = getenv ("IMPASTO_WINOGRAD_ISA");
-  if (cap && strcmp (cap, "c") == 0)
-    return false;
-#if WG_X86
-  __builtin_cpu_init ();
-  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-#else
-  return false;
-#endif
+  return WG_X86 && imp_isa ("IMPASTO_WINOGRAD_ISA") >= IMP_ISA_AVX2;
 }
 
 /* rows[k] (k < 6): the 6 input rows of the tile row, already padded: rows[k][4 * n + m] is element
