@@ -39,26 +39,11 @@ MAXDIFF = 2
 # Luma weights the engine uses to turn a stylised RGB result into gray (Rec. 601).
 LUMA = np.array([0.299, 0.587, 0.114])
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   - {name}" + (f" ({detail})" if detail else ""))
-    else:
-        failed += 1
-        print(f"FAIL - {name}" + (f": {detail}" if detail else ""))
-    sys.stdout.flush()
-    return ok
-
-
 # ---- images through gdk-pixbuf ---------------------------------------------------------------
 
 from pixbuf_io import load_image, save_image  # noqa: E402  (tests/, beside this file)
 from ort_model import free_hw  # noqa: E402
+from tap import check, summary  # noqa: E402
 
 
 # ---- ONNX Runtime reference --------------------------------------------------------------------
@@ -562,8 +547,7 @@ def main():
         test_strength_and_colors(os.path.join(models_dir, "mosaic-9.onnx"),
                                  inputs["rgb-256x192.png"], tmp)
         test_seams(os.path.join(models_dir, "mosaic-9.onnx"), shared, tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

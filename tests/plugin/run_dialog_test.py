@@ -256,8 +256,7 @@ def main():
         xvfb.wait()
         if not os.environ.get("IMPASTO_KEEP_TEST_DIR"):
             shutil.rmtree(work, ignore_errors=True)
-    print(f"{common.passed} passed, {common.failed} failed")
-    return 1 if common.failed else 0
+    return common.summary()
 
 
 if __name__ == "__main__":

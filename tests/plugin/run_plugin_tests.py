@@ -42,26 +42,12 @@ except (ImportError, ValueError) as e:
     print(f"SKIP: needs numpy and GdkPixbuf bindings ({e})")
     sys.exit(SKIP)
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}" + (f": {detail}" if detail else ""))
-    sys.stdout.flush()
-    return ok
-
-
 # ---- images -------------------------------------------------------------------------------------
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pixbuf_io import load_image as load_png, save_image as save_png  # noqa: E402
+from tap import check, summary  # noqa: E402
+from ort_model import free_hw  # noqa: E402
 
 
 def make_inputs(shared, test_dir):
@@ -108,14 +94,7 @@ class Reference:
         """ONNX Runtime session; the *-9 files declare 224x224, so make H and W symbolic."""
         import onnx
         import onnxruntime as ort
-        m = onnx.load(os.path.join(self.models, model + ".onnx"))
-        for vi in list(m.graph.input) + list(m.graph.output):
-            dims = vi.type.tensor_type.shape.dim
-            for i, name in ((2, "height"), (3, "width")):
-                if dims[i].HasField("dim_value"):
-                    dims[i].ClearField("dim_value")
-                    dims[i].dim_param = name
-        del m.graph.value_info[:]
+        m = free_hw(onnx.load(os.path.join(self.models, model + ".onnx")))
         return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
 
     def _ort(self, pixels, model, strength):
@@ -479,8 +458,7 @@ def main():
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
