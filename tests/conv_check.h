@@ -49,6 +49,19 @@ static float rnd_float (void) /* -1 .. 1 */
   return (float) rnd () / 2147483648.0f - 1.0f;
 }
 
+/* Kernel flavours a test runs through, capped by an IMPASTO_*_ISA variable (util.h imp_isa):
+ * portable C, AVX2, then the widest this CPU has.  Returns whether flavour i is a capped one. */
+#define N_ISA_CAPS 3
+static bool use_isa_cap (const char *env, int i)
+{
+  static const char *const caps[N_ISA_CAPS] = { "c", "avx2", NULL };
+  if (caps[i])
+    setenv (env, caps[i], 1);
+  else
+    unsetenv (env);
+  return caps[i] != NULL;
+}
+
 static const char *mode_name (ImpPadMode m)
 {
   return m == IMP_PAD_CONSTANT ? "constant" : m == IMP_PAD_REFLECT ? "reflect" : "edge";

@@ -59,12 +59,8 @@ int main (void)
   test_not_eligible ();
   const ImpPadMode modes[3] = { IMP_PAD_CONSTANT, IMP_PAD_REFLECT, IMP_PAD_EDGE };
   /* every kernel flavour this CPU can run: portable C, AVX2, the widest (AVX-512 when present) */
-  const char *isas[3] = { "c", "avx2", NULL };
-  for (int isa = 0; isa < 3; isa++) {
-    if (isas[isa])
-      setenv ("IMPASTO_CONV9_ISA", isas[isa], 1);
-    else
-      unsetenv ("IMPASTO_CONV9_ISA");
+  for (int isa = 0; isa < N_ISA_CAPS; isa++) {
+    use_isa_cap ("IMPASTO_CONV9_ISA", isa);
     for (int mi = 0; mi < 3; mi++) {
       run_case (pool, 3, 32, 20, 33, 4, 4, 4, 4, modes[mi], true);  /* the style net's first */
       run_case (pool, 32, 3, 21, 40, 4, 4, 4, 4, modes[mi], true);  /* and last conv */

@@ -57,12 +57,8 @@ int main (void)
   ImpPool *pool = imp_pool_new (2);
   test_not_eligible ();
   const ImpPadMode modes[3] = { IMP_PAD_CONSTANT, IMP_PAD_REFLECT, IMP_PAD_EDGE };
-  const char *isas[3] = { "c", "avx2", NULL };
-  for (int isa = 0; isa < 3; isa++) {
-    if (isas[isa])
-      setenv ("IMPASTO_CONV_S2_ISA", isas[isa], 1);
-    else
-      unsetenv ("IMPASTO_CONV_S2_ISA");
+  for (int isa = 0; isa < N_ISA_CAPS; isa++) {
+    use_isa_cap ("IMPASTO_CONV_S2_ISA", isa);
     for (int mi = 0; mi < 3; mi++) {
       run_case (pool, 32, 64, 20, 33, 1, 1, 1, 1, modes[mi], true); /* the style net's */
       run_case (pool, 64, 128, 11, 16, 1, 1, 1, 1, modes[mi], true);
