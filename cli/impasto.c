@@ -675,6 +675,12 @@ static int cmd_stylize (int argc, char **argv)
 {
   ImpastoOptions options;
   impasto_options_init (&options);
+  /* The engine takes these as options; the command keeps honouring the environment
+   * (IMPASTO_STREAM_RAM_MB=0: no RAM for stored values, as before). */
+  const char *ram_mb = getenv ("IMPASTO_STREAM_RAM_MB");
+  if (ram_mb && *ram_mb)
+    options.stream_ram_mb = atoi (ram_mb) > 0 ? atoi (ram_mb) : -1;
+  options.scratch_dir = getenv ("IMPASTO_SCRATCH_DIR");
   if (!parse_stylize_options (argc, argv, &options))
     return EXIT_USAGE;
   if (argc - optind != 3) {

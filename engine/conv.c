@@ -24,15 +24,9 @@
 #include <pthread.h>
 #include <string.h>
 
-#ifdef IMPASTO_HAVE_WINOGRAD
-#include "winograd.h"
-#endif
-#ifdef IMPASTO_HAVE_CONV9
 #include "conv_direct.h"
-#endif
-#ifdef IMPASTO_HAVE_CONV_S2
 #include "conv_s2.h"
-#endif
+#include "winograd.h"
 
 /* Declared here on purpose (not every cblas.h has it); it exists in libopenblas. */
 void openblas_set_num_threads (int);
@@ -57,41 +51,10 @@ struct ImpConv {
   float *bias;    /* [out_c] or NULL */
   bool direct;    /* 1x1, stride 1, no padding: sgemm on x directly */
   float *wfold;   /* kx-folded path: [out_c * kw, in_c * kh], or NULL when not used */
-  /* set by the WINOGRAD DISPATCH POINT in imp_conv_new */
-#ifdef IMPASTO_HAVE_WINOGRAD
-  ImpWinograd *wg;
-#endif
-#ifdef IMPASTO_HAVE_CONV9
+  ImpWinograd *wg; /* 3x3 stride-1 convs (winograd.c), NULL otherwise */
   ImpConv9 *c9;   /* skinny 9x9 convs (conv_direct.c), NULL otherwise */
-#endif
-#ifdef IMPASTO_HAVE_CONV_S2
   ImpConvS2 *s2;  /* 3x3 stride-2 convs (conv_s2.c), NULL otherwise */
-#endif
 };
-
-static bool shape_valid (const ImpConvShape *s)
-{
-  return s->in_c > 0 && s->out_c > 0 && s->group > 0 && s->in_c % s->group == 0
-         && s->out_c % s->group == 0 && s->kh > 0 && s->kw > 0 && s->stride_h > 0
-         && s->stride_w > 0 && s->dil_h > 0 && s->dil_w > 0 && s->pad_t >= 0 && s->pad_l >= 0
-         && s->pad_b >= 0 && s->pad_r >= 0
-         && (s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
-             || s->pad_mode == IMP_PAD_EDGE);
-}
-
-bool imp_conv_out_size (const ImpConvShape *s, int64_t h, int64_t w, int64_t *oh, int64_t *ow)
-{
-  if (!shape_valid (s) || h <= 0 || w <= 0)
-    return false;
-  int64_t eh = (int64_t) s->dil_h * (s->kh - 1) + 1; /* effective kernel extent */
-  int64_t ew = (int64_t) s->dil_w * (s->kw - 1) + 1;
-  int64_t ph = h + s->pad_t + s->pad_b, pw = w + s->pad_l + s->pad_r;
-  if (ph < eh || pw < ew)
-    return false;
-  *oh = (ph - eh) / s->stride_h + 1;
-  *ow = (pw - ew) / s->stride_w + 1;
-  return true;
-}
 
 /* ------------------------------------------------------------------------------------------- */
 /* Oracle: the ONNX formula, accumulated in double.  Reflect/edge padding reads the input through
@@ -135,7 +98,7 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     imp_fail (err, IMPASTO_E_ARGUMENT, "conv: missing shape or weight");
     return NULL;
   }
-  if (!shape_valid (s)) {
+  if (!imp_conv_shape_valid (s)) {
     imp_fail (err, IMPASTO_E_SHAPE,
               "conv: invalid shape (in_c %d, out_c %d, group %d, kernel %dx%d, stride %dx%d, "
               "dilation %dx%d, pads %d,%d,%d,%d)", s->in_c, s->out_c, s->group, s->kh, s->kw,
@@ -189,25 +152,19 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
   /* ---- fast paths: 3x3 stride-1 convs to engine/winograd.c, skinny 9x9 ones to
    * engine/conv_direct.c, 3x3 stride-2 ones to engine/conv_s2.c.  When one cannot be prepared the
    * im2col path below, which handles every shape, stays in use. */
-#ifdef IMPASTO_HAVE_WINOGRAD
   if (imp_winograd_eligible (s)) {
     ImpastoError wg_err;
     conv->wg = imp_winograd_new (s, weight, bias, &wg_err);
   }
-#endif
-#ifdef IMPASTO_HAVE_CONV9
   /* skinny 9x9 convs (3 -> 32, 32 -> 3): direct convolution; im2col stays the fallback */
   if (imp_conv9_eligible (s)) {
     ImpastoError c9_err;
     conv->c9 = imp_conv9_new (s, weight, bias, &c9_err);
   }
-#endif
-#ifdef IMPASTO_HAVE_CONV_S2
   if (imp_conv_s2_eligible (s)) {
     ImpastoError s2_err;
     conv->s2 = imp_conv_s2_new (s, weight, bias, &s2_err);
   }
-#endif
   return conv;
 
 fail:
@@ -219,15 +176,9 @@ void imp_conv_free (ImpConv *conv)
 {
   if (!conv)
     return;
-#ifdef IMPASTO_HAVE_WINOGRAD
   imp_winograd_free (conv->wg);
-#endif
-#ifdef IMPASTO_HAVE_CONV9
   imp_conv9_free (conv->c9);
-#endif
-#ifdef IMPASTO_HAVE_CONV_S2
   imp_conv_s2_free (conv->s2);
-#endif
   imp_free (conv->weight);
   imp_free (conv->wfold);
   imp_free (conv->bias);
@@ -422,71 +373,11 @@ static ImpastoStatus fold_run (ConvJob *j, ImpPool *pool, ImpastoError *err)
   return IMPASTO_OK;
 }
 
-bool imp_conv_fast_shape (const ImpConvShape *s, int k, int stride, int max_pad)
-{
-  if (!s || s->kh != k || s->kw != k || s->stride_h != stride || s->stride_w != stride
-      || s->dil_h != 1 || s->dil_w != 1 || s->group != 1 || s->in_c < 1 || s->out_c < 1)
-    return false;
-  const int pads[4] = { s->pad_t, s->pad_l, s->pad_b, s->pad_r };
-  for (int i = 0; i < 4; i++)
-    if (pads[i] < 0 || pads[i] > max_pad)
-      return false;
-  return s->pad_mode == IMP_PAD_CONSTANT || s->pad_mode == IMP_PAD_REFLECT
-         || s->pad_mode == IMP_PAD_EDGE;
-}
-
-ImpastoStatus imp_conv_fast_check (const char *name, const ImpConvShape *s, bool have_ptrs, int h,
-                                   int w, int *oh, int *ow, ImpastoError *err)
-{
-  if (!have_ptrs)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "%s: NULL argument", name);
-  if (h < 1 || w < 1)
-    return imp_fail (err, IMPASTO_E_SHAPE, "%s: empty input %d x %d", name, h, w);
-  if (s->pad_mode == IMP_PAD_REFLECT
-      && (s->pad_t >= h || s->pad_b >= h || s->pad_l >= w || s->pad_r >= w))
-    return imp_fail (err, IMPASTO_E_SHAPE, "%s: reflect pads must be smaller than the input "
-                     "%d x %d", name, h, w);
-  int64_t oh64, ow64;
-  if (!imp_conv_out_size (s, h, w, &oh64, &ow64))
-    return imp_fail (err, IMPASTO_E_SHAPE, "%s: input %d x %d gives an empty output", name, h, w);
-  *oh = (int) oh64; /* at most h + pads: fits */
-  *ow = (int) ow64;
-  return IMPASTO_OK;
-}
-
-bool imp_conv_pack_oc_blocks (const float *weight, const float *bias, int out_c, int in_c, int kk,
-                              int ob, float **w, float **bias_out, ImpastoError *err)
-{
-  const size_t ic = (size_t) in_c, k = (size_t) kk, b_ob = (size_t) ob;
-  const size_t ocp = ((size_t) out_c + b_ob - 1) / b_ob * b_ob;
-  size_t n;
-  *w = *bias_out = NULL;
-  if (!imp_mul_size (ocp, ic, &n) || !imp_mul_size (n, k, &n)) {
-    imp_fail (err, IMPASTO_E_NOMEM, "conv: packed weights overflow");
-    return false;
-  }
-  *w = imp_alloc0 (n, sizeof (float), "packed conv weights", err);
-  *bias_out = imp_alloc0 (ocp, sizeof (float), "packed conv bias", err);
-  if (!*w || !*bias_out)
-    return false; /* the caller frees what was allocated */
-  for (size_t o = 0; o < (size_t) out_c; o++) {
-    const size_t b = o / b_ob, lane = o % b_ob;
-    for (size_t c = 0; c < ic; c++)
-      for (size_t i = 0; i < k; i++)
-        (*w)[((b * ic + c) * k + i) * b_ob + lane] = weight[(o * ic + c) * k + i];
-    if (bias)
-      (*bias_out)[o] = bias[o];
-  }
-  return true;
-}
-
 ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpGather *g,
                                    float *y, ImpPool *pool, ImpastoError *err)
 {
-#ifdef IMPASTO_HAVE_WINOGRAD
   if (conv && conv->wg)
     return imp_winograd_run_gather (conv->wg, h, w, g, y, pool, err);
-#endif
   (void) conv, (void) h, (void) w, (void) g, (void) y, (void) pool, (void) err;
   return IMPASTO_E_UNSUPPORTED;
 }
@@ -507,18 +398,12 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
   if (ohw > INT_MAX || (int64_t) h * w > INT_MAX)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv: %dx%d image too large", h, w);
 
-#ifdef IMPASTO_HAVE_WINOGRAD
   if (conv->wg)
     return imp_winograd_run (conv->wg, h, w, x, y, pool, err);
-#endif
-#ifdef IMPASTO_HAVE_CONV9
   if (conv->c9)
     return imp_conv9_run (conv->c9, h, w, x, y, pool, err);
-#endif
-#ifdef IMPASTO_HAVE_CONV_S2
   if (conv->s2)
     return imp_conv_s2_run (conv->s2, h, w, x, y, pool, err);
-#endif
 
   int threads = imp_pool_threads (pool);
   ConvJob j = { conv, h, w, (int) oh, (int) ow, x, y, 0, 0, NULL, 0 };

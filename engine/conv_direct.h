@@ -10,8 +10,8 @@
 #ifndef IMP_CONV_DIRECT_H
 #define IMP_CONV_DIRECT_H
 
+#include "conv_common.h"
 #include "impasto.h"
-#include "kernels.h"
 #include "pool.h"
 
 #include <stdbool.h>

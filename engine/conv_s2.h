@@ -12,8 +12,8 @@
 #ifndef IMP_CONV_S2_H
 #define IMP_CONV_S2_H
 
+#include "conv_common.h"
 #include "impasto.h"
-#include "kernels.h"
 #include "pool.h"
 
 #include <stdbool.h>

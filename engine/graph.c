@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +192,32 @@ int imp_graph_topo_order (const ImpGraph *g, int *order, ImpastoError *err)
   free (fill);
   free (cons);
   return status;
+}
+
+void imp_node_context (const ImpGraph *g, int node, ImpastoError *err)
+{
+  if (!err || !g || node < 0 || node >= g->n_nodes)
+    return;
+  const ImpNode *n = &g->nodes[node];
+  const char *op = n->op_type && n->op_type[0] ? n->op_type : "?";
+  char where[IMPASTO_ERROR_MAX];
+  if (n->name && n->name[0])
+    snprintf (where, sizeof where, "%s: node '%s' (%s)", g->path ? g->path : "model", n->name, op);
+  else
+    snprintf (where, sizeof where, "%s: node #%d (%s)", g->path ? g->path : "model", node, op);
+  if (strncmp (err->message, where, strlen (where)) == 0)
+    return; /* already said */
+  char msg[IMPASTO_ERROR_MAX];
+  memcpy (msg, err->message, sizeof msg);
+  msg[sizeof msg - 1] = '\0';
+  size_t a = strlen (where), b = strlen (msg), cap = sizeof err->message - 1;
+  a = a < cap ? a : cap;
+  memcpy (err->message, where, a);
+  if (a + 2 <= cap) {
+    memcpy (err->message + a, ": ", 2);
+    a += 2;
+  }
+  b = b < cap - a ? b : cap - a; /* a long message loses its end */
+  memcpy (err->message + a, msg, b);
+  err->message[a + b] = '\0';
 }

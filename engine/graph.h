@@ -114,4 +114,9 @@ size_t imp_tensor_count (const ImpTensor *t);
  * a node that lies on a cycle. */
 int imp_graph_topo_order (const ImpGraph *g, int *order, ImpastoError *err);
 
+/* Prefix err's message with where it happened: "PATH: node 'NAME' (OP): " or, for a node
+ * without a name, "PATH: node #INDEX (OP): " (the index in file order).  Every error about one
+ * node goes through here, so the user can find it in the file. */
+void imp_node_context (const ImpGraph *g, int node, ImpastoError *err);
+
 #endif

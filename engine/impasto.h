@@ -57,6 +57,11 @@ typedef struct {
   int tile_size;         /* -1 automatic, 0 whole image in one piece, > 0 tile edge in pixels */
   ImpastoProgressFunc progress;
   void *progress_data;
+  /* Banded runs (large images): RAM in MiB for intermediate values before they go to scratch
+   * files (0: automatic, 384; < 0: none, every stored value goes to the files), and the folder
+   * of those files (NULL or "": $TMPDIR, else /var/tmp). */
+  int stream_ram_mb;
+  const char *scratch_dir;
 } ImpastoOptions;
 
 void impasto_options_init (ImpastoOptions *options);

@@ -6,6 +6,7 @@
  * Y'CbCr), strength blend with the original, gray conversion and alpha pass-through. */
 #include "image.h"
 #include "model.h"
+#include "op.h"
 #include "stream.h"
 #include "util.h"
 
@@ -72,7 +73,7 @@ static void choose_size_rules (ImpastoModel *m)
 {
   int mult = 1;
   for (int i = 0; i < m->n_steps; i++)
-    if (m->steps[i].kind == STEP_CONV) {
+    if (m->steps[i].op == &imp_op_conv) {
       mult *= m->steps[i].u.conv.shape.stride_h;
       if (mult > 256)
         mult = 256;
@@ -162,6 +163,14 @@ static void text_add (Text *t, const char *fmt, ...)
 {
   if (t->failed)
     return;
+  if (!t->buf) { /* vsnprintf into NULL + 0 would be undefined (UBSan) even with size 0 */
+    t->buf = malloc (256);
+    if (!t->buf) {
+      t->failed = true;
+      return;
+    }
+    t->cap = 256;
+  }
   for (;;) {
     va_list ap;
     va_start (ap, fmt);

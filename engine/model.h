@@ -7,32 +7,26 @@
 #include "kernels.h"
 #include "pool.h"
 
-typedef enum {
-  STEP_CONV,
-  STEP_CONVT,
-  STEP_PAD,
-  STEP_INSTNORM,
-  STEP_BATCHNORM,
-  STEP_UNARY,
-  STEP_BINARY,
-  STEP_RESIZE,
-  STEP_CONCAT,
-  STEP_GLOBAL_AVGPOOL,
-  STEP_IDENTITY,
-} ImpStepKind;
+typedef struct ImpOp ImpOp; /* op.h: what an operator is and how it runs */
+
+#define IMP_STEP_MAX_INPUTS 4
 
 /* One executable node.  Inputs/outputs are value indices into the graph. */
 typedef struct {
-  ImpStepKind kind;
+  const ImpOp *op;    /* its operator (engine/ops/) */
   int node;           /* index of the (last) graph node this step implements */
   int n_inputs;
-  int inputs[4];      /* runtime inputs only (constant operands are captured below) */
+  int inputs[IMP_STEP_MAX_INPUTS]; /* values read, in the node's order (a constant operand may be
+                                      among them: an op that captures it reads it at build) */
   int output;
   double cost;        /* multiply-adds per output element (rough), for progress */
   bool dead;          /* fused into another step */
+  /* The op's parameters, set by its build function.  A union keeps a step one allocation and
+   * lets the fusion pass edit a neighbour's parameters; an op with state too large or too
+   * varied for it would keep a pointer here and free it in its release function. */
   union {
     struct { ImpConvShape shape; const float *weight, *bias; ImpConv *conv;
-             ImpConv *band_conv; /* same weights, no top/bottom padding (stream.c) */ } conv;
+             ImpConv *band_conv; /* same weights, no top/bottom padding (banded runs) */ } conv;
     struct { ImpConvTShape shape; const float *weight, *bias; ImpConvT *conv; } convt;
     struct { int t, l, b, r; ImpPadMode mode; float value; } pad;
     struct { const float *scale, *bias; float eps; bool relu; int channels; } instnorm;
@@ -76,8 +70,10 @@ ImpastoStatus imp_model_exec (ImpastoModel *model, const ImpTensor *input, ImpTe
                               ImpProgressCb progress, void *progress_data, ImpastoError *err);
 
 /* exec.c: infer the shape of every value for an input of in_dims [N, C, H, W]; shapes has one
- * entry per graph value (dims only, data NULL).  Also checks sizes against limits. */
-ImpastoStatus imp_model_shapes (ImpastoModel *model, const int64_t in_dims[4], ImpTensor *shapes,
-                                ImpastoError *err);
+ * entry per graph value (dims only, data NULL).  Checks every dimension against limits; with
+ * whole, also every tensor's size against the per-tensor cap (a banded run checks what it
+ * really allocates instead, band by band). */
+ImpastoStatus imp_model_shapes (ImpastoModel *model, const int64_t in_dims[4], bool whole,
+                                ImpTensor *shapes, ImpastoError *err);
 
 #endif

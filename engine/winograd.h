@@ -18,8 +18,8 @@
 #ifndef IMP_WINOGRAD_H
 #define IMP_WINOGRAD_H
 
+#include "conv_common.h"
 #include "impasto.h"
-#include "kernels.h"
 #include "pool.h"
 
 #include <stdbool.h>
@@ -40,7 +40,7 @@ ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const
 ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
                                 ImpPool *pool, ImpastoError *err);
 
-/* The same on a gathered input (kernels.h, ImpGather): g->rows has h entries, g->cols w, each
+/* The same on a gathered input (conv_common.h, ImpGather): g->rows has h entries, g->cols w, each
  * an index into g->x [in_c, src_h, src_w] (rows may be -1: a zero row). */
 ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, const ImpGather *g,
                                        float *y, ImpPool *pool, ImpastoError *err);

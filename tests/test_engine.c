@@ -61,6 +61,18 @@ static float max_diff (const ImpastoImage *a, const ImpastoImage *b)
   return m;
 }
 
+/* ram_mb and scratch_dir as in ImpastoOptions */
+static ImpastoStatus run_banded (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                 int tile, int ram_mb, const char *scratch_dir, ImpastoError *err)
+{
+  ImpastoOptions o;
+  impasto_options_init (&o);
+  o.tile_size = tile;
+  o.stream_ram_mb = ram_mb;
+  o.scratch_dir = scratch_dir;
+  return impasto_stylize (m, in, out, &o, err);
+}
+
 static ImpastoStatus run (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out, int tile,
                           float strength, bool preserve, ImpastoError *err)
 {
@@ -161,13 +173,13 @@ static void test_streaming (ImpastoModel *m, const char *name)
      * through the scratch file: no RAM for stored values; read back through mappings, then (tile 8
      * the second time) with pread */
     bool file = tiles[i] == 8 || i == 6;
-    setenv ("IMPASTO_STREAM_RAM_MB", file ? "0" : "384", 1);
     if (i == 2)
       setenv ("IMPASTO_SCRATCH_NO_MMAP", "1", 1);
     else
       unsetenv ("IMPASTO_SCRATCH_NO_MMAP");
     memset (banded.data, 0, sizeof (float) * 203 * 157 * 3);
-    ImpastoStatus st = run (m, &in, &banded, tiles[i], 1.0f, false, &err);
+    /* ram_mb -1: no RAM for stored values */
+    ImpastoStatus st = run_banded (m, &in, &banded, tiles[i], file ? -1 : 384, NULL, &err);
     CHECK (st == IMPASTO_OK, "%s tile %d: %s", name, tiles[i], err.message);
     /* float32 in RAM: rounding only; the scratch file holds float16 (relative step 2^-11), which
      * may move a pixel by up to about 1/255 */
@@ -175,13 +187,10 @@ static void test_streaming (ImpastoModel *m, const char *name)
     CHECK (d < tol, "%s tile %d differs from the whole-image run by %g", name, tiles[i], d);
   }
   /* a scratch folder that does not exist: a clear I/O error, nothing else */
-  setenv ("IMPASTO_STREAM_RAM_MB", "0", 1);
-  setenv ("IMPASTO_SCRATCH_DIR", "/nonexistent/impasto", 1);
-  ImpastoStatus st = run (m, &in, &banded, 16, 1.0f, false, &err);
-  CHECK (st == IMPASTO_E_IO && strstr (err.message, "scratch file"),
+  ImpastoStatus st = run_banded (m, &in, &banded, 16, -1, "/nonexistent/impasto", &err);
+  CHECK (st == IMPASTO_E_IO && strstr (err.message, "scratch file")
+             && strstr (err.message, "/nonexistent/impasto"),
          "%s: missing scratch folder gave %d '%s'", name, st, err.message);
-  unsetenv ("IMPASTO_SCRATCH_DIR");
-  unsetenv ("IMPASTO_STREAM_RAM_MB");
   free (in.data), free (whole.data), free (banded.data);
 }
 

@@ -1,0 +1,43 @@
+/* exec.h — the whole-tensor executor's interface for the ops' run functions (exec.c). */
+#ifndef IMP_EXEC_H
+#define IMP_EXEC_H
+
+#include "model.h"
+#include "util.h"
+
+typedef struct ImpExec ImpExec;
+
+typedef struct {
+  ImpTensor t;     /* dims, and data once computed (borrowed for constants and the input) */
+  size_t capacity; /* floats owned in t.data; 0 when borrowed */
+  int uses;        /* reads still to come */
+} ImpSlot;
+
+struct ImpExec {
+  ImpastoModel *m;
+  ImpSlot *slots;       /* one per graph value */
+  ImpBufferCache cache; /* freed buffers for reuse */
+  ImpastoError *err;
+};
+
+/* Input k of step s, the output (dims set; data once allocated). */
+static inline const ImpTensor *imp_exec_in (ImpExec *x, const ImpStep *s, int k)
+{
+  return &x->slots[s->inputs[k]].t;
+}
+
+static inline ImpTensor *imp_exec_out (ImpExec *x, const ImpStep *s)
+{
+  return &x->slots[s->output].t;
+}
+
+/* Allocate the output of s. */
+ImpastoStatus imp_exec_alloc (ImpExec *x, const ImpStep *s);
+/* Same, taking over value in's buffer when s is its last reader and the sizes match (read in's
+ * data pointer before calling). */
+ImpastoStatus imp_exec_alloc_inplace (ImpExec *x, const ImpStep *s, int in);
+
+/* Element count of the axes after the first two ([N, C, ...]). */
+size_t imp_spatial_count (const ImpTensor *t);
+
+#endif

@@ -1,0 +1,80 @@
+/* ops/batchnorm.c — BatchNormalization (inference: the stored statistics), folded at build into
+ * one per-channel y = x * mul + add; banded it is a view. */
+#include "exec.h"
+#include "op.h"
+#include "stream.h"
+
+#include <math.h>
+
+static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoError *err)
+{
+  static const char *const known[] = { "epsilon", "momentum", "training_mode", "spatial", NULL };
+  ImpastoStatus st = imp_op_check_attrs (n, known, err);
+  if (st || (st = imp_op_need_input (g, n, 0, err)))
+    return st;
+  if (imp_op_attr_int (n, "training_mode", 0) != 0 || n->n_outputs > 1)
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED, "training mode is not supported");
+  ImpValue *sc = imp_op_input (g, n, 1);
+  int64_t c = sc && sc->is_const ? (int64_t) imp_tensor_count (&sc->t) : -1;
+  const float *scale = imp_op_const_floats (g, n, 1, c, "scale", err), *bias, *mean, *var;
+  if (!scale || !(bias = imp_op_const_floats (g, n, 2, c, "bias", err))
+      || !(mean = imp_op_const_floats (g, n, 3, c, "mean", err))
+      || !(var = imp_op_const_floats (g, n, 4, c, "var", err)))
+    return err->code;
+  float eps = imp_op_attr_float (n, "epsilon", 1e-5f);
+  s->u.batchnorm.mul = imp_alloc ((size_t) c, sizeof (float), "batchnorm", err);
+  s->u.batchnorm.add = imp_alloc ((size_t) c, sizeof (float), "batchnorm", err);
+  if (!s->u.batchnorm.mul || !s->u.batchnorm.add)
+    return IMPASTO_E_NOMEM; /* release frees what was allocated */
+  for (int64_t i = 0; i < c; i++) { /* y = (x - mean) * scale / sqrt(var + eps) + bias */
+    float m = scale[i] / sqrtf (var[i] + eps);
+    s->u.batchnorm.mul[i] = m;
+    s->u.batchnorm.add[i] = bias[i] - mean[i] * m;
+  }
+  s->u.batchnorm.channels = (int) c;
+  s->cost = 0.2;
+  return IMPASTO_OK;
+}
+
+static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpTensor *out)
+{
+  if (inputs[0]->rank < 2 || inputs[0]->dims[1] != s->u.batchnorm.channels)
+    return "channel count does not match the statistics";
+  return NULL;
+}
+
+static ImpastoStatus run (ImpExec *x, const ImpStep *s)
+{
+  const ImpTensor *in = imp_exec_in (x, s, 0);
+  ImpTensor *out = imp_exec_out (x, s);
+  const float *src = in->data; /* read before the output may take the buffer over */
+  int c = (int) in->dims[1];
+  ImpastoStatus st = imp_exec_alloc_inplace (x, s, s->inputs[0]);
+  if (st)
+    return st;
+  size_t hw = imp_spatial_count (out), item = (size_t) c * hw;
+  for (int64_t b = 0; b < out->dims[0]; b++)
+    imp_channel_affine (c, hw, src + (size_t) b * item, s->u.batchnorm.mul, s->u.batchnorm.add,
+                        s->u.batchnorm.relu, (float *) out->data + (size_t) b * item, x->m->pool);
+  return IMPASTO_OK;
+}
+
+static ImpastoStatus view (ImpStream *s, ImpStep *st)
+{
+  SVal *out = &s->v[st->output];
+  out->mul = st->u.batchnorm.mul;
+  out->add = st->u.batchnorm.add;
+  out->relu = st->u.batchnorm.relu;
+  imp_stream_view_of (s, st, SV_AFFINE);
+  return IMPASTO_OK;
+}
+
+static void release (ImpStep *s)
+{
+  imp_free (s->u.batchnorm.mul);
+  imp_free (s->u.batchnorm.add);
+}
+
+static const char *const onnx_ops[] = { "BatchNormalization", NULL };
+IMP_OP (batchnorm, IMP_STREAM_VIEW, .name = "BatchNormalization", .onnx_ops = onnx_ops,
+        .build = build, .infer = infer, .run = run, .view = view, .release = release);

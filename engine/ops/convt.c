@@ -1,0 +1,84 @@
+/* ops/convt.c — ConvTranspose (2-D), whole tensors only (banded ConvTranspose is a later issue). */
+#include "exec.h"
+#include "op.h"
+
+static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoError *err)
+{
+  static const char *const known[] = { "kernel_shape", "strides", "pads", "dilations", "group",
+                                       "auto_pad", "output_padding", NULL };
+  ImpastoStatus st = imp_op_check_attrs (n, known, err);
+  if (st || (st = imp_op_check_auto_pad (n, err)) || (st = imp_op_need_input (g, n, 0, err)))
+    return st;
+  ImpValue *w = imp_op_input (g, n, 1);
+  if (!w || !w->is_const || w->t.dtype != IMP_DT_FLOAT || w->t.rank != 4)
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED,
+                     "only 2-D transposed convolutions with constant float weights are supported");
+  int group = (int) imp_op_attr_int (n, "group", 1);
+  const int64_t *wd = w->t.dims; /* [C, M/group, KH, KW] */
+  if (group < 1 || wd[0] % group || wd[0] < 1 || wd[1] < 1 || wd[2] < 1 || wd[3] < 1
+      || wd[0] > 65536 || wd[1] > 65536 || wd[2] > 1024 || wd[3] > 1024)
+    return imp_fail (err, IMPASTO_E_SHAPE, "invalid weight shape");
+  ImpConvTShape *cs = &s->u.convt.shape;
+  *cs = (ImpConvTShape) { .in_c = (int) wd[0], .out_c = (int) wd[1] * group, .group = group,
+                          .kh = (int) wd[2], .kw = (int) wd[3] };
+  int ks[2] = { cs->kh, cs->kw }, strides[2] = { 1, 1 }, dil[2] = { 1, 1 }, pads[4] = { 0 },
+      opad[2] = { 0, 0 };
+  if ((st = imp_op_attr_ints (n, "kernel_shape", 2, ks, 1, 1024, err))
+      || (st = imp_op_attr_ints (n, "strides", 2, strides, 1, 1024, err))
+      || (st = imp_op_attr_ints (n, "dilations", 2, dil, 1, 1024, err))
+      || (st = imp_op_attr_ints (n, "pads", 4, pads, 0, 4096, err))
+      || (st = imp_op_attr_ints (n, "output_padding", 2, opad, 0, 1024, err)))
+    return st;
+  if (ks[0] != cs->kh || ks[1] != cs->kw)
+    return imp_fail (err, IMPASTO_E_SHAPE, "kernel_shape does not match the weights");
+  cs->stride_h = strides[0]; cs->stride_w = strides[1];
+  cs->dil_h = dil[0]; cs->dil_w = dil[1];
+  cs->pad_t = pads[0]; cs->pad_l = pads[1]; cs->pad_b = pads[2]; cs->pad_r = pads[3];
+  cs->out_pad_h = opad[0]; cs->out_pad_w = opad[1];
+  s->u.convt.weight = w->t.data;
+  s->u.convt.bias = NULL;
+  if (imp_op_input (g, n, 2) && !(s->u.convt.bias = imp_op_const_floats (g, n, 2, cs->out_c, "bias", err)))
+    return err->code;
+  s->cost = (double) cs->kh * cs->kw * cs->in_c / group / ((double) cs->stride_h * cs->stride_w);
+  return IMPASTO_OK;
+}
+
+static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpTensor *out)
+{
+  const ImpTensor *in = inputs[0];
+  if (in->rank != 4 || in->dims[1] != s->u.convt.shape.in_c)
+    return "input channels do not match the weights";
+  if (!imp_convt_out_size (&s->u.convt.shape, in->dims[2], in->dims[3], &out->dims[2], &out->dims[3]))
+    return "invalid output size";
+  out->dims[1] = s->u.convt.shape.out_c;
+  return NULL;
+}
+
+static ImpastoStatus run (ImpExec *x, const ImpStep *s)
+{
+  const ImpTensor *in = imp_exec_in (x, s, 0);
+  ImpTensor *out = imp_exec_out (x, s);
+  ImpastoStatus st = imp_exec_alloc (x, s);
+  size_t in_item = imp_tensor_count (in) / (size_t) in->dims[0];
+  size_t out_item = imp_tensor_count (out) / (size_t) out->dims[0];
+  for (int64_t b = 0; !st && b < in->dims[0]; b++)
+    st = imp_convt_run (s->u.convt.conv, (int) in->dims[2], (int) in->dims[3],
+                        (const float *) in->data + (size_t) b * in_item,
+                        (float *) out->data + (size_t) b * out_item, x->m->pool, x->err);
+  return st;
+}
+
+static ImpastoStatus pack (ImpStep *s, ImpastoError *err)
+{
+  s->u.convt.conv = imp_convt_new (&s->u.convt.shape, s->u.convt.weight, s->u.convt.bias, err);
+  return s->u.convt.conv ? IMPASTO_OK : err->code ? err->code : IMPASTO_E_NOMEM;
+}
+
+static void release (ImpStep *s)
+{
+  imp_convt_free (s->u.convt.conv);
+}
+
+static const char *const onnx_ops[] = { "ConvTranspose", NULL };
+IMP_OP (convt, IMP_STREAM_WHOLE, .name = "ConvTranspose", .onnx_ops = onnx_ops, .build = build,
+        .infer = infer, .run = run, .pack = pack, .release = release);
