@@ -26,8 +26,10 @@ typedef struct {
    * varied for it would keep a pointer here and free it in its release function. */
   union {
     struct { ImpConvShape shape; const float *weight, *bias; ImpConv *conv;
-             ImpConv *band_conv; /* same weights, no top/bottom padding (banded runs) */ } conv;
-    struct { ImpConvTShape shape; const float *weight, *bias; ImpConvT *conv; } convt;
+             ImpConv *band_conv; /* same weights, no top/bottom padding (banded runs) */
+             float *own_weight; /* transposed steps: the transposed weights */ } conv;
+    struct { ImpConvTShape shape; const float *weight, *bias; ImpConvT *conv;
+             float *own_weight; } convt;
     struct { int t, l, b, r; ImpPadMode mode; float value; } pad;
     struct { const float *scale, *bias; float eps; bool relu; int channels; } instnorm;
     struct { float *mul, *add; bool relu; int channels; } batchnorm;
@@ -53,6 +55,10 @@ struct ImpastoModel {
   int min_size;       /* and to at least this */
   ImpPool *pool;
   int pool_threads;
+  /* The steps for the transposed image (H and W swapped, weights transposed), made on first
+   * need: a tall narrow image runs as a wide short one (see model.c, stylize_transposed). */
+  ImpStep *tsteps;
+  bool tsteps_tried;  /* made, or found impossible (tsteps NULL) */
 };
 
 /* prepare.c: validate, fold constants, fuse, build steps.  Takes ownership of graph. */

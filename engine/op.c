@@ -102,3 +102,26 @@ ImpastoStatus imp_op_check_auto_pad (const ImpNode *n, ImpastoError *err)
     return imp_fail (err, IMPASTO_E_UNSUPPORTED, "auto_pad '%s' is not supported", ap);
   return IMPASTO_OK;
 }
+
+ImpastoStatus imp_op_transpose_copy (const ImpGraph *g, ImpStep *dst, ImpastoError *err)
+{
+  (void) g, (void) dst, (void) err;
+  return IMPASTO_OK;
+}
+
+float *imp_op_transpose_kernels (const float *w, size_t ab, int kh, int kw, ImpastoError *err)
+{
+  size_t kk = (size_t) kh * (size_t) kw, n;
+  if (!imp_mul_size (ab, kk, &n)) {
+    imp_fail (err, IMPASTO_E_NOMEM, "transposed weights: size overflows");
+    return NULL;
+  }
+  float *t = imp_alloc (n, sizeof (float), "transposed weights", err);
+  if (!t)
+    return NULL;
+  for (size_t i = 0; i < ab; i++)
+    for (int y = 0; y < kh; y++)
+      for (int x = 0; x < kw; x++)
+        t[i * kk + (size_t) x * (size_t) kh + (size_t) y] = w[i * kk + (size_t) y * (size_t) kw + (size_t) x];
+  return t;
+}

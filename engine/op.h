@@ -43,6 +43,10 @@ struct ImpOp {
   bool (*bandable) (const ImpGraph *g, const ImpStep *s);
   /* optional: after fusion, prepare what the run needs (packed weights) */
   ImpastoStatus (*pack) (ImpStep *s, ImpastoError *err);
+  /* optional: dst (a copy of src) for the transposed image (H and W swapped): swap the op's H
+   * and W parameters, transpose its weights; dst must own what release frees.  NULL: a model
+   * with this op never runs transposed.  imp_op_transpose_copy: nothing depends on H vs W. */
+  ImpastoStatus (*transpose) (const ImpGraph *g, ImpStep *dst, ImpastoError *err);
   /* optional: free what build (or a banded run) allocated in s->u */
   void (*release) (ImpStep *s);
 };
@@ -84,6 +88,11 @@ ImpValue *imp_op_input (ImpGraph *g, const ImpNode *n, int i);
 const float *imp_op_const_floats (ImpGraph *g, const ImpNode *n, int i, int64_t count,
                                   const char *what, ImpastoError *err);
 ImpastoStatus imp_op_need_input (ImpGraph *g, const ImpNode *n, int i, ImpastoError *err);
+/* transpose hook of ops with nothing oriented (elementwise, per-channel) */
+ImpastoStatus imp_op_transpose_copy (const ImpGraph *g, ImpStep *dst, ImpastoError *err);
+/* [a, b, kh, kw] -> [a, b, kw, kh] into a new buffer (NULL and err on failure) */
+float *imp_op_transpose_kernels (const float *w, size_t ab, int kh, int kw, ImpastoError *err);
+
 /* auto_pad: NOTSET and VALID only (explicit pads) */
 ImpastoStatus imp_op_check_auto_pad (const ImpNode *n, ImpastoError *err);
 

@@ -5,6 +5,7 @@
 #include "stream.h"
 
 #include <math.h>
+#include <string.h>
 
 static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoError *err)
 {
@@ -69,6 +70,20 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
   return IMPASTO_OK;
 }
 
+/* the copy owns its own coefficients (release frees them) */
+static ImpastoStatus transpose (const ImpGraph *g, ImpStep *s, ImpastoError *err)
+{
+  size_t c = (size_t) s->u.batchnorm.channels;
+  const float *mul = s->u.batchnorm.mul, *add = s->u.batchnorm.add;
+  s->u.batchnorm.mul = imp_alloc (c, sizeof (float), "batchnorm", err);
+  s->u.batchnorm.add = imp_alloc (c, sizeof (float), "batchnorm", err);
+  if (!s->u.batchnorm.mul || !s->u.batchnorm.add)
+    return IMPASTO_E_NOMEM;
+  memcpy (s->u.batchnorm.mul, mul, c * sizeof (float));
+  memcpy (s->u.batchnorm.add, add, c * sizeof (float));
+  return IMPASTO_OK;
+}
+
 static void release (ImpStep *s)
 {
   imp_free (s->u.batchnorm.mul);
@@ -77,4 +92,5 @@ static void release (ImpStep *s)
 
 static const char *const onnx_ops[] = { "BatchNormalization", NULL };
 IMP_OP (batchnorm, IMP_STREAM_VIEW, .name = "BatchNormalization", .onnx_ops = onnx_ops,
-        .build = build, .infer = infer, .run = run, .view = view, .release = release);
+        .build = build, .infer = infer, .run = run, .view = view, .transpose = transpose,
+        .release = release);

@@ -117,6 +117,18 @@ static bool bandable (const ImpGraph *g, const ImpStep *s)
   return true;
 }
 
+/* a constant operand with an H or W of its own would have to be transposed too */
+static ImpastoStatus transpose (const ImpGraph *g, ImpStep *s, ImpastoError *err)
+{
+  for (int k = 0; k < 2; k++) {
+    const ImpValue *gv = &g->values[s->inputs[k]];
+    for (int d = gv->t.rank - 2; gv->is_const && d < gv->t.rank; d++)
+      if (d >= 0 && gv->t.dims[d] != 1)
+        return imp_fail (err, IMPASTO_E_UNSUPPORTED, "a constant operand has rows or columns");
+  }
+  return IMPASTO_OK;
+}
+
 static const char *const onnx_ops[] = { "Add", "Sub", "Mul", "Div", NULL };
 IMP_OP (binary, IMP_STREAM_BAND, .name = "Binary", .onnx_ops = onnx_ops, .build = build,
-        .infer = infer, .run = run, .band = band, .bandable = bandable);
+        .infer = infer, .run = run, .band = band, .bandable = bandable, .transpose = transpose);

@@ -81,4 +81,5 @@ static bool bandable (const ImpGraph *g, const ImpStep *s)
 
 static const char *const onnx_ops[] = { "Concat", NULL };
 IMP_OP (concat, IMP_STREAM_BAND, .name = "Concat", .onnx_ops = onnx_ops, .build = build,
-        .infer = infer, .run = run, .band = band, .bandable = bandable);
+        .infer = infer, .run = run, .band = band, .bandable = bandable,
+        .transpose = imp_op_transpose_copy);

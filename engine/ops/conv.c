@@ -178,13 +178,31 @@ static ImpastoStatus pack (ImpStep *s, ImpastoError *err)
   return s->u.conv.conv ? IMPASTO_OK : err->code ? err->code : IMPASTO_E_NOMEM;
 }
 
+static ImpastoStatus transpose (const ImpGraph *g, ImpStep *s, ImpastoError *err)
+{
+  ImpConvShape *cs = &s->u.conv.shape;
+  ImpConvShape t = *cs;
+  t.kh = cs->kw, t.kw = cs->kh;
+  t.stride_h = cs->stride_w, t.stride_w = cs->stride_h;
+  t.dil_h = cs->dil_w, t.dil_w = cs->dil_h;
+  t.pad_t = cs->pad_l, t.pad_l = cs->pad_t;
+  t.pad_b = cs->pad_r, t.pad_r = cs->pad_b;
+  s->u.conv.conv = s->u.conv.band_conv = NULL;
+  s->u.conv.own_weight = imp_op_transpose_kernels (
+      s->u.conv.weight, (size_t) cs->out_c * (size_t) (cs->in_c / cs->group), cs->kh, cs->kw, err);
+  s->u.conv.weight = s->u.conv.own_weight;
+  *cs = t;
+  return s->u.conv.own_weight ? IMPASTO_OK : IMPASTO_E_NOMEM;
+}
+
 static void release (ImpStep *s)
 {
   imp_conv_free (s->u.conv.conv);
   imp_conv_free (s->u.conv.band_conv);
+  imp_free (s->u.conv.own_weight);
 }
 
 static const char *const onnx_ops[] = { "Conv", NULL };
 IMP_OP (conv, IMP_STREAM_BAND, .name = "Conv", .onnx_ops = onnx_ops, .build = build,
         .infer = infer, .run = run, .band = band, .band_row_bytes = band_row_bytes, .pack = pack,
-        .release = release);
+        .transpose = transpose, .release = release);

@@ -74,11 +74,30 @@ static ImpastoStatus pack (ImpStep *s, ImpastoError *err)
   return s->u.convt.conv ? IMPASTO_OK : err->code ? err->code : IMPASTO_E_NOMEM;
 }
 
+static ImpastoStatus transpose (const ImpGraph *g, ImpStep *s, ImpastoError *err)
+{
+  ImpConvTShape *cs = &s->u.convt.shape;
+  ImpConvTShape t = *cs;
+  t.kh = cs->kw, t.kw = cs->kh;
+  t.stride_h = cs->stride_w, t.stride_w = cs->stride_h;
+  t.dil_h = cs->dil_w, t.dil_w = cs->dil_h;
+  t.pad_t = cs->pad_l, t.pad_l = cs->pad_t;
+  t.pad_b = cs->pad_r, t.pad_r = cs->pad_b;
+  t.out_pad_h = cs->out_pad_w, t.out_pad_w = cs->out_pad_h;
+  s->u.convt.conv = NULL;
+  s->u.convt.own_weight = imp_op_transpose_kernels (
+      s->u.convt.weight, (size_t) cs->in_c * (size_t) (cs->out_c / cs->group), cs->kh, cs->kw, err);
+  s->u.convt.weight = s->u.convt.own_weight;
+  *cs = t;
+  return s->u.convt.own_weight ? IMPASTO_OK : IMPASTO_E_NOMEM;
+}
+
 static void release (ImpStep *s)
 {
   imp_convt_free (s->u.convt.conv);
+  imp_free (s->u.convt.own_weight);
 }
 
 static const char *const onnx_ops[] = { "ConvTranspose", NULL };
 IMP_OP (convt, IMP_STREAM_WHOLE, .name = "ConvTranspose", .onnx_ops = onnx_ops, .build = build,
-        .infer = infer, .run = run, .pack = pack, .release = release);
+        .infer = infer, .run = run, .pack = pack, .transpose = transpose, .release = release);

@@ -36,4 +36,4 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 
 static const char *const onnx_ops[] = { "GlobalAveragePool", NULL };
 IMP_OP (global_avgpool, IMP_STREAM_WHOLE, .name = "GlobalAveragePool", .onnx_ops = onnx_ops,
-        .build = build, .infer = infer, .run = run);
+        .build = build, .infer = infer, .run = run, .transpose = imp_op_transpose_copy);

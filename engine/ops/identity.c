@@ -36,4 +36,4 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
 
 static const char *const onnx_ops[] = { "Identity", "Dropout", NULL };
 IMP_OP (identity, IMP_STREAM_VIEW, .name = "Identity", .onnx_ops = onnx_ops, .build = build,
-        .run = run, .view = view);
+        .run = run, .view = view, .transpose = imp_op_transpose_copy);

@@ -88,4 +88,5 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
 
 static const char *const onnx_ops[] = { "InstanceNormalization", NULL };
 IMP_OP (instnorm, IMP_STREAM_VIEW, .name = "InstanceNormalization", .onnx_ops = onnx_ops,
-        .build = build, .infer = infer, .run = run, .view = view);
+        .build = build, .infer = infer, .run = run, .view = view,
+        .transpose = imp_op_transpose_copy);

@@ -92,6 +92,14 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
   return IMPASTO_OK;
 }
 
+static ImpastoStatus transpose (const ImpGraph *g, ImpStep *s, ImpastoError *err)
+{
+  int t = s->u.pad.t, b = s->u.pad.b;
+  s->u.pad.t = s->u.pad.l, s->u.pad.b = s->u.pad.r;
+  s->u.pad.l = t, s->u.pad.r = b;
+  return IMPASTO_OK;
+}
+
 static const char *const onnx_ops[] = { "Pad", NULL };
 IMP_OP (pad, IMP_STREAM_VIEW, .name = "Pad", .onnx_ops = onnx_ops, .build = build, .infer = infer,
-        .run = run, .view = view);
+        .run = run, .view = view, .transpose = transpose);

@@ -155,6 +155,15 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
   return IMPASTO_OK;
 }
 
+static ImpastoStatus transpose (const ImpGraph *g, ImpStep *s, ImpastoError *err)
+{
+  float sh = s->u.resize.scale_h;
+  int64_t zh = s->u.resize.size_h;
+  s->u.resize.scale_h = s->u.resize.scale_w, s->u.resize.scale_w = sh;
+  s->u.resize.size_h = s->u.resize.size_w, s->u.resize.size_w = zh;
+  return IMPASTO_OK;
+}
+
 static const char *const onnx_ops[] = { "Resize", "Upsample", NULL };
 IMP_OP (resize, IMP_STREAM_VIEW, .name = "Resize", .onnx_ops = onnx_ops, .build = build,
-        .infer = infer, .run = run, .view = view);
+        .infer = infer, .run = run, .view = view, .transpose = transpose);

@@ -76,4 +76,4 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
 
 static const char *const onnx_ops[] = { "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", NULL };
 IMP_OP (unary, IMP_STREAM_VIEW, .name = "Unary", .onnx_ops = onnx_ops, .build = build, .run = run,
-        .view = view);
+        .view = view, .transpose = imp_op_transpose_copy);
