@@ -720,6 +720,20 @@ static void test_resize (void)
 }
 
 /* ------------------------------------------------------------------------------------------- */
+/* The kernels under test, one row each: a new operator's kernel adds a row (and its cases). */
+static const struct {
+  const char *op;
+  void (*run) (void);
+} kernel_tests[] = {
+  { "Pad", test_pad },
+  { "Conv", test_conv },
+  { "ConvTranspose", test_convt },
+  { "InstanceNormalization", test_instnorm },
+  { "Unary", test_unary },
+  { "Binary", test_binary },
+  { "Resize", test_resize },
+};
+
 int main (void)
 {
   const char *env = getenv ("IMPASTO_SEED");
@@ -728,13 +742,10 @@ int main (void)
   printf ("seed %llu (set IMPASTO_SEED to repeat)\n", (unsigned long long) seed);
   pool2 = imp_pool_new (2);
 
-  test_pad ();
-  test_conv ();
-  test_convt ();
-  test_instnorm ();
-  test_unary ();
-  test_binary ();
-  test_resize ();
+  for (size_t i = 0; i < sizeof kernel_tests / sizeof kernel_tests[0]; i++) {
+    printf ("# %s\n", kernel_tests[i].op);
+    kernel_tests[i].run ();
+  }
 
   imp_pool_free (pool2);
   printf ("%d passed, %d failed\n", n_passed, n_failed);
