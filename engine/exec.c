@@ -1,7 +1,8 @@
-/* exec.c — runs a prepared model's steps.
+/* exec.c — runs a prepared model's steps on whole tensors.
  *
- * Two passes: first every step's output shape is inferred from the input's (so wrong shapes and
- * absurd sizes are refused before any work or allocation), then the steps run in order.  Buffers
+ * Two passes: first every step's output shape is inferred from the input's by its op (so wrong
+ * shapes and absurd sizes are refused before any work or allocation), then each op's run
+ * function runs in order (engine/ops/, through exec.h).  Buffers
  * are freed after their last reader and recycled; elementwise steps and instance norms work in
  * place when their input is not needed afterwards. */
 #include "exec.h"
