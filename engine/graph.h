@@ -1,7 +1,8 @@
 /* graph.h — the engine's in-memory form of an ONNX model.
  *
  * onnx_import.c builds an ImpGraph from a .onnx file (protobuf-c); prepare.c validates it, sorts
- * it, folds constant subgraphs and plans execution; exec.c runs it. */
+ * it, folds constant subgraphs and plans execution; exec.c (whole tensors) or stream.c (bands)
+ * runs it.  See docs/architecture.md. */
 #ifndef IMP_GRAPH_H
 #define IMP_GRAPH_H
 
