@@ -1,7 +1,8 @@
 /* impasto.c — the `impasto` command: stylise an image file with an ONNX style model.
  *
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
- *                                      [--tile-size PX]
+ *                                      [--tile-size PX] [--region X,Y,W,H]
+ *                                      [--stats-pixels N]
  *   impasto info MODEL
  *
  * Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
@@ -342,10 +343,9 @@ static bool pixbuf_to_image (const GdkPixbuf *pixbuf, bool gray, ImpastoImage *i
 /* The output pixbuf (RGB, or RGBA when keep_alpha) and the engine's output image.  When the
  * layouts agree the engine writes into the pixbuf itself; otherwise (gray, or alpha dropped for
  * JPEG) into a separate image that image_finish copies over.  false after reporting. */
-static bool output_prepare (const ImpastoImage *in, bool keep_alpha, GdkPixbuf **pixbuf,
-                            ImpastoImage *out, bool *owned)
+static bool output_prepare (const ImpastoImage *in, int w, int h, bool keep_alpha,
+                            GdkPixbuf **pixbuf, ImpastoImage *out, bool *owned)
 {
-  int w = in->width, h = in->height;
   *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, keep_alpha, 8, w, h);
   if (!*pixbuf) {
     report ("image of %dx%d is too large for the available memory", w, h);
@@ -362,8 +362,9 @@ static bool output_prepare (const ImpastoImage *in, bool keep_alpha, GdkPixbuf *
 }
 
 /* Copy a separate output image into the pixbuf: gray expands to R = G = B; alpha comes byte for
- * byte from the input pixbuf. */
-static void output_finish (const ImpastoImage *img, const GdkPixbuf *input, GdkPixbuf *out)
+ * byte from the input pixbuf (from (x0, y0) on: the output is that region of the input). */
+static void output_finish (const ImpastoImage *img, const GdkPixbuf *input, int x0, int y0,
+                           GdkPixbuf *out)
 {
   int out_nch = gdk_pixbuf_get_n_channels (out), out_stride = gdk_pixbuf_get_rowstride (out);
   int in_nch = gdk_pixbuf_get_n_channels (input), in_stride = gdk_pixbuf_get_rowstride (input);
@@ -372,7 +373,7 @@ static void output_finish (const ImpastoImage *img, const GdkPixbuf *input, GdkP
   bool gray = img->channels <= 2, keep_alpha = out_nch == 4;
   for (int y = 0; y < img->height; y++) {
     const uint8_t *src = img->data_u8 + (size_t) y * img->stride;
-    const guint8 *in = in_pixels + (size_t) y * (size_t) in_stride;
+    const guint8 *in = in_pixels + (size_t) (y + y0) * (size_t) in_stride + (size_t) x0 * (size_t) in_nch;
     guint8 *dst = out_pixels + (size_t) y * (size_t) out_stride;
     for (int x = 0; x < img->width; x++, src += img->channels, in += in_nch, dst += out_nch) {
       for (int c = 0; c < 3; c++)
@@ -453,6 +454,10 @@ static void print_usage (FILE *f)
          "  -p, --preserve-colors keep the original colours, take lightness from the style\n"
          "  -t, --threads N       worker threads; 0 = all CPUs (default 0)\n"
          "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
+         "      --region X,Y,W,H  write only that region, as it is in the whole result (the\n"
+         "                        dialog's preview path: whole-image statistics, then the region)\n"
+         "      --stats-pixels N  with --region: take the statistics from the image reduced to\n"
+         "                        at most N pixels (an estimate); 0 = exact, the default\n"
          "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
@@ -483,11 +488,25 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
   return true;
 }
 
-enum { OPT_TILE_SIZE = 1000 };
+enum { OPT_TILE_SIZE = 1000, OPT_REGION, OPT_STATS_PIXELS };
 
-/* Parse stylize's options into options; positional arguments are left in argv[optind..].
- * Returns false after reporting a bad option. */
-static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options)
+/* --region X,Y,W,H (w == 0: none) */
+typedef struct {
+  int x, y, w, h;
+} Region;
+
+static bool parse_region (const char *s, Region *r)
+{
+  int n = -1;
+  if (sscanf (s, "%d,%d,%d,%d%n", &r->x, &r->y, &r->w, &r->h, &n) != 4 || s[n] != '\0'
+      || r->x < 0 || r->y < 0 || r->w < 1 || r->h < 1)
+    return false;
+  return true;
+}
+
+/* Parse stylize's options into options and region; positional arguments are left in
+ * argv[optind..].  Returns false after reporting a bad option. */
+static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options, Region *region)
 {
   static const struct option longopts[] = {
     { "strength", required_argument, NULL, 's' },
@@ -495,6 +514,8 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "preserve-colours", no_argument, NULL, 'p' },
     { "threads", required_argument, NULL, 't' },
     { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
+    { "region", required_argument, NULL, OPT_REGION },
+    { "stats-pixels", required_argument, NULL, OPT_STATS_PIXELS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -527,6 +548,21 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
         return false;
       }
       break;
+    case OPT_REGION:
+      if (!parse_region (optarg, region)) {
+        report ("invalid --region '%s': expected X,Y,W,H (X, Y >= 0; W, H >= 1)", optarg);
+        return false;
+      }
+      break;
+    case OPT_STATS_PIXELS: {
+      int px;
+      if (!parse_int (optarg, 0, INT32_MAX, &px)) {
+        report ("invalid --stats-pixels '%s': expected 0 (exact) or a number of pixels", optarg);
+        return false;
+      }
+      options->stats_pixels = px;
+      break;
+    }
     case 'h':
       print_usage (stdout);
       exit (EXIT_SUCCESS);
@@ -618,7 +654,8 @@ static void profile_phase (const char *phase)
 
 /* The steps of a stylize run; false after reporting an error. */
 static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
-                           const char *output_path, OutputFormat format, ImpastoOptions *options)
+                           const char *output_path, OutputFormat format, ImpastoOptions *options,
+                           const Region *region)
 {
   ImpastoError err = { 0 };
   profile_phase ("start");
@@ -638,8 +675,16 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   /* JPEG has no alpha channel: such outputs drop it. */
   bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
   bool gray = pixbuf_is_gray (run->input);
+  Region whole = { 0, 0, gdk_pixbuf_get_width (run->input), gdk_pixbuf_get_height (run->input) };
+  const Region *r = region->w ? region : &whole;
+  if (r->x > whole.w - r->w || r->y > whole.h - r->h) {
+    report ("the region %d,%d,%d,%d is not inside the %dx%d image", r->x, r->y, r->w, r->h,
+            whole.w, whole.h);
+    return false;
+  }
   if (!pixbuf_to_image (run->input, gray, &run->in, &run->in_owned)
-      || !output_prepare (&run->in, keep_alpha, &run->output, &run->out, &run->out_owned))
+      || !output_prepare (&run->in, r->w, r->h, keep_alpha, &run->output, &run->out,
+                          &run->out_owned))
     return false;
 
   profile_phase ("prepare images");
@@ -648,7 +693,19 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   clock_gettime (CLOCK_MONOTONIC, &progress.start);
   options->progress = progress_cb;
   options->progress_data = &progress;
-  ImpastoStatus status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
+  ImpastoStatus status;
+  if (region->w) {
+    ImpastoStats *stats = NULL;
+    status = impasto_stats_compute (run->model, &run->in, options, &stats, &err);
+    profile_phase ("statistics");
+    options->stats = stats;
+    if (status == IMPASTO_OK)
+      status = impasto_stylize_region (run->model, &run->in, r->x, r->y, &run->out, options, &err);
+    options->stats = NULL;
+    impasto_stats_free (stats);
+  } else {
+    status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
+  }
   progress_finish (&progress, status == IMPASTO_OK);
   pthread_mutex_destroy (&progress.lock);
   if (status != IMPASTO_OK) {
@@ -658,9 +715,9 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
 
-  profile_phase ("stylize");
+  profile_phase (region->w ? "region" : "stylize");
   if (run->out_owned)
-    output_finish (&run->out, run->input, run->output);
+    output_finish (&run->out, run->input, r->x, r->y, run->output);
   int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
   if (!image_save (run->output, format, run->fd, output_path, threads))
     return false;
@@ -681,7 +738,8 @@ static int cmd_stylize (int argc, char **argv)
   if (ram_mb && *ram_mb)
     options.stream_ram_mb = atoi (ram_mb) > 0 ? atoi (ram_mb) : -1;
   options.scratch_dir = getenv ("IMPASTO_SCRATCH_DIR");
-  if (!parse_stylize_options (argc, argv, &options))
+  Region region = { 0 };
+  if (!parse_stylize_options (argc, argv, &options, &region))
     return EXIT_USAGE;
   if (argc - optind != 3) {
     report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS] (see impasto --help)");
@@ -697,7 +755,7 @@ static int cmd_stylize (int argc, char **argv)
 
   install_signal_handlers ();
   StylizeRun run = { .fd = -1 };
-  bool ok = stylize_steps (&run, model_path, input_path, output_path, format, &options);
+  bool ok = stylize_steps (&run, model_path, input_path, output_path, format, &options, &region);
   stylize_run_clear (&run);
   if (!ok)
     temp_file_discard ();

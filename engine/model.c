@@ -436,6 +436,17 @@ static ImpastoStatus stylize_oriented (ImpastoModel *m, const ImpastoImage *in, 
   return stylize_whole (m, in, out, o, ph, pw, err);
 }
 
+ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                 const ImpastoOptions *o, ImpastoError *err)
+{
+  ensure_pool (m, o->threads);
+  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
+  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
+  if (transpose_wanted (m, in, ph, pw))
+    return stylize_transposed (m, in, out, o, err);
+  return stylize_oriented (m, in, out, o, err);
+}
+
 ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *o, ImpastoError *err)
 {
@@ -450,10 +461,10 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   ImpastoStatus st = imp_image_check (in, out, o, err);
   if (st)
     return st;
-  ensure_pool (m, o->threads);
-  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
-  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
-  if (transpose_wanted (m, in, ph, pw))
-    return stylize_transposed (m, in, out, o, err);
-  return stylize_oriented (m, in, out, o, err);
+  if (o->stats && o->stats->n_steps != m->n_steps)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "the statistics were computed for another model");
+  m->stats_use = o->stats;
+  st = imp_model_stylize (m, in, out, o, err);
+  m->stats_use = NULL;
+  return st;
 }
