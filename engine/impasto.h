@@ -71,9 +71,9 @@ typedef struct {
    * impasto_stylize).  Else these (made by impasto_stats_compute for this model): required by
    * impasto_stylize_region, honoured by impasto_stylize too. */
   const ImpastoStats *stats;
-  /* impasto_stats_compute only: 0 runs the whole image at full size (exact statistics); > 0
-   * first reduces an image larger than this many pixels by an integer box filter (an estimate,
-   * much cheaper: see docs/tiling.md for what it costs in accuracy). */
+  /* impasto_stats_compute only: 0 (the default) runs the whole image (exact statistics); > 0
+   * runs full-resolution tiles sampled from an image larger than this many pixels instead: an
+   * estimate, much cheaper, but measured 6-35/255 off (docs/tiling.md): for measurements only. */
   int64_t stats_pixels;
 } ImpastoOptions;
 

@@ -92,34 +92,47 @@ ImpastoStatus imp_stats_exchange (ImpastoModel *m, int step, int c, double *mean
   return IMPASTO_OK;
 }
 
-/* The integer box-filter reduction of in to at most max_pixels pixels, as a float image with in's
- * channels: the statistics' estimate (see ImpastoOptions.stats_pixels). */
-static ImpastoStatus reduce_image (const ImpastoImage *in, int64_t max_pixels, ImpastoImage *out,
+/* Edge of the tiles of the statistics' estimate: several times the networks' receptive reach, so
+ * that most of a tile's features do not see the seams to its neighbours. */
+#define SAMPLE_TILE 256
+
+/* The statistics' estimate (ImpastoOptions.stats_pixels): full-resolution tiles from a regular grid
+ * over in, stitched into one image of at most max_pixels pixels.  Full resolution because the
+ * norms' statistics are not scale-invariant: from a box-reduced image they missed the bound by
+ * 10x (docs/tiling.md). */
+static ImpastoStatus sample_image (const ImpastoImage *in, int64_t max_pixels, ImpastoImage *out,
                                    ImpastoError *err)
 {
-  int64_t f = (int64_t) ceil (sqrt ((double) in->width * in->height / (double) max_pixels));
-  while (f > 1 && (int64_t) (in->width / f) * (in->height / f) > max_pixels)
-    f++;
-  f = IMP_MAX (f, 1);
-  *out = (ImpastoImage) { .width = (int) IMP_MAX (1, in->width / f),
-                          .height = (int) IMP_MAX (1, in->height / f), .channels = in->channels,
-                          .type = IMPASTO_PIXEL_FLOAT };
-  size_t row = (size_t) out->width * (size_t) out->channels;
-  out->data = imp_alloc0 (row, (size_t) out->height * sizeof (float), "reduced image", err);
-  if (!out->data)
+  int64_t t = SAMPLE_TILE, n = IMP_MAX (1, max_pixels / (t * t));
+  /* a grid of gx x gy tiles with the image's aspect, gx * gy <= n */
+  int64_t gx = IMP_MAX (1, (int64_t) floor (sqrt ((double) n * in->width / in->height)));
+  gx = IMP_MIN (gx, IMP_MAX (1, in->width / t));
+  int64_t gy = IMP_MAX (1, IMP_MIN (n / gx, in->height / t));
+  int64_t tw = IMP_MIN (t, in->width), th = IMP_MIN (t, in->height);
+  *out = (ImpastoImage) { .width = (int) (gx * tw), .height = (int) (gy * th),
+                          .channels = in->channels, .type = in->type };
+  size_t elem = in->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (float);
+  size_t row = (size_t) out->width * (size_t) out->channels * elem;
+  char *dst = imp_alloc (row, (size_t) out->height, "sampled image", err);
+  if (!dst)
     return IMPASTO_E_NOMEM;
-  size_t is = in->stride ? in->stride : (size_t) in->width * (size_t) in->channels;
-  int64_t fy = IMP_MAX (1, in->height / out->height), fx = IMP_MAX (1, in->width / out->width);
-  float k = 1.0f / (float) (fy * fx) / (in->type == IMPASTO_PIXEL_U8 ? 255.0f : 1.0f);
-  for (int64_t y = 0; y < (int64_t) out->height * fy; y++) {
-    float *d = out->data + (size_t) (y / fy) * row;
-    for (int64_t x = 0; x < (int64_t) out->width * fx; x++)
-      for (int c = 0; c < in->channels; c++) {
-        size_t i = (size_t) y * is + (size_t) x * (size_t) in->channels + (size_t) c;
-        d[(size_t) (x / fx) * (size_t) in->channels + (size_t) c]
-            += (in->type == IMPASTO_PIXEL_U8 ? (float) in->data_u8[i] : in->data[i]) * k;
-      }
-  }
+  if (in->type == IMPASTO_PIXEL_U8)
+    out->data_u8 = (uint8_t *) dst;
+  else
+    out->data = (float *) dst;
+  size_t is = (in->stride ? in->stride : (size_t) in->width * (size_t) in->channels) * elem;
+  const char *src = in->type == IMPASTO_PIXEL_U8 ? (const char *) in->data_u8 : (const char *) in->data;
+  for (int64_t j = 0; j < gy; j++)
+    for (int64_t i = 0; i < gx; i++) { /* the tile centred in grid cell (i, j) */
+      int64_t x0 = (2 * i + 1) * in->width / (2 * gx) - tw / 2;
+      int64_t y0 = (2 * j + 1) * in->height / (2 * gy) - th / 2;
+      x0 = IMP_MAX (0, IMP_MIN (x0, in->width - tw));
+      y0 = IMP_MAX (0, IMP_MIN (y0, in->height - th));
+      for (int64_t r = 0; r < th; r++)
+        memcpy (dst + (size_t) (j * th + r) * row + (size_t) (i * tw) * (size_t) in->channels * elem,
+                src + (size_t) (y0 + r) * is + (size_t) x0 * (size_t) in->channels * elem,
+                (size_t) tw * (size_t) in->channels * elem);
+    }
   return IMPASTO_OK;
 }
 
@@ -146,7 +159,7 @@ ImpastoStatus impasto_stats_compute (ImpastoModel *m, const ImpastoImage *in,
   const ImpastoImage *src = in;
   ImpastoStatus st = imp_image_check (in, in, &opt, err);
   if (!st && opt.stats_pixels > 0 && (int64_t) in->width * in->height > opt.stats_pixels) {
-    st = reduce_image (in, opt.stats_pixels, &small, err);
+    st = sample_image (in, opt.stats_pixels, &small, err);
     src = &small;
   }
   if (!st) {
@@ -169,7 +182,7 @@ ImpastoStatus impasto_stats_compute (ImpastoModel *m, const ImpastoImage *in,
     if (s->offset[i] >= 0 && !s->recorded[i])
       st = imp_fail (err, IMPASTO_E_ARGUMENT, "internal error: instance norm step %d ran "
                      "without recording its statistics", i);
-  imp_free (small.data);
+  imp_free (small.type == IMPASTO_PIXEL_U8 ? (void *) small.data_u8 : (void *) small.data);
   imp_free (sink.data_u8);
   if (st)
     impasto_stats_free (s);
