@@ -32,8 +32,9 @@ from pixbuf_io import load_image  # noqa: E402
 
 def ort_crop_median(model, rgb, rw, rh, threads, runs, tmp):
     import onnxruntime as ort  # noqa: E402
+    # stderr: Debian's onnx and onnxruntime print their shared schema registry twice
     subprocess.run([sys.executable, os.path.join(here, "bench_ort.py"), "prepare", model,
-                    f"{tmp}/ort.onnx"], check=True)
+                    f"{tmp}/ort.onnx"], check=True, stderr=subprocess.DEVNULL)
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
