@@ -356,7 +356,7 @@ curl_init_once (gpointer unused)
 /* Fetch url into dest, checking the size (when known) and the sha256 (when pinned). */
 static gboolean
 download (const ImpastoCatalogueFile *file, const gchar *dest, const ImpastoInstallOptions *options,
-          GError **error)
+          gchar **sha256, GError **error)
 {
   static GOnce once = G_ONCE_INIT;
   if (!GPOINTER_TO_INT (g_once (&once, curl_init_once, NULL)))
@@ -430,6 +430,8 @@ download (const ImpastoCatalogueFile *file, const gchar *dest, const ImpastoInst
                  file->url, file->sha256, got);
   else
     ok = TRUE;
+  if (ok)
+    *sha256 = g_strdup (got);
   g_checksum_free (d.sum);
   return ok;
 }
@@ -541,8 +543,8 @@ write_thumbnail (const gchar *model_path, const gchar *png_path, gchar **reason)
 }
 
 static gboolean
-write_sidecar (const ImpastoCatalogueEntry *e, const gchar *path, gboolean thumbnail, gboolean parts,
-               GError **error)
+write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *path, gboolean thumbnail,
+               gboolean parts, GError **error)
 {
   JsonObject *o = NULL;
   if (e->sidecar_json != NULL)
@@ -570,7 +572,8 @@ write_sidecar (const ImpastoCatalogueEntry *e, const gchar *path, gboolean thumb
       const ImpastoCatalogueFile *f = g_ptr_array_index (e->files, i);
       JsonObject *s = json_object_new ();
       json_object_set_string_member (s, "url", f->url);
-      json_object_set_string_member (s, "sha256", f->sha256);
+      /* the hash of the bytes actually installed (equal to the pinned one where there is one) */
+      json_object_set_string_member (s, "sha256", g_ptr_array_index (hashes, i));
       json_array_add_object_element (sources, s);
     }
   json_object_set_array_member (o, "sources", sources);
@@ -675,6 +678,7 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
   gchar *tmp = NULL, *out_dir = NULL;
   GPtrArray *inputs = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *meta = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *hashes = g_ptr_array_new_with_free_func (g_free);
   gboolean ok = FALSE;
 
   if (g_file_test (final_onnx, G_FILE_TEST_EXISTS))
@@ -710,8 +714,10 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
                                      ext != NULL && strlen (ext) <= 8 ? ext : "");
       g_free (base);
       g_ptr_array_add (inputs, dest);
-      if (!download (f, dest, o, error))
+      gchar *hash = NULL;
+      if (!download (f, dest, o, &hash, error))
         goto out;
+      g_ptr_array_add (hashes, hash);
     }
 
   if (!progress (o, "convert", e->converter))
@@ -758,7 +764,7 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
     g_dir_close (dir);
 
   ok = g_file_test (model, G_FILE_TEST_IS_REGULAR) &&
-       write_sidecar (e, tmp_json, thumb, parts->len > 0, error) && progress (o, "install", e->name);
+       write_sidecar (e, hashes, tmp_json, thumb, parts->len > 0, error) && progress (o, "install", e->name);
   if (ok && !g_file_test (model, G_FILE_TEST_IS_REGULAR))
     ok = FALSE;
   if (ok)
@@ -807,6 +813,7 @@ out:
   g_free (out_dir);
   g_ptr_array_unref (inputs);
   g_ptr_array_unref (meta);
+  g_ptr_array_unref (hashes);
   g_free (final_onnx);
   g_free (final_json);
   g_free (final_png);

@@ -214,6 +214,7 @@ def gan_case(name, net, converter, size, impasto, tmp):
     x = torch.from_numpy(img.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
     with torch.no_grad():
         ref = net(x).numpy()
+    check(f"{name}: the random-weight reference output is not flat", float(ref.std()) > 0.05, f"std {ref.std():.3f}")
     for path in save_both(sd, tmp, name):
         kind = "legacy" if path.endswith("-legacy.pth") else "zip"
         out = os.path.join(tmp, f"{name}-{kind}")
@@ -257,8 +258,9 @@ def test_adain(tmp):
 def test_magenta(tmp):
     src = os.path.join(SHARED, "models-src", "magenta-arbitrary-tflite")
     ref = os.path.join(SHARED, "models-magenta")
-    if not check("magenta: shared TFLite originals and ONNX references present", os.path.isdir(src) and
-                 os.path.isdir(ref), f"missing {src} or {ref}"):
+    present = os.path.isdir(src) and os.path.isdir(ref)
+    if not check("magenta: shared TFLite originals and ONNX references present", present,
+                 "" if present else f"missing {src} or {ref}"):
         return
     out = os.path.join(tmp, "magenta")
     rc, err = convert("tflite-magenta", out, os.path.join(src, "style_predict_quantized_256.tflite"),
