@@ -195,8 +195,8 @@ def test_pattern(h, w):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def check_engine(name, impasto, onnx_path, img_u8, expect_u8, tmp):
-    """Our engine through the CLI on an 8-bit picture against PyTorch's (rounded) output."""
+def check_engine(name, impasto, onnx_path, img_u8, expect_u8, tmp, against="PyTorch"):
+    """Our engine through the CLI on an 8-bit picture against the reference's (rounded) output."""
     src, dst = os.path.join(tmp, name + "-in.png"), os.path.join(tmp, name + "-out.png")
     Image.fromarray(img_u8).save(src)
     r = subprocess.run([impasto, "stylize", onnx_path, src, dst, "--threads", "2"], capture_output=True, text=True)
@@ -205,7 +205,7 @@ def check_engine(name, impasto, onnx_path, img_u8, expect_u8, tmp):
     got = np.asarray(Image.open(dst).convert("RGB"))
     p = psnr(got, expect_u8, 255)
     diff = int(np.abs(got.astype(int) - expect_u8.astype(int)).max())
-    check(f"{name}: engine vs PyTorch PSNR >= {PSNR_MIN} dB", p >= PSNR_MIN, f"{p:.1f} dB, max |diff| {diff}/255")
+    check(f"{name}: engine vs {against} PSNR >= {PSNR_MIN} dB", p >= PSNR_MIN, f"{p:.1f} dB, max |diff| {diff}/255")
 
 
 def gan_case(name, net, converter, size, impasto, tmp):
@@ -285,6 +285,34 @@ class Evil:
         return (os.system, ("echo pwned > /dev/null",))
 
 
+def test_ncnn(impasto, tmp):
+    """The zoo's TransformerNet from the ncnn fp16 originals against ../shared/models (made from them)."""
+    import onnx
+    from ort_model import free_hw
+    src = os.path.join(SHARED, "models-src", "fns-onnxzoo-ncnn")
+    img = test_pattern(96, 128)
+    x = img.astype(np.float32).transpose(2, 0, 1)[None]
+    for style in ("candy", "rain_princess"):
+        ref_path = os.path.join(SHARED, "models", f"{style}-9.onnx")
+        if not check(f"ncnn {style}: shared original and ONNX present", os.path.isfile(ref_path)):
+            continue
+        out = os.path.join(tmp, "ncnn-" + style)
+        rc, err = convert("ncnn-fast-style", out, os.path.join(src, style + ".bin"))
+        if not check(f"ncnn {style}: ncnn-fast-style converts", rc == 0, err):
+            continue
+        ref = ort_run(free_hw(onnx.load(ref_path)).SerializeToString(), {"input1": x})
+        got = ort_run(os.path.join(out, "model.onnx"), {"input": x})
+        p = psnr(got, ref, 255.0)
+        check(f"ncnn {style}: ONNX Runtime vs the shared ONNX PSNR >= {PSNR_MIN} dB", p >= PSNR_MIN,
+              f"{p:.1f} dB, max |diff| {np.abs(got - ref).max():.2e}")
+        if impasto:
+            expect = np.clip(np.rint(ref[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+            check_engine(f"ncnn {style}", impasto, os.path.join(out, "model.onnx"), img, expect, tmp,
+                         against="ONNX Runtime")
+    rc, err = convert("ncnn-fast-style", os.path.join(tmp, "ncnn-bad"), os.path.join(src, "candy9.param"))
+    check("ncnn: a file that is not the TransformerNet's weights is refused", rc == 2 and "candy9.param" in err, err)
+
+
 def test_errors(tmp):
     junk = os.path.join(tmp, "junk.bin")
     with open(junk, "wb") as f:
@@ -327,6 +355,7 @@ def main():
         gan_case("pix2pix", randomise(UnetGenerator(8), 2), "pth-pix2pix", 256, impasto, tmp)
         test_adain(tmp)
         test_magenta(tmp)
+        test_ncnn(impasto, tmp)
         test_errors(tmp)
     return summary()
 

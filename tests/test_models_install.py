@@ -149,6 +149,10 @@ def main():
         for fe in magenta["files"]:
             fe["url"] = "file://" + os.path.join(src, fe["url"].rsplit("/", 1)[1])
         udnie = os.path.join(SHARED, "models", "udnie-9.onnx")
+        ncnn = next(e for e in real["entries"] if e["name"] == "udnie")
+        ncnn_src = os.path.join(SHARED, "models-src", "fns-onnxzoo-ncnn")
+        for fe in ncnn["files"]:
+            fe["url"] = "file://" + os.path.join(ncnn_src, fe["url"].rsplit("/", 1)[1])
 
         entries = [
             entry("t-cyclegan", "pth-cyclegan", [pinned(full)], kind="translation", direction="a → b",
@@ -158,6 +162,7 @@ def main():
             entry("t-adain", "pth-adain", [pinned(os.path.join(tmp, "vgg.pth")), pinned(os.path.join(tmp, "dec.pth"))],
                   kind="arbitrary", input_range="0,1", size_multiple=8),
             magenta,
+            ncnn,
             entry("t-badsum", "pth-cyclegan", [pinned(full, sha256="0" * 64)]),
             entry("t-truncated", "pth-cyclegan", [pinned(cut, size=os.path.getsize(full), sha256=sha256(full))]),
             entry("t-junk", "auto", [pinned(junk)]),
@@ -174,7 +179,8 @@ def main():
 
         # ---- the real catalogue ---------------------------------------------------------------
         rc, out, err = impasto("catalogue")
-        check("catalogue lists the pinned catalogue's 18 entries", rc == 0 and len(out.splitlines()) == 18, err)
+        n = len(real["entries"])
+        check(f"catalogue lists the pinned catalogue's {n} entries", rc == 0 and len(out.splitlines()) == n, err)
         check("catalogue shows licences and unpinned entries", "no licence stated" in out and
               "[no pinned sha256]" in out and "udnie-9" in out)
 
@@ -211,6 +217,16 @@ def main():
                   rc == 0, err if rc else "")
             check_installed("magenta-arbitrary", folder, {"content_image": content, "style_bottleneck": vec}, ref,
                             thumbnail=False, extra_parts=("predictor.onnx",))
+
+        if check("ncnn fast-style originals in ../shared", os.path.isdir(ncnn_src) and os.path.isfile(udnie)):
+            import onnx
+            from ort_model import free_hw
+            x = rng.uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
+            ref = ort_run(free_hw(onnx.load(udnie)).SerializeToString(), {"input1": x})
+            rc, out, err = install("udnie")
+            check("install udnie (ncnn): the catalogue's pinned size and sha256 match the original", rc == 0,
+                  err if rc else "")
+            check_installed("udnie", folder, {"input": x}, ref, thumbnail=True)
 
         if os.path.isfile(udnie):
             x = rng.uniform(0, 255, (1, 3, 64, 64)).astype(np.float32)

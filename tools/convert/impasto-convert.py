@@ -10,6 +10,7 @@ CONVERTER is one of the catalogue's converters (catalogue/catalogue.json):
   pth-pix2pix     a pix2pix U-Net generator state dict
   pth-adain       pytorch-AdaIN: vgg_normalised.pth then decoder.pth
   tflite-magenta  Magenta arbitrary stylization: the style predictor then the transfer .tflite
+  ncnn-fast-style the ONNX model zoo's fast-neural-style TransformerNet as ncnn fp16 weights (.bin)
   auto            a single file: ONNX, or a CycleGAN / pix2pix checkpoint told apart by its tensor names
 Writes OUT_DIR/model.onnx (the network the user runs) and, for tflite-magenta, OUT_DIR/predictor.onnx.
 Needs only numpy and the onnx package.  Exit status: 0 done, 2 unknown or unsupported input, 1 other errors;
@@ -26,11 +27,12 @@ except ImportError as e:
     print(f"impasto-convert: needs python3 with numpy and onnx ({e})", file=sys.stderr)
     sys.exit(1)
 
+import ncnn_fns  # noqa: E402
 import pth_reader  # noqa: E402
 import tflite_onnx  # noqa: E402
 import tflite_reader  # noqa: E402
 
-CONVERTERS = ("onnx", "pth-cyclegan", "pth-pix2pix", "pth-adain", "tflite-magenta", "auto")
+CONVERTERS = ("onnx", "pth-cyclegan", "pth-pix2pix", "pth-adain", "tflite-magenta", "ncnn-fast-style", "auto")
 RANGE_11 = {"impasto.input_range": "-1,1"}
 
 
@@ -84,7 +86,8 @@ def convert(converter, inputs, meta):
                 head = f.read(8)
             raise Unknown(f"unknown model format: {os.path.basename(path)} is neither ONNX, a PyTorch "
                           f"checkpoint nor TensorFlow Lite (first bytes {head.hex()})")
-    want = {"onnx": 1, "pth-cyclegan": 1, "pth-pix2pix": 1, "pth-adain": 2, "tflite-magenta": 2}[converter]
+    want = {"onnx": 1, "pth-cyclegan": 1, "pth-pix2pix": 1, "pth-adain": 2, "tflite-magenta": 2,
+            "ncnn-fast-style": 1}[converter]
     if len(inputs) != want:
         raise Unknown(f"{converter} needs {want} input file(s), got {len(inputs)}")
     if converter == "onnx":
@@ -94,6 +97,8 @@ def convert(converter, inputs, meta):
     if converter == "pth-pix2pix":
         return {"model.onnx": gan.pix2pix_unet(pth_reader.load_state_dict(inputs[0]),
                                                {**RANGE_11, "impasto.size_multiple": "256", **meta})}
+    if converter == "ncnn-fast-style":
+        return {"model.onnx": ncnn_fns.transformer_net(inputs[0], {"impasto.input_range": "0,255", **meta})}
     if converter == "pth-adain":
         import adain
         vgg, dec = (pth_reader.load_state_dict(p) for p in inputs)
@@ -117,7 +122,8 @@ def main(argv):
     converter, out_dir, inputs = args[0], args[1], args[2:]
     try:
         models = convert(converter, inputs, meta)
-    except (Unknown, pth_reader.CheckpointError, tflite_reader.TFLiteError, tflite_onnx.UnsupportedOp) as e:
+    except (Unknown, pth_reader.CheckpointError, tflite_reader.TFLiteError, tflite_onnx.UnsupportedOp,
+            ncnn_fns.NcnnError) as e:
         print(f"impasto-convert: {e}", file=sys.stderr)
         return 2
     except KeyError as e:
