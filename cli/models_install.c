@@ -665,8 +665,8 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
         if (f->sha256 == NULL)
           {
             g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_UNVERIFIED,
-                         "%s: no pinned sha256 for %s (it could not be verified offline); install it "
-                         "anyway with --trust-unverified", e->name, f->url);
+                         "%s: no pinned sha256 for %s, so it cannot be verified; give its --sha256, or "
+                         "install it unchecked with --trust-unverified", e->name, f->url);
             return FALSE;
           }
       }

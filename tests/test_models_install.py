@@ -261,6 +261,19 @@ def main():
         rc, out, err = impasto("remove", "t-unpinned", folder=folder)
         rc, out, err = impasto("remove", "t-unpinned", folder=folder)
         check("remove of a model that is not there: refused", rc == 1 and "no model 't-unpinned'" in err, err)
+        # outside the catalogue: a URL needs a hash (or explicit trust); a local file is the user's own
+        url = "file://" + os.path.abspath(full)
+        rc, out, err = impasto("install", "--name", "t-url", url, folder=folder)
+        check("a URL without --sha256: refused without --trust-unverified", rc == 1 and "--trust-unverified" in err, err)
+        rc, out, err = impasto("install", "--name", "t-url", "--sha256", sha256(full).upper(), url, folder=folder)
+        check("a URL with its --sha256: installed (converter recognised the CycleGAN checkpoint)",
+              rc == 0 and os.path.isfile(os.path.join(folder, "t-url.onnx")), err if rc else "")
+        rc, out, err = impasto("install", full, folder=folder)
+        check("a local FILE: installed under its base name", rc == 0 and os.path.isfile(os.path.join(folder, "cg.onnx")),
+              err if rc else "")
+        for n in ("t-url", "cg"):
+            impasto("remove", n, folder=folder)
+        check("removed: the folder is empty again", leftovers(folder) == [], str(leftovers(folder)))
         rc, out, err = install("no-such-style")
         check("unknown catalogue name refused", rc == 1 and "no-such-style" in err, err)
         rc, out, err = impasto("install", "--name", "../evil", full, folder=folder)
