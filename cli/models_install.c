@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
@@ -302,6 +303,28 @@ remove_tree (const gchar *path)
     }
   else
     g_unlink (path);
+}
+
+/* Remove the temporary folders of installs that were killed outright (SIGKILL, power loss) more than
+ * a day ago; a younger one may belong to an install still running in another process. */
+static void
+sweep_stale_installs (const gchar *folder)
+{
+  GDir *dir = g_dir_open (folder, 0, NULL);
+  const gchar *entry;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+    {
+      GStatBuf st;
+      if (entry[0] != '.' || strstr (entry, ".install-") == NULL)
+        continue;
+      gchar *path = g_build_filename (folder, entry, NULL);
+      if (g_stat (path, &st) == 0 && S_ISDIR (st.st_mode) && now - (gint64) st.st_mtime > 24 * 3600)
+        remove_tree (path);
+      g_free (path);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
 }
 
 /* ---- download ------------------------------------------------------------------------------- */
@@ -694,6 +717,7 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
                    folder, g_strerror (errno));
       goto out;
     }
+  sweep_stale_installs (folder);
   /* Hidden, inside the destination: the final renames stay on one file system, and the model
    * scanner (NAME.onnx files at the top level only) never sees a half-built model. */
   tmp = g_strdup_printf ("%s/.%s.install-XXXXXX", folder, e->name);

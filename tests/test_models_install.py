@@ -279,6 +279,19 @@ def main():
         rc, out, err = impasto("install", "--name", "../evil", full, folder=folder)
         check("a name that is not a plain file name is refused", rc == 1 and "invalid model name" in err, err)
 
+        # the hidden folder of an install killed outright a day ago is swept by the next install
+        stale = os.path.join(folder, ".t-dead.install-ABC123")
+        os.makedirs(os.path.join(stale, "out"))
+        old = time.time() - 2 * 24 * 3600
+        os.utime(stale, (old, old))
+        young = os.path.join(folder, ".t-live.install-DEF456")
+        os.makedirs(young)
+        rc, out, err = install("t-cyclegan")
+        impasto("remove", "t-cyclegan", folder=folder)
+        check("a day-old temporary folder of a killed install is swept; a young one is left",
+              not os.path.exists(stale) and os.path.isdir(young), str(leftovers(folder)))
+        os.rmdir(young)
+
         # interrupted: the download blocks on a FIFO after a few bytes, then SIGINT
         proc = subprocess.Popen([IMPASTO, "models", "install", "t-slow", "--catalogue", cat_path, "--folder", folder],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
