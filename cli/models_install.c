@@ -883,6 +883,133 @@ impasto_models_install (const gchar *what, const gchar *dest_folder, const Impas
   return ok;
 }
 
+/* ---- asynchronous install ------------------------------------------------------------------ */
+
+typedef struct {
+  gchar *what, *folder, *catalogue, *converter_dir, *name, *sha256;
+  ImpastoInstallOptions options;   /* as given: progress / progress_data run in the caller's context */
+  GMainContext *context;
+  GCancellable *cancellable;
+  GTask *task;                     /* not a reference: each progress post holds one */
+  gint64 last_post;                /* monotonic µs of the last progress posted (worker thread only) */
+  gchar *last_stage;
+} AsyncInstall;
+
+typedef struct {
+  GTask *task; /* keeps job (its task data) alive until the post is delivered */
+  AsyncInstall *job;
+  gchar *stage, *detail;
+  gint64 done, total;
+} ProgressPost;
+
+static void
+async_install_free (gpointer data)
+{
+  AsyncInstall *a = data;
+  g_free (a->what);
+  g_free (a->folder);
+  g_free (a->catalogue);
+  g_free (a->converter_dir);
+  g_free (a->name);
+  g_free (a->sha256);
+  g_free (a->last_stage);
+  g_main_context_unref (a->context);
+  g_clear_object (&a->cancellable);
+  g_free (a);
+}
+
+static gboolean
+deliver_progress (gpointer data)
+{
+  ProgressPost *p = data;
+  const ImpastoInstallOptions *o = &p->job->options;
+  if (!o->progress (p->stage, p->detail, p->done, p->total, o->progress_data) && p->job->cancellable != NULL)
+    g_cancellable_cancel (p->job->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+progress_post_free (gpointer data)
+{
+  ProgressPost *p = data;
+  g_free (p->stage);
+  g_free (p->detail);
+  g_object_unref (p->task);
+  g_free (p);
+}
+
+static gboolean
+worker_progress (const gchar *stage, const gchar *detail, gint64 done, gint64 total, gpointer user)
+{
+  AsyncInstall *a = user;
+  if (g_cancellable_is_cancelled (a->cancellable))
+    return FALSE;
+  gint64 now = g_get_monotonic_time ();
+  gboolean new_stage = g_strcmp0 (stage, a->last_stage) != 0 || g_strcmp0 (stage, "download") != 0;
+  if (a->options.progress != NULL && (new_stage || now - a->last_post >= G_USEC_PER_SEC / 10 ||
+                                      (total > 0 && done == total)))
+    {
+      ProgressPost *p = g_new0 (ProgressPost, 1);
+      p->task = g_object_ref (a->task);
+      p->job = a;
+      p->stage = g_strdup (stage);
+      p->detail = g_strdup (detail);
+      p->done = done;
+      p->total = total;
+      g_main_context_invoke_full (a->context, G_PRIORITY_DEFAULT, deliver_progress, p, progress_post_free);
+      a->last_post = now;
+      g_free (a->last_stage);
+      a->last_stage = g_strdup (stage);
+    }
+  return TRUE;
+}
+
+static void
+install_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  AsyncInstall *a = data;
+  ImpastoInstallOptions o = a->options;
+  o.progress = worker_progress;
+  o.progress_data = a;
+  gchar *name = NULL;
+  GError *error = NULL;
+  if (impasto_models_install (a->what, a->folder, &o, &name, &error))
+    g_task_return_pointer (task, name, g_free);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+impasto_models_install_async (const gchar *what, const gchar *dest_folder, const ImpastoInstallOptions *options,
+                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  AsyncInstall *a = g_new0 (AsyncInstall, 1);
+  if (options != NULL)
+    a->options = *options;
+  a->what = g_strdup (what);
+  a->folder = g_strdup (dest_folder);
+  a->options.catalogue = a->catalogue = g_strdup (a->options.catalogue);
+  a->options.converter_dir = a->converter_dir = g_strdup (a->options.converter_dir);
+  a->options.name = a->name = g_strdup (a->options.name);
+  a->options.sha256 = a->sha256 = g_strdup (a->options.sha256);
+  a->context = g_main_context_ref_thread_default ();
+  /* a cancellable of our own when none is given: the progress callback's FALSE must stop the worker */
+  a->cancellable = cancellable != NULL ? g_object_ref (cancellable) : g_cancellable_new ();
+  GTask *task = g_task_new (NULL, a->cancellable, callback, user_data);
+  g_task_set_source_tag (task, impasto_models_install_async);
+  g_task_set_task_data (task, a, async_install_free);
+  a->task = task;
+  g_task_run_in_thread (task, install_thread);
+  g_object_unref (task);
+}
+
+gchar *
+impasto_models_install_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 gboolean
 impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **error)
 {

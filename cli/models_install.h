@@ -7,7 +7,7 @@
 #ifndef IMPASTO_MODELS_INSTALL_H
 #define IMPASTO_MODELS_INSTALL_H
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -84,6 +84,15 @@ typedef struct {
 gboolean impasto_models_install (const gchar *what, const gchar *dest_folder,
                                  const ImpastoInstallOptions *options, gchar **installed_name,
                                  GError **error);
+
+/* The same in a worker thread, for a dialog: options (and its strings) are copied; options->progress
+ * is called in the caller's thread-default main context (throttled to ~10 per second per stage), and
+ * cancellable stops the download or the install between stages.  The callback runs in that context
+ * too; impasto_models_install_finish returns the installed name (g_free it) or NULL with error set. */
+void impasto_models_install_async (const gchar *what, const gchar *dest_folder,
+                                   const ImpastoInstallOptions *options, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+gchar *impasto_models_install_finish (GAsyncResult *result, GError **error);
 
 /* Remove NAME.onnx and its sidecar, thumbnail and parts from dest_folder (NULL: the user folder). */
 gboolean impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **error);

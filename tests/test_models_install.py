@@ -42,6 +42,7 @@ import test_convert as tc  # noqa: E402  (the published layouts with random weig
 SOURCE = os.environ.get("IMPASTO_SOURCE", os.path.join(os.path.dirname(__file__), ".."))
 SHARED = os.environ.get("IMPASTO_SHARED", os.path.join(SOURCE, "..", "shared"))
 IMPASTO = sys.argv[1] if len(sys.argv) > 1 else None
+API = sys.argv[2] if len(sys.argv) > 2 else None  # tests/test_models_api (the asynchronous C API)
 ENV = dict(os.environ, IMPASTO_CONVERT_DIR=os.path.join(SOURCE, "tools", "convert"),
            IMPASTO_CATALOGUE=os.path.join(SOURCE, "catalogue", "catalogue.json"))
 
@@ -278,6 +279,23 @@ def main():
         check("unknown catalogue name refused", rc == 1 and "no-such-style" in err, err)
         rc, out, err = impasto("install", "--name", "../evil", full, folder=folder)
         check("a name that is not a plain file name is refused", rc == 1 and "invalid model name" in err, err)
+
+        # the asynchronous API: progress in the main thread, cancellation from the progress callback
+        if API:
+            r = subprocess.run([API, "t-cyclegan", folder, cat_path], capture_output=True, text=True, env=ENV)
+            lines = r.stdout.splitlines()
+            check("async install: progress in the main thread for each stage, then installed",
+                  r.returncode == 0 and lines[-1:] == ["installed t-cyclegan"] and
+                  [ln for ln in lines if ln.startswith("progress")] ==
+                  ["progress download", "progress convert", "progress thumbnail", "progress install"],
+                  f"rc {r.returncode}: {r.stdout.strip()} {r.stderr.strip()[-300:]}")
+            impasto("remove", "t-cyclegan", folder=folder)
+            r = subprocess.run([API, "t-cyclegan", folder, cat_path, "--cancel-at-download"], capture_output=True,
+                               text=True, env=ENV)
+            check("async install: the progress callback cancels; nothing left", r.returncode == 1 and
+                  "cancel" in r.stdout and leftovers(folder) == [], f"{r.stdout.strip()} {leftovers(folder)}")
+        else:
+            print("note: tests/test_models_api not given: the asynchronous API is not tested")
 
         # the hidden folder of an install killed outright a day ago is swept by the next install
         stale = os.path.join(folder, ".t-dead.install-ABC123")
