@@ -787,15 +787,20 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
   if (dir != NULL)
     g_dir_close (dir);
 
-  ok = g_file_test (model, G_FILE_TEST_IS_REGULAR) &&
-       write_sidecar (e, hashes, tmp_json, thumb, parts->len > 0, error) && progress (o, "install", e->name);
-  if (ok && !g_file_test (model, G_FILE_TEST_IS_REGULAR))
-    ok = FALSE;
+  if (!g_file_test (model, G_FILE_TEST_IS_REGULAR))
+    g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_CONVERT,
+                 "conversion failed: the converter wrote no model.onnx");
+  else
+    ok = write_sidecar (e, hashes, tmp_json, thumb, parts->len > 0, error) &&
+         (progress (o, "install", e->name) || cancelled (error));
   if (ok)
     {
       /* Renames into place, NAME.onnx last: only then does the model become visible. */
       gboolean moved = TRUE;
-      remove_tree (final_parts); /* an orphan of an interrupted install: its NAME.onnx does not exist */
+      /* orphans of an interrupted install (its NAME.onnx does not exist) */
+      remove_tree (final_parts);
+      if (!thumb)
+        g_unlink (final_png);
       if (parts->len > 0)
         {
           gchar *tmp_parts = g_build_filename (tmp, "parts", NULL);
@@ -823,8 +828,6 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
           ok = FALSE;
         }
     }
-  else if (error != NULL && *error == NULL)
-    cancelled (error);
   g_ptr_array_unref (parts);
   g_free (tmp_json);
   g_free (tmp_png);
