@@ -959,7 +959,13 @@ worker_progress (const gchar *stage, const gchar *detail, gint64 done, gint64 to
       p->detail = g_strdup (detail);
       p->done = done;
       p->total = total;
-      g_main_context_invoke_full (a->context, G_PRIORITY_DEFAULT, deliver_progress, p, progress_post_free);
+      /* an idle source, not g_main_context_invoke: that one runs the callback right here when no
+       * thread holds the context at this moment (e.g. before the caller's main loop starts) */
+      GSource *source = g_idle_source_new ();
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, deliver_progress, p, progress_post_free);
+      g_source_attach (source, a->context);
+      g_source_unref (source);
       a->last_post = now;
       g_free (a->last_stage);
       a->last_stage = g_strdup (stage);

@@ -28,7 +28,7 @@ import time
 SKIP = 77
 try:
     import numpy as np
-    import onnxruntime as ort
+    import onnxruntime  # noqa: F401  (the fixtures are compared through it)
     import torch
 except ImportError as e:
     print(f"SKIP: needs numpy, onnxruntime and PyTorch for the fixtures (the Debian 13 root has them: "
@@ -77,18 +77,11 @@ def leftovers(folder):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-def ort_run(path, feeds):
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = 2
-    o.log_severity_level = 3
-    return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-
-
 def check_installed(name, folder, feeds, ref, thumbnail, extra_parts=()):
     onnx_path = os.path.join(folder, name + ".onnx")
     if not check(f"{name}: installed as {name}.onnx", os.path.isfile(onnx_path), str(leftovers(folder))):
         return
-    got = ort_run(onnx_path, feeds)
+    got = tc.ort_run(onnx_path, feeds)
     p = tc.psnr(got, ref, float(np.ptp(ref)) or 1.0)
     check(f"{name}: the installed model computes what the source computes (PSNR >= 50 dB)", p >= 50, f"{p:.1f} dB")
     with open(os.path.join(folder, name + ".json")) as f:
@@ -211,7 +204,7 @@ def main():
         if check("Magenta TFLite originals in ../shared", os.path.isdir(src)):
             content = rng.random((1, 3, 64, 96), np.float32)
             vec = np.load(os.path.join(SHARED, "models-magenta", "ref", "bottleneck_wave.npy"))
-            ref = ort_run(os.path.join(SHARED, "models-magenta", "magenta-style-transfer.onnx"),
+            ref = tc.ort_run(os.path.join(SHARED, "models-magenta", "magenta-style-transfer.onnx"),
                           {"content_image": content, "style_bottleneck": vec})
             rc, out, err = install("magenta-arbitrary")
             check("install magenta-arbitrary: the catalogue's pinned sizes and sha256 match the originals",
@@ -223,7 +216,7 @@ def main():
             import onnx
             from ort_model import free_hw
             x = rng.uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
-            ref = ort_run(free_hw(onnx.load(udnie)).SerializeToString(), {"input1": x})
+            ref = tc.ort_run(free_hw(onnx.load(udnie)).SerializeToString(), {"input1": x})
             rc, out, err = install("udnie")
             check("install udnie (ncnn): the catalogue's pinned size and sha256 match the original", rc == 0,
                   err if rc else "")
@@ -240,7 +233,7 @@ def main():
             inst = os.path.join(folder, "t-onnx.onnx")
             if os.path.isfile(inst):
                 onnx.save(free_hw(onnx.load(inst)), inst)
-            check_installed("t-onnx", folder, {"input1": x}, ort_run(onnx_ref, {"input1": x}), thumbnail=True)
+            check_installed("t-onnx", folder, {"input1": x}, tc.ort_run(onnx_ref, {"input1": x}), thumbnail=True)
 
         # ---- refusals ---------------------------------------------------------------------------
         rc, out, err = install("t-badsum")
