@@ -133,8 +133,19 @@ def main(argv):
         print(f"impasto-convert: {converter}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     os.makedirs(out_dir, exist_ok=True)
-    for name, model in models.items():
-        onnx.save(model, os.path.join(out_dir, name))
+    paths = []
+    for name in list(models):
+        paths.append(os.path.join(out_dir, name))
+        onnx.save(models.pop(name), paths[-1])
+    # checked as written, with the in-memory models gone: the checker holds its own copy of the weights
+    try:
+        for path in paths:
+            onnx.checker.check_model(path, full_check=True)
+    except onnx.checker.ValidationError as e:
+        for path in paths:
+            os.unlink(path)
+        print(f"impasto-convert: {converter}: the ONNX written does not pass onnx.checker: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

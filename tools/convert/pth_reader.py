@@ -49,7 +49,9 @@ class _LazyTensor:
             raise CheckpointError("tensor view outside its storage")
         view = np.lib.stride_tricks.as_strided(
             data[self.offset:], shape=self.size, strides=[s * dtype.itemsize for s in self.stride])
-        return np.array(view, copy=True)
+        # a contiguous view is used as is (read-only, over the file's bytes): one copy less of the
+        # weights, which matters for pix2pix's 218 MB
+        return view if view.flags.c_contiguous else np.array(view, copy=True)
 
 
 def _rebuild_tensor(storage, offset, size, stride, *unused):
