@@ -117,6 +117,10 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       return run_error (procedure, GIMP_PDB_CALLING_ERROR, error);
     }
 
+  /* libgimp sets up GEGL's buffers but not its operations, which the stroke size's resampling
+   * needs (without this they are missing, and a scaled gegl_buffer_get returns zeros). */
+  gegl_init (NULL, NULL);
+
   ImpastoStyleList *styles = scan_styles ();
 
   if (run_mode == GIMP_RUN_INTERACTIVE)

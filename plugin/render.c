@@ -145,20 +145,35 @@ impasto_net_scale (const ImpastoParams *params, gint width, gint height)
   return MAX (1.0 / stroke, MIN (1.0, MIN_NET_EDGE / shortest));
 }
 
-/* Resample src into dst (same channels and type; the sizes give the factor) with GEGL: box filter
- * when reducing, bilinear when enlarging, edges clamped. */
+/* Resample src into dst (same channels and type; the sizes give the factor) with GEGL: reduced by
+ * gegl_buffer_get's box filter, enlarged by gegl:scale-size's linear sampler (gegl_buffer_get's
+ * bilinear filter darkens the edges: it ignores the clamping abyss). */
 static void
 resample (const ImpastoImage *src, ImpastoImage *dst)
 {
   const Babl *format = impasto_image_format (src);
+  const gint dst_stride = (gint) (dst->stride * element_size (dst));
   GeglBuffer *buffer = gegl_buffer_linear_new_from_data (
       image_pixels (src), format, GEGL_RECTANGLE (0, 0, src->width, src->height),
       (gint) (src->stride * element_size (src)), NULL, NULL);
   const gdouble scale = (gdouble) dst->width / src->width;
-  gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, dst->width, dst->height), scale, format,
-                   image_pixels (dst), (gint) (dst->stride * element_size (dst)),
-                   GEGL_ABYSS_CLAMP |
-                       (scale > 1.0 ? GEGL_BUFFER_FILTER_BILINEAR : GEGL_BUFFER_FILTER_BOX));
+  if (scale <= 1.0)
+    gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, dst->width, dst->height), scale, format,
+                     image_pixels (dst), dst_stride, GEGL_ABYSS_CLAMP | GEGL_BUFFER_FILTER_BOX);
+  else
+    {
+      GeglNode *graph = gegl_node_new ();
+      GeglNode *source = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer",
+                                              buffer, NULL);
+      GeglNode *enlarge = gegl_node_new_child (
+          graph, "operation", "gegl:scale-size", "x", (gdouble) dst->width, "y",
+          (gdouble) dst->height, "sampler", GEGL_SAMPLER_LINEAR, "abyss-policy", GEGL_ABYSS_CLAMP,
+          NULL);
+      gegl_node_link (source, enlarge);
+      gegl_node_blit (enlarge, 1.0, GEGL_RECTANGLE (0, 0, dst->width, dst->height), format,
+                      image_pixels (dst), dst_stride, GEGL_BLIT_DEFAULT);
+      g_object_unref (graph);
+    }
   g_object_unref (buffer);
 }
 
