@@ -191,10 +191,16 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
           picture_set (&state->after, image_surface (&job->out), job->x, job->y, job->scale);
           gtk_widget_queue_draw (state->area);
           set_status (state, state->note);
-          /* For the dialog test, which waits for the preview before its screenshots. */
+          /* For the dialog test, which waits for the preview and finds the area to drag in. */
           if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-            g_printerr ("impasto: preview drawn (%d x %d, %.0f ms)\n", job->out.width,
-                        job->out.height, (g_get_monotonic_time () - state->started_us) / 1000.0);
+            {
+              gint ax = 0, ay = 0;
+              gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
+              g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d)\n",
+                          job->out.width, job->out.height,
+                          (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
+                          area_width (state), area_height (state));
+            }
         }
       else
         {

@@ -44,6 +44,8 @@ def main_checks():
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
                            Gio.File.new_for_path(os.path.join(test_dir, "in.png")))
     layer = image.get_layers()[0]
+    # Factory defaults ("Reset to factory defaults" in the dialog) pick a real style.
+    fact("defaults", "model", proc.create_config().get_property("model"))
 
     def run(model):
         config = proc.create_config()

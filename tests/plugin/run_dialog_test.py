@@ -5,14 +5,18 @@
     run_dialog_test.py --build BUILD --plugindir DIR [--screenshot OUT.png]
 
 Installs the plug-in into a throw-away profile, starts GIMP 3 on a private Xvfb display with a
-Python-Fu batch script (dialog_gimp.py) that opens a 96x64 photo and runs plug-in-impasto
-interactively.  This driver waits for the "Style Transfer" dialog and for its first live preview,
-takes a screenshot of the dialog (xwd + ImageMagick), presses OK, checks that the new layer is on
-top, then presses Ctrl+Z in the image window and checks that one undo step removed it.
+Python-Fu batch script (dialog_gimp.py) that opens a 960x640 photo and runs plug-in-impasto
+interactively.  This driver waits for the "Style Transfer" dialog and for its first preview (the
+whole image), takes a screenshot of the dialog (xwd + ImageMagick; OUT.png), turns on the split
+view (its mnemonic) and drags the divider with the mouse (OUT-split.png: left of the divider the
+layer as it is, right of it the same result as before), zooms to 100 % (OUT-zoom.png, a new 1:1
+preview), presses OK, checks that the new layer is on top, then presses Ctrl+Z in the image window
+and checks that one undo step removed it.
 Exit status: 0 passed, 1 failed, 77 skipped (no gimp-3.0, Xvfb, xdotool, xwd or convert).
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -66,16 +70,29 @@ def press(display, window, keys):
     xdotool(display, "key", "--clearmodifiers", keys)
 
 
-def preview_settled(log_text):
-    """The last preview line says "drawn" and nothing new came for a second."""
-    def last():
-        lines = [l for l in log_text().splitlines() if l.startswith("impasto: preview")]
-        return lines[-1] if lines else ""
-    before = last()
-    if "drawn" not in before:
-        return False
+def preview_lines(log_text):
+    return [l for l in log_text().splitlines() if l.startswith("impasto: preview")]
+
+
+def preview_settled(log_text, after=0):
+    """Past the first `after` preview lines, the last says "drawn" and nothing new came for a
+    second; returns that line."""
+    lines = preview_lines(log_text)
+    if len(lines) <= after or "drawn" not in lines[-1]:
+        return None
     time.sleep(1.0)
-    return last() == before and len(log_text()) > 0
+    return lines[-1] if preview_lines(log_text) == lines else None
+
+
+def preview_area(line):
+    """(x, y, width, height) of the preview area in the dialog, from a "drawn" line."""
+    m = re.search(r"area at (\d+),(\d+) size (\d+)x(\d+)", line or "")
+    return tuple(int(v) for v in m.groups()) if m else None
+
+
+def crop(path, box):
+    x, y, w, h = box
+    return common.load_png(path)[y:y + h, x:x + w, :3].astype(int)
 
 
 def make_dialog_models(shared, models, folder):
@@ -91,6 +108,13 @@ def make_dialog_models(shared, models, folder):
         f.write('{"name": "Udnie", "description": "Francis Picabia, Udnie (1913)", '
                 '"author": "pytorch/examples fast-neural-style", "license": "BSD-3-Clause", '
                 '"thumbnail": "udnie-thumbnail.png"}\n')
+
+
+def save_shot(args, shot, suffix):
+    if args.screenshot:
+        root, ext = os.path.splitext(args.screenshot)
+        shutil.copy2(shot, root + suffix + ext)
+        print(f"# screenshot: {root + suffix + ext}")
 
 
 def screenshot(display, window, path):
@@ -152,14 +176,55 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         if not common.check("the Style Transfer dialog opens", window is not None,
                             gimp.log()[-2000:]):
             return
-        drawn = wait_for(lambda: preview_settled(gimp.log), 60)
+        drawn = wait_for(lambda: preview_settled(gimp.log), 90)
         common.check("the live preview is drawn", drawn, gimp.log()[-2000:])
+        area = preview_area(drawn)
+        common.check("the whole image is previewed (960x640 fits as 480x320)",
+                     drawn and "(480 x 320," in drawn, drawn)
         shot = os.path.join(work, "dialog.png")
         screenshot(display, window, shot)
         common.check("screenshot of the dialog taken", os.path.getsize(shot) > 10000)
-        if args.screenshot:
-            shutil.copy2(shot, args.screenshot)
-            print(f"# screenshot: {args.screenshot}")
+        save_shot(args, shot, "")
+
+        # Split view: its mnemonic, then drag the divider from the middle to 30 % of the area.
+        count = len(preview_lines(gimp.log))
+        press(display, window, "alt+i")
+        if area:
+            x, y, w, h = area
+            xdotool(display, "mousemove", "--window", window, str(x + w // 2), str(y + h // 2))
+            xdotool(display, "mousedown", "1")
+            for step in range(1, 11):
+                xdotool(display, "mousemove", "--window", window,
+                        str(x + w // 2 - step * w // 50), str(y + h // 2))
+                time.sleep(0.05)
+            xdotool(display, "mouseup", "1")
+            time.sleep(1.0)
+        split_shot = os.path.join(work, "dialog-split.png")
+        screenshot(display, window, split_shot)
+        save_shot(args, split_shot, "-split")
+        common.check("split view and divider drag compute nothing new",
+                     len(preview_lines(gimp.log)) == count, "\n".join(preview_lines(gimp.log)[count:]))
+        if common.check("the preview area is found", area is not None, drawn):
+            x, y, w, h = area
+            plain, split = crop(shot, area), crop(split_shot, area)
+            left = lambda a: a[h // 4:3 * h // 4, w // 20:w // 4]
+            right = lambda a: a[h // 4:3 * h // 4, 7 * w // 20:19 * w // 20]
+            d_left, d_right = (float(abs(f(plain) - f(split)).mean()) for f in (left, right))
+            common.check("split view: left of the dragged divider the layer as it is, right of "
+                         "it the result (mean |diff| to the plain view > 10 and < 1)",
+                         d_left > 10 and d_right < 1, f"left {d_left:.1f}, right {d_right:.1f}")
+
+        # Zoom to 100 %: its mnemonic, then one step down the list (Whole image, 50 %, 100 %).
+        count = len(preview_lines(gimp.log))
+        press(display, window, "alt+z")
+        xdotool(display, "key", "Down", "Down")
+        drawn = wait_for(lambda: preview_settled(gimp.log, count), 90)
+        common.check("100 %: a new 1:1 preview of the visible part (the network at full size)",
+                     drawn and "network x1.000" in "".join(preview_lines(gimp.log)[count:]),
+                     "\n".join(preview_lines(gimp.log)[count:]))
+        zoom_shot = os.path.join(work, "dialog-zoom.png")
+        screenshot(display, window, zoom_shot)
+        save_shot(args, zoom_shot, "-zoom")
 
         press(display, window, "Return")
         facts_path = os.path.join(test_dir, "facts.txt")
@@ -170,7 +235,7 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         common.check("a new layer on top named 'Udnie (Impasto)' (sidecar name)",
                      facts.get("layers") == "2" and facts.get("top-name") == "Udnie (Impasto)",
                      str(facts))
-        common.check("the new layer has the source's size", facts.get("top-size") == "360x240",
+        common.check("the new layer has the source's size", facts.get("top-size") == "960x640",
                      facts.get("top-size"))
 
         image_window = find_window(display, r"^\*?\[.*GIMP$")
@@ -238,7 +303,7 @@ def main():
     os.makedirs(test_dir)
     photo = os.path.join(shared, "models-src", "images-content", "chelsea.png")
     common.GdkPixbuf.Pixbuf.new_from_file(photo).scale_simple(
-        360, 240, common.GdkPixbuf.InterpType.BILINEAR).savev(
+        960, 640, common.GdkPixbuf.InterpType.BILINEAR).savev(
         os.path.join(test_dir, "dialog-in.png"), "png", [], [])
     dialog_models = os.path.join(work, "models")
     make_dialog_models(shared, models, dialog_models)

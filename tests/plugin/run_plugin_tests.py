@@ -426,6 +426,9 @@ def pythonfu_session(args, work, plugin_folder):
     check("de: German argument label", facts.get(("i18n", "strength-nick")) ==
           german.gettext("Stre_ngth"), facts.get(("i18n", "strength-nick")))
 
+    first = sorted(n[:-5] for n in os.listdir(args.models) if n.endswith(".onnx"))[0]
+    check("factory defaults: the first installed style", facts.get(("defaults", "model")) == first,
+          f"{facts.get(('defaults', 'model'))}, expected {first}")
     check("Python-Fu call succeeds and adds a layer",
           facts.get(("python", "status")) == "success" and facts.get(("python", "layers")) == "2",
           f"{facts.get(('python', 'status'))}, {facts.get(('python', 'layers'))} layers")
