@@ -324,7 +324,8 @@ start_preview (PreviewState *state)
 static void
 invalidate_preview (PreviewState *state)
 {
-  if (state->closing || !gtk_widget_get_realized (state->area))
+  /* Nothing to compute before the area has its size (the first size-allocate starts it). */
+  if (state->closing || gtk_widget_get_allocated_width (state->area) <= 1)
     return;
   if (state->running != NULL)
     {
