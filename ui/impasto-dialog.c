@@ -56,6 +56,7 @@ typedef struct {
   /* The view: display pixels per layer pixel, and the layer pixel at the area's top left. */
   gdouble     view_scale, view_x, view_y;
   gdouble     divider;    /* split position, 0..1 of the area's width */
+  gint        area_w, area_h; /* the size the view was made for */
   Picture     before, after;
   gchar      *note;       /* what the last result is (reduced copy or not) */
 
@@ -431,6 +432,11 @@ area_release (GtkWidget *area, GdkEventButton *event, PreviewState *state)
 static void
 area_resized (GtkWidget *area, GdkRectangle *allocation, PreviewState *state)
 {
+  /* Any relayout (a new status line) reallocates the area: only a new size changes the view. */
+  if (allocation->width == state->area_w && allocation->height == state->area_h)
+    return;
+  state->area_w = allocation->width;
+  state->area_h = allocation->height;
   update_view (state);
   invalidate_preview (state);
 }
