@@ -7,7 +7,8 @@
 Installs the plug-in into a throw-away profile, starts GIMP 3 on a private Xvfb display with a
 Python-Fu batch script (dialog_gimp.py) that opens a 960x640 photo and runs plug-in-impasto
 interactively.  This driver waits for the "Style Transfer" dialog and for its first preview (the
-whole image), takes a screenshot of the dialog (xwd + ImageMagick; OUT.png), turns on the split
+whole image), takes a screenshot of the dialog (xwd + ImageMagick; OUT.png), picks another style
+from the list and back (a new preview each time, the same dialog width), turns on the split
 view (its mnemonic) and drags the divider with the mouse (OUT-split.png: left of the divider the
 layer as it is, right of it the same result as before), zooms to 100 % (OUT-zoom.png, a new 1:1
 preview), presses OK, checks that the new layer is on top, then presses Ctrl+Z in the image window
@@ -117,6 +118,13 @@ def save_shot(args, shot, suffix):
         print(f"# screenshot: {root + suffix + ext}")
 
 
+def window_width(display, window):
+    out = subprocess.run(["xdotool", "getwindowgeometry", window], capture_output=True, text=True,
+                         env=dict(os.environ, DISPLAY=display)).stdout
+    m = re.search(r"Geometry: (\d+)x", out)
+    return int(m.group(1)) if m else None
+
+
 def screenshot(display, window, path):
     xwd = subprocess.run(["xwd", "-silent", "-id", window], capture_output=True,
                          env=dict(os.environ, DISPLAY=display))
@@ -185,6 +193,20 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         screenshot(display, window, shot)
         common.check("screenshot of the dialog taken", os.path.getsize(shot) > 10000)
         save_shot(args, shot, "")
+
+        # Another style from the list (its mnemonic, then Up) and back: a new preview each time,
+        # and the dialog keeps its width.
+        widths = [window_width(display, window)]
+        for key in ("Up", "Down"):
+            count = len(preview_lines(gimp.log))
+            press(display, window, "alt+y")
+            xdotool(display, "key", key)
+            drawn = wait_for(lambda: preview_settled(gimp.log, count), 90)
+            common.check(f"style list ({key}): a new preview", drawn is not None,
+                         "\n".join(preview_lines(gimp.log)[count:]))
+            widths.append(window_width(display, window))
+        common.check("the dialog keeps its width when the style changes",
+                     len(set(widths)) == 1 and widths[0], str(widths))
 
         # Split view: its mnemonic, then drag the divider from the middle to 30 % of the area.
         count = len(preview_lines(gimp.log))

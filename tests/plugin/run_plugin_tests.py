@@ -396,6 +396,20 @@ def utf8_locale():
     return None
 
 
+def check_help(profile):
+    """GIMP registered the plug-in's help domain (pluginrc), and its map sends the procedure's
+    help id to a page that is installed."""
+    pluginrc = open(os.path.join(profile, "pluginrc"), encoding="utf-8", errors="replace").read()
+    m = re.search(r'\(help-def "impasto-help" "file://([^"]+)"\)', pluginrc)
+    if not check("Help: GIMP registered the help domain impasto-help", m is not None):
+        return
+    index = os.path.join(m.group(1), "en", "gimp-help.xml")
+    ref = re.search(r'<help-item id="plug-in-impasto" ref="([^"]+)"',
+                    open(index).read() if os.path.exists(index) else "")
+    check("Help: en/gimp-help.xml maps plug-in-impasto to an installed page",
+          ref is not None and os.path.exists(os.path.join(m.group(1), "en", ref.group(1))), index)
+
+
 def pythonfu_session(args, work, plugin_folder):
     ui_locale = utf8_locale()
     check("an en_US.UTF-8 locale exists (for LANGUAGE=de; Debian package locales-all)",
@@ -426,6 +440,7 @@ def pythonfu_session(args, work, plugin_folder):
     check("de: German argument label", facts.get(("i18n", "strength-nick")) ==
           german.gettext("Stre_ngth"), facts.get(("i18n", "strength-nick")))
 
+    check_help(profile)
     first = sorted(n[:-5] for n in os.listdir(args.models) if n.endswith(".onnx"))[0]
     check("factory defaults: the first installed style", facts.get(("defaults", "model")) == first,
           f"{facts.get(('defaults', 'model'))}, expected {first}")
