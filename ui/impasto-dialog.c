@@ -6,7 +6,8 @@
  * preview job runs at a time: a setting change, a pan or a zoom cancels the running job (its
  * progress callback then returns false) and queues a new one, started when the old one has
  * finished.  The last result stays on screen (drawn where it belongs in the new view) until the
- * next one is ready, so nothing flashes; a spinner says that work is going on.
+ * next one is ready, so nothing flashes; a turning arc in the preview's corner says that work is
+ * going on (drawn here: GtkSpinner's icon is missing from the icon theme plug-ins get).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -25,6 +26,8 @@
 #define THUMBNAIL_EDGE 96      /* the chosen style's picture */
 #define LIST_THUMB_EDGE 40     /* thumbnails in the style list */
 #define DIVIDER_GRAB 6         /* screen pixels either side of the divider that pick it up */
+#define BUSY_RADIUS 9          /* the busy arc in the preview's top-right corner */
+#define BUSY_TICK_MS 80
 
 enum { COL_ID, COL_LABEL, COL_THUMB, N_COLS };
 
@@ -50,7 +53,6 @@ typedef struct {
   GtkWidget  *area;       /* the preview */
   GtkWidget  *zoom;       /* combo: fit, 50, 100, 200 % */
   GtkWidget  *split;      /* toggle */
-  GtkWidget  *spinner;
   GtkWidget  *status;     /* one line under the preview */
 
   /* The view: display pixels per layer pixel, and the layer pixel at the area's top left. */
@@ -69,6 +71,8 @@ typedef struct {
   gboolean    pending;    /* the view or a setting changed while a job ran: render again */
   gboolean    closing;
   gint64      started_us; /* when the running job started (for the test log) */
+  guint       busy_timer; /* turns the busy arc while a job runs; 0 when idle */
+  gint        busy_phase;
 } PreviewState;
 
 static const gdouble zoom_levels[] = { 0.0 /* fit */, 0.5, 1.0, 2.0 };
@@ -89,14 +93,26 @@ set_status (PreviewState *state, const gchar *text)
   gtk_label_set_text (GTK_LABEL (state->status), text != NULL ? text : "");
 }
 
+static gboolean
+busy_tick (gpointer user_data)
+{
+  PreviewState *state = user_data;
+  state->busy_phase = (state->busy_phase + 1) % 12;
+  gtk_widget_queue_draw (state->area);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 set_busy (PreviewState *state, gboolean busy)
 {
-  if (busy)
-    gtk_spinner_start (GTK_SPINNER (state->spinner));
-  else
-    gtk_spinner_stop (GTK_SPINNER (state->spinner));
-  gtk_widget_set_opacity (state->spinner, busy ? 1.0 : 0.0);
+  if (busy && state->busy_timer == 0)
+    state->busy_timer = g_timeout_add (BUSY_TICK_MS, busy_tick, state);
+  else if (!busy && state->busy_timer != 0)
+    {
+      g_source_remove (state->busy_timer);
+      state->busy_timer = 0;
+    }
+  gtk_widget_queue_draw (state->area);
 }
 
 static void
@@ -376,6 +392,18 @@ area_draw (GtkWidget *area, cairo_t *cr, PreviewState *state)
       cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
       cairo_move_to (cr, floor (divider) + 0.5, 0);
       cairo_line_to (cr, floor (divider) + 0.5, area_height (state));
+      cairo_stroke (cr);
+    }
+  if (state->busy_timer != 0)
+    {
+      const gdouble cx = aw - 2 * BUSY_RADIUS, cy = 2 * BUSY_RADIUS;
+      const gdouble start = state->busy_phase * G_PI / 6;
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.55);
+      cairo_arc (cr, cx, cy, BUSY_RADIUS + 4, 0, 2 * G_PI);
+      cairo_fill (cr);
+      cairo_set_line_width (cr, 2.5);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+      cairo_arc (cr, cx, cy, BUSY_RADIUS, start, start + 1.4 * G_PI);
       cairo_stroke (cr);
     }
   return FALSE;
@@ -668,14 +696,10 @@ make_preview (PreviewState *state)
                                           GDK_BUTTON1_MOTION_MASK);
   gtk_box_pack_start (GTK_BOX (box), state->area, TRUE, TRUE, 0);
 
-  GtkWidget *status_row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  state->spinner = gtk_spinner_new ();
-  gtk_box_pack_start (GTK_BOX (status_row), state->spinner, FALSE, FALSE, 0);
   state->status = small_label (NULL);
   gtk_label_set_lines (GTK_LABEL (state->status), 2);
   gtk_label_set_ellipsize (GTK_LABEL (state->status), PANGO_ELLIPSIZE_END);
-  gtk_box_pack_start (GTK_BOX (status_row), state->status, TRUE, TRUE, 0);
-  gtk_box_pack_start (GTK_BOX (box), status_row, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), state->status, FALSE, FALSE, 0);
 
   g_signal_connect (state->area, "draw", G_CALLBACK (area_draw), state);
   g_signal_connect (state->area, "button-press-event", G_CALLBACK (area_press), state);
@@ -720,7 +744,6 @@ fill_dialog (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state)
   gtk_box_pack_start (GTK_BOX (hbox), make_preview (state), TRUE, TRUE, 0);
   gtk_box_pack_start (GTK_BOX (hbox), make_settings (dialog, state), FALSE, FALSE, 0);
   gtk_widget_show_all (hbox);
-  set_busy (state, FALSE);
   update_style_info (state);
   update_ok_sensitivity (state);
 
@@ -780,6 +803,7 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
     {
       g_signal_handlers_disconnect_by_func (config, config_changed, &state);
       finish_previews (&state);
+      set_busy (&state, FALSE);
     }
   gtk_widget_destroy (dialog);
   picture_set (&state.before, NULL, 0, 0, 1);

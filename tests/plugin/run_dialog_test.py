@@ -8,7 +8,8 @@ Installs the plug-in into a throw-away profile, starts GIMP 3 on a private Xvfb 
 Python-Fu batch script (dialog_gimp.py) that opens a 960x640 photo and runs plug-in-impasto
 interactively.  This driver waits for the "Style Transfer" dialog and for its first preview (the
 whole image), takes a screenshot of the dialog (xwd + ImageMagick; OUT.png), picks another style
-from the list and back (a new preview each time, the same dialog width), turns on the split
+from the list and back (a new preview each time, the same dialog width, and while the first is
+computed the last result stays on screen: OUT-busy.png), turns on the split
 view (its mnemonic) and drags the divider with the mouse (OUT-split.png: left of the divider the
 layer as it is, right of it the same result as before), zooms to 100 % (OUT-zoom.png, a new 1:1
 preview), presses OK, checks that the new layer is on top, then presses Ctrl+Z in the image window
@@ -118,6 +119,22 @@ def save_shot(args, shot, suffix):
         print(f"# screenshot: {root + suffix + ext}")
 
 
+def check_no_flash(display, window, gimp, count, shot, area, busy_shot):
+    """While the new style's preview is computed, the area still shows the last result (shot),
+    not the layer as it is."""
+    wait_for(lambda: len(preview_lines(gimp.log)) > count, 10, 0.05)
+    time.sleep(0.5)  # a frame or two, so the spinner is drawn
+    screenshot(display, window, busy_shot)
+    lines = preview_lines(gimp.log)[count:]
+    if any("drawn" in line for line in lines) or not lines or area is None:
+        print("# no flash: not checked, the new preview was ready before the screenshot: "
+              + " | ".join(lines))
+        return
+    diff = float(abs(crop(busy_shot, area) - crop(shot, area)).mean())
+    common.check("no flash: while the new preview is computed the last result stays on screen",
+                 diff < 1, f"mean |diff| to the last result {diff:.2f}")
+
+
 def window_width(display, window):
     out = subprocess.run(["xdotool", "getwindowgeometry", window], capture_output=True, text=True,
                          env=dict(os.environ, DISPLAY=display)).stdout
@@ -201,6 +218,10 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
             count = len(preview_lines(gimp.log))
             press(display, window, "alt+y")
             xdotool(display, "key", key)
+            if key == "Up":
+                check_no_flash(display, window, gimp, count, shot, area,
+                               os.path.join(work, "dialog-busy.png"))
+                save_shot(args, os.path.join(work, "dialog-busy.png"), "-busy")
             drawn = wait_for(lambda: preview_settled(gimp.log, count), 90)
             common.check(f"style list ({key}): a new preview", drawn is not None,
                          "\n".join(preview_lines(gimp.log)[count:]))
