@@ -352,11 +352,18 @@ def main():
     make_dialog_models(shared, models, dialog_models)
     plugin_folder = common.install(args.build, args.plugindir, work)
 
-    display = f":{90 + os.getpid() % 500}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+    # Xvfb picks a free display itself (-displayfd): a number made from the pid could be one that
+    # another session's Xvfb holds, whose end then takes our display away.
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        display = ":" + f.readline().strip()
     try:
-        time.sleep(1.0)
+        if not common.check("Xvfb started", display != ":"):
+            return common.summary()
         styles_dialog(args, display, work, test_dir, plugin_folder, dialog_models)
         no_models_dialog(display, work, plugin_folder)
     finally:
