@@ -80,7 +80,7 @@ if [ -f "$stamp" ]; then
   echo "$root"; exit 0
 fi
 
-log "creating the Debian 13 root $root (once; about 5 minutes; log: $full_log)"
+log "creating the Debian 13 root $root (once; 10-15 minutes on 2 cores; log: $full_log)"
 : >"$full_log"
 need_host_tools debootstrap:debootstrap unshare:util-linux
 scratch="$root.partial"
