@@ -52,20 +52,11 @@ static void report (const char *fmt, ...)
   g_free (line);
 }
 
-static char *malloc_strdup (const char *s)
-{
-  size_t n = strlen (s) + 1;
-  char *copy = malloc (n);
-  if (copy)
-    memcpy (copy, s, n);
-  return copy;
-}
-
 char *impasto_cli_model_path (const char *model)
 {
   if (g_file_test (model, G_FILE_TEST_IS_REGULAR) || strchr (model, '/')
       || g_str_has_suffix (model, ".onnx") || *model == '\0') {
-    char *path = malloc_strdup (model);
+    char *path = strdup (model);
     if (!path)
       report ("out of memory");
     return path;
@@ -83,7 +74,7 @@ char *impasto_cli_model_path (const char *model)
     report ("model '%s' (%s) is a %s pack of %u networks: this impasto runs single-file models "
             "only", model, style->sidecar, style->family ? style->family : "model",
             style->networks->len);
-  } else if (!(path = malloc_strdup (style->path))) {
+  } else if (!(path = strdup (style->path))) {
     report ("out of memory");
   }
   impasto_style_list_free (list);
