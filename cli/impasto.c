@@ -3,8 +3,9 @@
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
  *                                      [--tile-size PX]
  *   impasto info MODEL
+ *   impasto models list
  *
- * Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
+ * MODEL is a file or an installed model's name (models_cmd.c).  Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
  * On failure the command prints exactly one line starting with "impasto: " on stderr, exits with
  * a nonzero status and leaves no output file behind (the result is written to a temporary file in
  * the output's folder and renamed into place only when complete).
@@ -12,10 +13,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto.h"
+#include "models_cmd.h"
 #include "png_write.h"
-#ifdef IMPASTO_HAVE_MODELS_INSTALL
-#include "models_install.h"
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -449,6 +448,7 @@ static void print_usage (FILE *f)
   fputs ("Usage:\n"
          "  impasto stylize MODEL INPUT OUTPUT [OPTIONS]   stylise INPUT into OUTPUT (.png, .jpg)\n"
          "  impasto info MODEL                             describe an ONNX style model\n"
+         "  impasto models list                            list the installed models\n"
          "  impasto models catalogue|install|remove ...    get more styles (impasto models --help)\n"
          "  impasto --help | --version\n"
          "\n"
@@ -462,6 +462,7 @@ static void print_usage (FILE *f)
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
          "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n",
          f);
+  impasto_cli_print_model_help (f);
 }
 
 /* Parse a whole-string number; false if S is not a finite number. */
@@ -553,12 +554,17 @@ static int cmd_info (int argc, char **argv)
     report ("usage: impasto info MODEL");
     return EXIT_USAGE;
   }
+  char *path = impasto_cli_model_path (argv[1]);
+  if (!path)
+    return EXIT_RUNTIME;
   ImpastoError err = { 0 };
-  ImpastoModel *model = impasto_model_load (argv[1], &err);
+  ImpastoModel *model = impasto_model_load (path, &err);
   if (!model) {
-    report_engine (argv[1], &err);
+    report_engine (path, &err);
+    free (path);
     return EXIT_RUNTIME;
   }
+  free (path);
   char *text = impasto_model_describe (model);
   impasto_model_free (model);
   if (!text) {
@@ -699,10 +705,14 @@ static int cmd_stylize (int argc, char **argv)
     return EXIT_USAGE;
   }
 
+  char *model_file = impasto_cli_model_path (model_path);
+  if (!model_file)
+    return EXIT_RUNTIME;
   install_signal_handlers ();
   StylizeRun run = { .fd = -1 };
-  bool ok = stylize_steps (&run, model_path, input_path, output_path, format, &options);
+  bool ok = stylize_steps (&run, model_file, input_path, output_path, format, &options);
   stylize_run_clear (&run);
+  free (model_file);
   if (!ok)
     temp_file_discard ();
   return ok ? EXIT_SUCCESS : EXIT_RUNTIME;
@@ -728,14 +738,8 @@ int main (int argc, char **argv)
     return cmd_stylize (argc - 1, argv + 1);
   if (strcmp (cmd, "info") == 0)
     return cmd_info (argc - 1, argv + 1);
-  if (strcmp (cmd, "models") == 0) {
-#ifdef IMPASTO_HAVE_MODELS_INSTALL
-    return impasto_models_command (argc - 1, argv + 1);
-#else
-    report ("this impasto was built without libcurl/json-glib: 'models' is not available");
-    return EXIT_RUNTIME;
-#endif
-  }
+  if (strcmp (cmd, "models") == 0)
+    return impasto_cli_models_command (argc - 1, argv + 1);
   report ("unknown command '%s' (see impasto --help)", cmd);
   return EXIT_USAGE;
 }
