@@ -301,9 +301,10 @@ static ImpastoStatus stylize_whole (ImpastoModel *m, const ImpastoImage *in, Imp
     imp_free (result.data);
     return imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the input's size");
   }
-  imp_image_compose_rows (m, in, result.data, 0, result.dims[2], result.dims[3], o, out, m->pool);
+  st = imp_image_compose_rows (m, in, result.data, 0, result.dims[2], result.dims[3], o, out,
+                               m->pool, err);
   imp_free (result.data);
-  return IMPASTO_OK;
+  return st;
 }
 
 ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,

@@ -959,7 +959,8 @@ static ImpastoStatus materialise (Stream *s, ImpStep *st)
     if (rc)
       break;
     if (final)
-      imp_image_compose_rows (s->m, s->in, band, r0, r1, out->w, s->o, s->out, s->pool);
+      rc = imp_image_compose_rows (s->m, s->in, band, r0, r1, out->w, s->o, s->out, s->pool,
+                                   s->err);
     else
       rc = store_write (s, st->output, r0, r1 - r0, band);
     if (!rc && !report (s, per_row * (double) (r1 - r0)))
@@ -969,8 +970,9 @@ static ImpastoStatus materialise (Stream *s, ImpStep *st)
   return rc;
 }
 
-/* Reads all rows of value v band by band and hands each band to fn. */
-typedef void (*BandSink) (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx);
+/* Reads all rows of value v band by band and hands each band to fn, which may stop the walk. */
+typedef ImpastoStatus (*BandSink) (Stream *s, const SVal *sv, int64_t r0, int64_t r1,
+                                   float *band, void *ctx);
 
 static ImpastoStatus for_each_band (Stream *s, int v, BandSink fn, void *ctx)
 {
@@ -985,16 +987,18 @@ static ImpastoStatus for_each_band (Stream *s, int v, BandSink fn, void *ctx)
     int64_t r1 = IMP_MIN (r0 + rows, sv->h);
     rc = read_rows (s, v, r0, r1, band);
     if (!rc)
-      fn (s, sv, r0, r1, band, ctx);
+      rc = fn (s, sv, r0, r1, band, ctx);
   }
   give (s, band, cap);
   return rc;
 }
 
-static void sum_band (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx)
+static ImpastoStatus sum_band (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band,
+                               void *ctx)
 {
   double **sums = ctx;
   imp_channel_sums (sv->c, (size_t) (r1 - r0) * (size_t) sv->w, band, sums[0], sums[1], s->pool);
+  return IMPASTO_OK;
 }
 
 /* Sums over all rows of any value (for a norm whose input is a view). */
@@ -1004,9 +1008,10 @@ static ImpastoStatus channel_stats (Stream *s, int v, double *sum, double *sumsq
   return for_each_band (s, v, sum_band, sums);
 }
 
-static void compose_band (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx)
+static ImpastoStatus compose_band (Stream *s, const SVal *sv, int64_t r0, int64_t r1, float *band,
+                                   void *ctx)
 {
-  imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool);
+  return imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool, s->err);
 }
 
 /* The model's output is a view (e.g. a final Tanh): read it band by band into the image. */
