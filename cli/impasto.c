@@ -260,30 +260,30 @@ static void progress_finish (Progress *p, bool success)
  * pixel bytes as IDAT data.  false after reporting. */
 #define DEFLATE_MAX_RATIO 1032.0
 
+static uint32_t be32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
 static bool png_check_data (const char *path, FILE *f, int64_t max_pixels)
 {
   struct stat st;
   uint8_t head[8 + 8 + 13];
-  if (fstat (fileno (f), &st) != 0 || fread (head, 1, sizeof head, f) != sizeof head
+  if (fstat (fileno (f), &st) != 0 || fseeko (f, 0, SEEK_SET) != 0
+      || fread (head, 1, sizeof head, f) != sizeof head
       || memcmp (head + 12, "IHDR", 4) != 0)
     return true; /* gdk-pixbuf names the problem */
-  uint32_t w = (uint32_t) head[16] << 24 | (uint32_t) head[17] << 16 | (uint32_t) head[18] << 8 | head[19];
-  uint32_t h = (uint32_t) head[20] << 24 | (uint32_t) head[21] << 16 | (uint32_t) head[22] << 8 | head[23];
+  uint32_t w = be32 (head + 16), h = be32 (head + 20);
   static const int samples[7] = { 1, 0, 3, 1, 2, 0, 4 }; /* per colour type; 0: invalid */
   int depth = head[24], ctype = head[25];
   int bits = ctype <= 6 ? samples[ctype] * depth : 0;
   double pixels = (double) w * (double) h;
-  if (pixels > (double) max_pixels) {
-    report ("cannot read image '%s': %u x %u pixels is more than the limit of %lld "
-            "(--max-pixels)", path, w, h, (long long) max_pixels);
-    return false;
-  }
   /* IDAT bytes present in the file: chunk lengths, cut at the end of a truncated file */
   double idat = 0;
   off_t pos = 8 + 8 + 13 + 4;
   uint8_t chunk[8];
   while (pos + 8 <= st.st_size && fseeko (f, pos, SEEK_SET) == 0 && fread (chunk, 1, 8, f) == 8) {
-    uint32_t len = (uint32_t) chunk[0] << 24 | (uint32_t) chunk[1] << 16 | (uint32_t) chunk[2] << 8 | chunk[3];
+    uint32_t len = be32 (chunk);
     if (memcmp (chunk + 4, "IDAT", 4) == 0)
       idat += (double) MIN ((off_t) len, st.st_size - pos - 8);
     if (memcmp (chunk + 4, "IEND", 4) == 0)
@@ -294,6 +294,11 @@ static bool png_check_data (const char *path, FILE *f, int64_t max_pixels)
   if (raw > DEFLATE_MAX_RATIO * (idat + 64)) {
     report ("cannot read image '%s': its header claims %u x %u pixels, but it holds only %.0f "
             "bytes of compressed pixel data (truncated or corrupt file)", path, w, h, idat);
+    return false;
+  }
+  if (pixels > (double) max_pixels) {
+    report ("cannot read image '%s': %u x %u pixels is more than the limit of %lld "
+            "(--max-pixels)", path, w, h, (long long) max_pixels);
     return false;
   }
   return true;
