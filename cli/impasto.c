@@ -1,10 +1,12 @@
 /* impasto.c — the `impasto` command: stylise an image file with an ONNX style model.
  *
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
- *                                      [--tile-size PX]
+ *                                      [--tile-size PX] [--max-pixels N]
  *   impasto info MODEL
  *
- * Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
+ * Uses only the engine's public API (impasto.h).  Images are read with gdk-pixbuf (after a cheap
+ * check of the file's claimed size); PNG results are written by png_write.c from rows the engine
+ * hands over as it finishes them (ImpastoOptions.rows), JPEG results by gdk-pixbuf.
  * On failure the command prints exactly one line starting with "impasto: " on stderr, exits with
  * a nonzero status and leaves no output file behind (the result is written to a temporary file in
  * the output's folder and renamed into place only when complete).
@@ -496,7 +498,8 @@ static bool output_open (const ImpastoImage *in, OutputFormat format, int fd, co
       report ("image of %dx%d is too large for the available memory", w, h);
       return false;
     }
-  } else if (!(sink->png = imp_png_writer_new (fd, w, h, in->channels, png_threads, &sink->error))) {
+  } else if (!(sink->png = imp_png_writer_new (fd, w, h, in->channels, png_threads,
+                                                &sink->error))) {
     report ("cannot write '%s': %s", output, sink->error->message);
     return false;
   }

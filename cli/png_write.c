@@ -195,15 +195,16 @@ gboolean imp_png_writer_rows (ImpPngWriter *w, const uint8_t *pixels, size_t row
 {
   g_return_val_if_fail (pixels && n > 0, FALSE);
   if (n > w->height - w->rows_done) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "PNG writer: more rows than the image has");
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                 "PNG writer: more rows than the image has");
     return FALSE;
   }
   /* one block per thread, but no block under PNG_ROWS_PER_FEED rows */
   int n_blocks = CLAMP (n / PNG_ROWS_PER_FEED, 1, w->threads);
   /* each block's deflate output sits in a GByteArray (at most 4 GiB) */
   if ((double) n * (1.0 + (double) w->row_bytes) / n_blocks > (double) (G_MAXUINT / 2)) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC, "PNG writer: %d rows of %zu bytes at once",
-                 n, w->row_bytes);
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC,
+                 "PNG writer: %d rows of %zu bytes at once", n, w->row_bytes);
     return FALSE;
   }
   PngBlock blocks[IMP_PNG_MAX_THREADS];
@@ -211,9 +212,10 @@ gboolean imp_png_writer_rows (ImpPngWriter *w, const uint8_t *pixels, size_t row
   for (int i = 0; i < n_blocks; i++) {
     int r0 = (int) ((int64_t) n * i / n_blocks), r1 = (int) ((int64_t) n * (i + 1) / n_blocks);
     const uint8_t *first = pixels + (size_t) r0 * rowstride;
+    const uint8_t *up = r0 > 0 ? first - rowstride : w->rows_done > 0 ? w->last_row : NULL;
     blocks[i] = (PngBlock) { .pixels = first, .rowstride = rowstride, .row_bytes = w->row_bytes,
                              .bpp = w->channels, .rows = r1 - r0,
-                             .up = r0 > 0 ? first - rowstride : w->rows_done > 0 ? w->last_row : NULL,
+                             .up = up,
                              .last = w->rows_done + r1 == w->height, .out = g_byte_array_new (),
                              .zerr = Z_OK };
     if (i > 0) /* block 0 runs on this thread */
@@ -248,7 +250,8 @@ gboolean imp_png_writer_finish (ImpPngWriter *w, GError **error)
   uint8_t trailer[4];
   put_be32 (trailer, (uint32_t) w->adler);
   return idat_append (w, trailer, 4, error)
-         && (w->idat_len == 0 || write_chunk (w->fd, "IDAT", w->idat, (uint32_t) w->idat_len, error))
+         && (w->idat_len == 0
+             || write_chunk (w->fd, "IDAT", w->idat, (uint32_t) w->idat_len, error))
          && write_chunk (w->fd, "IEND", NULL, 0, error);
 }
 

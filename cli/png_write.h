@@ -21,7 +21,8 @@ typedef struct ImpPngWriter ImpPngWriter;
 #define IMP_PNG_MAX_THREADS 16
 
 /* Starts a PNG of width x height on fd (writes the signature and header).  channels: 1 gray,
- * 2 gray + alpha, 3 RGB, 4 RGBA.  threads >= 1 (at most IMP_PNG_MAX_THREADS are used).  NULL with error set on failure. */
+ * 2 gray + alpha, 3 RGB, 4 RGBA.  threads >= 1 (at most IMP_PNG_MAX_THREADS are used).  NULL
+ * with error set on failure. */
 ImpPngWriter *imp_png_writer_new (int fd, int width, int height, int channels, int threads,
                                   GError **error);
 

@@ -200,7 +200,8 @@ static bool collect_rows (const ImpastoImage *rows, int y, void *data)
   c->in_order &= y == c->next && rows->width == c->dst->width && rows->channels == c->dst->channels
                  && rows->height >= 1 && y + rows->height <= c->dst->height;
   for (int r = 0; c->in_order && r < rows->height; r++)
-    memcpy (c->dst->data + (size_t) (y + r) * row, rows->data + (size_t) r * row, row * sizeof (float));
+    memcpy (c->dst->data + (size_t) (y + r) * row, rows->data + (size_t) r * row,
+            row * sizeof (float));
   c->next = y + rows->height;
   return ++c->calls != c->stop_after;
 }
@@ -219,7 +220,7 @@ static void test_rows (ImpastoModel *m)
       for (size_t hi = 0; hi < 4; hi++) {
         ImpastoImage buf = in;
         buf.height = heights[hi];
-        buf.data = malloc (sizeof (float) * (size_t) buf.width * (size_t) buf.height * (size_t) buf.channels);
+        buf.data = malloc (sizeof (float) * 97 * (size_t) buf.height * (size_t) buf.channels);
         memset (got.data, 0, sizeof (float) * 97 * 61 * (size_t) in.channels);
         RowsSink sink = { .dst = &got, .in_order = true };
         ImpastoOptions o;
@@ -231,7 +232,8 @@ static void test_rows (ImpastoModel *m)
         ImpastoStatus st = impasto_stylize (m, &in, &buf, &o, &err);
         CHECK (st == IMPASTO_OK, "rows %d ch, tile %d, buffer %d: %s", in.channels, tiles[ti],
                heights[hi], err.message);
-        CHECK (sink.in_order && sink.next == 61 && sink.calls == (61 + heights[hi] - 1) / heights[hi],
+        int want_calls = (61 + heights[hi] - 1) / heights[hi];
+        CHECK (sink.in_order && sink.next == 61 && sink.calls == want_calls,
                "rows %d ch, tile %d, buffer %d: %d calls, ended at row %d, in order %d",
                in.channels, tiles[ti], heights[hi], sink.calls, sink.next, sink.in_order);
         CHECK (memcmp (got.data, whole.data, sizeof (float) * 97 * 61 * (size_t) in.channels) == 0,
@@ -241,7 +243,8 @@ static void test_rows (ImpastoModel *m)
           sink = (RowsSink) { .dst = &got, .in_order = true, .stop_after = 2 };
           st = impasto_stylize (m, &in, &buf, &o, &err);
           CHECK (st == IMPASTO_E_CANCELLED && strstr (err.message, "rows") && sink.calls == 2,
-                 "rows stopped by the callback: %d '%s' after %d calls", st, err.message, sink.calls);
+                 "rows stopped by the callback: %d '%s' after %d calls", st, err.message,
+                 sink.calls);
         }
         free (buf.data);
       }
