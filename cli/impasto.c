@@ -306,6 +306,60 @@ static bool png_check_data (const char *path, FILE *f, int64_t max_pixels)
   return true;
 }
 
+/* The same for a Huffman-coded JPEG: every 8x8 block of every component costs at least one bit
+ * (its DC code), so the file must hold at least one byte per 8 blocks.  (Arithmetic coding has
+ * no such floor and is not checked.)  Reads markers up to the frame header only. */
+static bool jpeg_check_data (const char *path, FILE *f)
+{
+  struct stat st;
+  if (fstat (fileno (f), &st) != 0 || fseeko (f, 2, SEEK_SET) != 0)
+    return true;
+  for (;;) {
+    int c = getc (f), m;
+    if (c != 0xff)
+      return true; /* not a marker where one belongs: gdk-pixbuf names the problem */
+    while ((m = getc (f)) == 0xff) /* fill bytes */
+      ;
+    if (m == EOF || m == 0xda /* start of scan: no frame header before it */)
+      return true;
+    if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) /* markers without a length */
+      continue;
+    uint8_t seg[2 + 6];
+    if (fread (seg, 1, 2, f) != 2)
+      return true;
+    unsigned len = (unsigned) seg[0] << 8 | seg[1];
+    bool sof = m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc;
+    if (!sof) {
+      if (len < 2 || fseeko (f, (off_t) len - 2, SEEK_CUR) != 0)
+        return true;
+      continue;
+    }
+    if (m >= 0xc9 || fread (seg + 2, 1, 6, f) != 6)
+      return true; /* arithmetic coding (SOF9..SOF15) or a cut header */
+    unsigned h = (unsigned) seg[3] << 8 | seg[4], w = (unsigned) seg[5] << 8 | seg[6];
+    int n = seg[7], hs[4], vs[4], hmax = 1, vmax = 1;
+    if (n < 1 || n > 4 || h == 0 || w == 0)
+      return true;
+    for (int i = 0; i < n; i++) {
+      uint8_t comp[3];
+      if (fread (comp, 1, 3, f) != 3)
+        return true;
+      hs[i] = MAX (comp[1] >> 4, 1), vs[i] = MAX (comp[1] & 15, 1);
+      hmax = MAX (hmax, hs[i]), vmax = MAX (vmax, vs[i]);
+    }
+    double blocks = 0; /* a component's size is the image's scaled by its sampling factors */
+    for (int i = 0; i < n; i++)
+      blocks += ceil (ceil ((double) w * hs[i] / hmax) / 8)
+                * ceil (ceil ((double) h * vs[i] / vmax) / 8);
+    if ((double) st.st_size < blocks / 8) {
+      report ("cannot read image '%s': its header claims %u x %u pixels, but the file holds only "
+              "%lld bytes (truncated or corrupt file)", path, w, h, (long long) st.st_size);
+      return false;
+    }
+    return true;
+  }
+}
+
 static bool image_check_header (const char *path, int64_t max_pixels)
 {
   static const uint8_t png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
@@ -313,12 +367,15 @@ static bool image_check_header (const char *path, int64_t max_pixels)
   if (!f)
     return true; /* gdk-pixbuf reports it */
   uint8_t sig[8];
-  bool ok = true, png = fread (sig, 1, 8, f) == 8 && memcmp (sig, png_signature, 8) == 0;
+  size_t got = fread (sig, 1, 8, f);
+  bool ok = true, png = got == 8 && memcmp (sig, png_signature, 8) == 0;
   if (png)
     ok = png_check_data (path, f, max_pixels);
+  else if (got >= 2 && sig[0] == 0xff && sig[1] == 0xd8)
+    ok = jpeg_check_data (path, f);
   fclose (f);
   int w, h;
-  if (!png && gdk_pixbuf_get_file_info (path, &w, &h) && (double) w * h > (double) max_pixels) {
+  if (ok && !png && gdk_pixbuf_get_file_info (path, &w, &h) && (double) w * h > (double) max_pixels) {
     report ("cannot read image '%s': %d x %d pixels is more than the limit of %lld "
             "(--max-pixels)", path, w, h, (long long) max_pixels);
     ok = false;

@@ -465,6 +465,19 @@ def test_image_limits(model, tiny, inputs, tmp):
     write_png(black, 3000, 3000, 2, zlib.compress(b"".join([bytes(1 + 9000)] * 3000), 9))
     rc, _, err = run_cli("stylize", tiny, black, os.path.join(tmp, "black-out.png"), "--threads", THREADS)
     check("all-black 3000x3000 PNG (~1000:1) is not taken for a lie", rc == 0, f"exit {rc}, {err!r}")
+    # A JPEG (Huffman-coded: at least one bit per 8x8 block) claiming 17000 x 17000, under the
+    # default pixel limit, cut after 4 kB.
+    with open(inputs["rocket.jpg"], "rb") as f:
+        jpeg = bytearray(f.read())
+    sof = next(i for i in range(2, len(jpeg) - 9) if jpeg[i] == 0xFF and jpeg[i + 1] in (0xC0, 0xC1, 0xC2))
+    jpeg[sof + 5:sof + 9] = (17000).to_bytes(2, "big") * 2  # height, width
+    jliar = os.path.join(tmp, "liar-17000x17000.jpg")
+    with open(jliar, "wb") as f:
+        f.write(jpeg[:4096])
+    rc, _, err, wall, rss = run_cli_measured("stylize", model, jliar, out)
+    check("lying JPEG header: refused at once, without allocating the image",
+          rc == 1 and "17000 x 17000" in err and "truncated or corrupt" in err and wall < 1.0
+          and rss < 100 << 20, f"exit {rc}, {wall:.2f} s, peak RSS {rss >> 20} MiB, {err!r}")
     img = inputs["rgb-256x192.png"]
     expect_failure("--max-pixels below the image", tmp,
                    ["stylize", tiny, img, out, "--max-pixels", "49151"], ["256 x 192", "--max-pixels"])
