@@ -155,6 +155,7 @@ ImpastoStatus impasto_stats_compute (ImpastoModel *m, const ImpastoImage *in,
   opt.strength = 1.0f;
   opt.preserve_colors = false;
   opt.stats = NULL;
+  opt.rows = NULL;
   ImpastoImage small = { 0 }, sink = { 0 };
   const ImpastoImage *src = in;
   ImpastoStatus st = imp_image_check (in, in, &opt, err);
@@ -286,6 +287,9 @@ ImpastoStatus impasto_stylize_region (ImpastoModel *m, const ImpastoImage *in, i
   ImpastoStatus st = imp_image_check (in, in, o, err);
   if (st || (st = imp_image_check (out, out, o, err)) || (st = stats_check (m, o->stats, err)))
     return st;
+  if (o->rows)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "a region is returned whole: options->rows must "
+                     "be NULL");
   if (out->channels != in->channels)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "the region's image must have the input's channels");
   if (x < 0 || y < 0 || x > in->width - out->width || y > in->height - out->height)

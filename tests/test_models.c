@@ -1,6 +1,8 @@
-/* test_models.c — model discovery of the plug-in (plugin/models.c) without GIMP running:
- * search order and precedence, sidecars (JSON, INI with localised keys, thumbnails), derived names,
- * labels of models sharing a name, broken sidecars, files that are not models.
+/* test_models.c — model discovery shared by the plug-in and the CLI (plugin/models.c), no GIMP:
+ * search order and precedence, the profile folder, sidecars (JSON, INI with localised keys,
+ * thumbnails, family / networks / range / multiple / kind / direction, unknown keys and bad values),
+ * packs without NAME.onnx, derived names, labels of models sharing a name, broken sidecars, files
+ * that are not models.
  *
  * Prints "N passed, M failed"; exit status 0 / 1.
  *
@@ -108,15 +110,24 @@ test_scan (const gchar *root)
   g_setenv ("GIMP3_DIRECTORY", profile, TRUE);
   g_setenv ("LANGUAGE", "de", TRUE);
 
-  GPtrArray *folders = impasto_model_folders (plugin_dir);
-  check ("five folders: 3 from IMPASTO_MODEL_PATH (empty entry skipped), profile, plug-in",
-         folders->len == 5, NULL);
-  if (folders->len == 5)
+  gchar *datadir = make_folder (root, "share/impasto/models");
+  gchar *profile_guess = impasto_profile_dir ();
+  check_str ("profile folder from GIMP3_DIRECTORY", profile_guess, profile);
+  g_free (profile_guess);
+  /* The plug-in's folder twice (once through "..") is searched once. */
+  gchar *plugin_models_again = g_build_filename (plugin_dir, "..", "plug-in-impasto", "models", NULL);
+  const gchar *installed[] = { plugin_models, plugin_models_again, datadir, NULL };
+  GPtrArray *folders = impasto_model_folders (profile, installed);
+  check ("six folders: 3 from IMPASTO_MODEL_PATH (empty entry skipped), profile, plug-in, datadir",
+         folders->len == 6, NULL);
+  if (folders->len == 6)
     {
       check_str ("first folder", g_ptr_array_index (folders, 0), env1);
       check_str ("profile folder", g_ptr_array_index (folders, 3), profile_models);
       check_str ("plug-in folder", g_ptr_array_index (folders, 4), plugin_models);
+      check_str ("datadir last", g_ptr_array_index (folders, 5), datadir);
     }
+  g_free (plugin_models_again);
 
   ImpastoStyleList *list = impasto_style_list_scan (folders);
   gchar *ids = g_strdup ("");
@@ -195,8 +206,8 @@ test_scan (const gchar *root)
   g_ptr_array_unref (folders);
 
   g_unsetenv ("IMPASTO_MODEL_PATH");
-  folders = impasto_model_folders (NULL);
-  check ("without IMPASTO_MODEL_PATH and plug-in folder: only the profile folder",
+  folders = impasto_model_folders (profile, NULL);
+  check ("without IMPASTO_MODEL_PATH and installed folders: only the profile folder",
          folders->len == 1, NULL);
   list = impasto_style_list_scan (folders);
   check ("two models in the profile", list->styles->len == 2, NULL);
@@ -210,6 +221,138 @@ test_scan (const gchar *root)
   g_free (plugin_dir);
   g_free (profile_models);
   g_free (plugin_models);
+  g_free (datadir);
+}
+
+/* The default profile folder without GIMP3_DIRECTORY: XDG_CONFIG_HOME, else ~/.config. */
+static void
+test_profile_dir (const gchar *root)
+{
+  g_unsetenv ("GIMP3_DIRECTORY");
+  gchar *want = g_build_filename (g_get_user_config_dir (), "GIMP", "3.0", NULL);
+  gchar *got = impasto_profile_dir ();
+  check_str ("profile folder: user config dir/GIMP/3.0", got, want);
+  g_free (got);
+  g_free (want);
+  g_setenv ("GIMP3_DIRECTORY", "relative/profile", TRUE);
+  want = g_build_filename (g_get_home_dir (), "relative/profile", NULL);
+  got = impasto_profile_dir ();
+  check_str ("relative GIMP3_DIRECTORY is taken from the home folder", got, want);
+  g_free (got);
+  g_free (want);
+  g_unsetenv ("GIMP3_DIRECTORY");
+}
+
+static const ImpastoStyle *
+find_checked (const ImpastoStyleList *list, const char *id)
+{
+  const ImpastoStyle *style = impasto_style_list_find (list, id);
+  gchar *what = g_strdup_printf ("%s found", id);
+  check (what, style != NULL, NULL);
+  g_free (what);
+  return style;
+}
+
+/* The keys that say what a model is (issue 9), packs, and values that must be ignored. */
+static void
+test_kinds (const gchar *root)
+{
+  gchar *folder = make_folder (root, "kinds");
+  write_file (folder, "monet.onnx", "x");
+  write_file (folder, "monet.json",
+              "{\"name\": \"Monet\", \"family\": \"cyclegan\", \"kind\": \"translation\", "
+              "\"direction\": \"photo \u2192 Monet\", \"range\": [-1, 1], \"multiple\": 4, "
+              "\"future_key\": {\"nested\": [1, 2]}, \"license\": \"BSD-2-Clause\"}");
+  write_file (folder, "magenta.json",
+              "{\"name\": \"Any picture\", \"family\": \"magenta\", \"range\": [0, 1],"
+              " \"multiple\": 8, \"networks\": {\"predictor\": \"magenta-style-predict.onnx\","
+              " \"transfer\": \"sub/magenta-style-transfer.onnx\"}}");
+  write_file (folder, "adain.ini",
+              "[style]\nname=AdaIN\nfamily=adain\nrange=0;255\nmultiple=8\nunknown=1\n"
+              "[networks]\nencoder=adain-encoder.onnx\ndecoder=/abs/adain-decoder.onnx\n");
+  write_file (folder, "bad-values.onnx", "x");
+  write_file (folder, "bad-values.json",
+              "{\"family\": \"gan\", \"kind\": \"sculpture\", \"range\": [0, 2], "
+              "\"multiple\": -4, \"networks\": [\"a.onnx\"], \"name\": 7}");
+  write_file (folder, "stray.json", "{\"name\": \"no networks, no onnx\"}");
+  write_file (folder, "empty-pack.ini", "[style]\nname=Nothing\n[networks]\n");
+
+  GPtrArray *folders = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (folders, g_strdup (folder));
+  ImpastoStyleList *list = impasto_style_list_scan (folders);
+  check ("four models: two files, two packs; sidecars without networks ignored",
+         list->styles->len == 4, NULL);
+
+  const ImpastoStyle *monet = find_checked (list, "monet");
+  if (monet != NULL)
+    {
+      check_str ("family", monet->family, "cyclegan");
+      check_str ("kind", monet->kind, "translation");
+      check_str ("direction", monet->direction, "photo \u2192 Monet");
+      check ("range [-1, 1]", monet->has_range && monet->range_min == -1 && monet->range_max == 1,
+             NULL);
+      check ("multiple 4", monet->multiple == 4, NULL);
+      check ("a file model is no pack", !monet->is_pack && monet->networks->len == 0, NULL);
+      check_str ("unknown keys ignored, the rest read", monet->license, "BSD-2-Clause");
+    }
+
+  const ImpastoStyle *magenta = find_checked (list, "magenta");
+  if (magenta != NULL)
+    {
+      gchar *json = g_build_filename (folder, "magenta.json", NULL);
+      gchar *predictor = g_build_filename (folder, "magenta-style-predict.onnx", NULL);
+      gchar *transfer = g_build_filename (folder, "sub", "magenta-style-transfer.onnx", NULL);
+      check ("JSON pack", magenta->is_pack, NULL);
+      check_str ("pack: path is its sidecar", magenta->path, json);
+      check_str ("pack: sidecar", magenta->sidecar, json);
+      check_str ("pack family", magenta->family, "magenta");
+      check_str ("kind defaults to style", magenta->kind, "style");
+      check ("range [0, 1]", magenta->has_range && magenta->range_min == 0 &&
+                                 magenta->range_max == 1, NULL);
+      check ("multiple 8", magenta->multiple == 8, NULL);
+      check ("two networks", magenta->networks->len == 2, NULL);
+      check_str ("predictor relative to the sidecar", impasto_style_network (magenta, "predictor"),
+                 predictor);
+      check_str ("transfer in a subfolder", impasto_style_network (magenta, "transfer"), transfer);
+      check ("no such role", impasto_style_network (magenta, "encoder") == NULL, NULL);
+      if (magenta->networks->len == 2)
+        check_str ("networks keep the file's order",
+                   ((ImpastoNetwork *) g_ptr_array_index (magenta->networks, 0))->role,
+                   "predictor");
+      g_free (json);
+      g_free (predictor);
+      g_free (transfer);
+    }
+
+  const ImpastoStyle *adain = find_checked (list, "adain");
+  if (adain != NULL)
+    {
+      gchar *encoder = g_build_filename (folder, "adain-encoder.onnx", NULL);
+      check ("INI pack", adain->is_pack, NULL);
+      check_str ("INI family", adain->family, "adain");
+      check ("INI range 0;255", adain->has_range && adain->range_min == 0 &&
+                                    adain->range_max == 255, NULL);
+      check ("INI multiple", adain->multiple == 8, NULL);
+      check_str ("INI encoder", impasto_style_network (adain, "encoder"), encoder);
+      check_str ("INI absolute decoder kept", impasto_style_network (adain, "decoder"),
+                 "/abs/adain-decoder.onnx");
+      g_free (encoder);
+    }
+
+  const ImpastoStyle *bad = find_checked (list, "bad-values");
+  if (bad != NULL)
+    {
+      check_str ("unknown family ignored: a bare .onnx is fast", bad->family, "fast");
+      check_str ("unknown kind ignored", bad->kind, "style");
+      check ("range outside the three ignored", !bad->has_range, NULL);
+      check ("negative multiple ignored", bad->multiple == 0, NULL);
+      check ("networks that are not an object ignored", bad->networks->len == 0, NULL);
+      check_str ("a name that is not a string ignored", bad->name, "Bad Values");
+    }
+
+  impasto_style_list_free (list);
+  g_ptr_array_unref (folders);
+  g_free (folder);
 }
 
 int
@@ -223,6 +366,8 @@ main (void)
     }
   test_names ();
   test_scan (root);
+  test_profile_dir (root);
+  test_kinds (root);
   gchar *cmd = g_strdup_printf ("rm -rf '%s'", root);
   if (system (cmd) != 0)
     printf ("# could not remove %s\n", root);
