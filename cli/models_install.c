@@ -553,7 +553,10 @@ write_thumbnail (const gchar *model_path, const gchar *png_path, gchar **reason)
     {
       int fd = g_open (png_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       GError *local = NULL;
-      ok = fd >= 0 && impasto_png_write (fd, out, n, n, n * 3, 3, 1, &local);
+      ImpPngWriter *png = fd >= 0 ? imp_png_writer_new (fd, n, n, 3, 1, &local) : NULL;
+      ok = png != NULL && imp_png_writer_rows (png, out, (size_t) n * 3, n, &local)
+           && imp_png_writer_finish (png, &local);
+      imp_png_writer_free (png);
       if (fd >= 0)
         close (fd);
       if (!ok)
