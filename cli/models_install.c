@@ -553,7 +553,7 @@ write_thumbnail (const gchar *model_path, const gchar *png_path, gchar **reason)
     {
       int fd = g_open (png_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       GError *local = NULL;
-      ok = fd >= 0 && impasto_png_write (fd, out, n, n, n * 3, 3, 1, &local);
+      ok = fd >= 0 && imp_png_write (fd, out, n, n, (size_t) n * 3, 3, 1, &local);
       if (fd >= 0)
         close (fd);
       if (!ok)
