@@ -6,6 +6,9 @@
 #include "models_cmd.h"
 
 #include "models.h"
+#ifdef IMPASTO_HAVE_MODELS_INSTALL
+#include "models_install.h"
+#endif
 
 #include <glib.h>
 #include <stdarg.h>

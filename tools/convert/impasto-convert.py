@@ -12,7 +12,9 @@ CONVERTER is one of the catalogue's converters (catalogue/catalogue.json):
   tflite-magenta  Magenta arbitrary stylization: the style predictor then the transfer .tflite
   ncnn-fast-style the ONNX model zoo's fast-neural-style TransformerNet as ncnn fp16 weights (.bin)
   auto            a single file: ONNX, or a CycleGAN / pix2pix checkpoint told apart by its tensor names
-Writes OUT_DIR/model.onnx (the network the user runs) and, for tflite-magenta, OUT_DIR/predictor.onnx.
+Writes OUT_DIR/model.onnx (the network the user runs), or for a pack of several networks one
+OUT_DIR/ROLE.onnx per network: tflite-magenta predictor.onnx + transfer.onnx, pth-adain encoder.onnx +
+decoder.onnx (the roles of the sidecar's "networks").
 Needs only numpy and the onnx package.  Exit status: 0 done, 2 unknown or unsupported input, 1 other errors;
 the reason is one line on stderr."""
 import os
@@ -61,7 +63,7 @@ def pass_onnx(path, meta):
 
 
 def convert(converter, inputs, meta):
-    """{output file name: ONNX model}."""
+    """{output file name: ONNX model}: model.onnx, or ROLE.onnx for each network of a pack."""
     import gan
     if converter == "auto":
         if len(inputs) != 1:
@@ -102,9 +104,10 @@ def convert(converter, inputs, meta):
     if converter == "pth-adain":
         import adain
         vgg, dec = (pth_reader.load_state_dict(p) for p in inputs)
-        return {"model.onnx": adain.adain(vgg, dec, {"impasto.input_range": "0,1", **meta})}
+        nets = adain.adain(vgg, dec, {"impasto.input_range": "0,1", **meta})
+        return {f"{role}.onnx": m for role, m in nets.items()}
     predictor, transfer = tflite_onnx.magenta(inputs[0], inputs[1], {"impasto.input_range": "0,1", **meta})
-    return {"model.onnx": transfer, "predictor.onnx": predictor}
+    return {"predictor.onnx": predictor, "transfer.onnx": transfer}
 
 
 def main(argv):
