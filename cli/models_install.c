@@ -673,17 +673,24 @@ adhoc_entry (const gchar *what, const ImpastoInstallOptions *o, GError **error)
   return e;
 }
 
-/* A model NAME in folder as the plug-in and `impasto models list` see it: NAME.onnx, or a pack's
- * sidecar. */
-static gboolean
-model_in_folder (const gchar *folder, const gchar *name)
+/* The models of one folder as the plug-in and `impasto models list` see them (plugin/models.c):
+ * NAME.onnx files, and packs (a sidecar with networks, no NAME.onnx). */
+static ImpastoStyleList *
+scan_one_folder (const gchar *folder)
 {
   GPtrArray *folders = g_ptr_array_new ();
   g_ptr_array_add (folders, (gpointer) folder);
   ImpastoStyleList *list = impasto_style_list_scan (folders);
+  g_ptr_array_unref (folders);
+  return list;
+}
+
+static gboolean
+model_in_folder (const gchar *folder, const gchar *name)
+{
+  ImpastoStyleList *list = scan_one_folder (folder);
   gboolean found = impasto_style_list_find (list, name) != NULL;
   impasto_style_list_free (list);
-  g_ptr_array_unref (folders);
   return found;
 }
 
@@ -1050,9 +1057,7 @@ impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **err
   if (!check_name (name, error))
     return FALSE;
   gchar *folder = dest_folder != NULL ? g_strdup (dest_folder) : impasto_user_models_folder (NULL);
-  GPtrArray *folders = g_ptr_array_new ();
-  g_ptr_array_add (folders, folder);
-  ImpastoStyleList *list = impasto_style_list_scan (folders);
+  ImpastoStyleList *list = scan_one_folder (folder);
   const ImpastoStyle *style = impasto_style_list_find (list, name);
   gboolean ok = style != NULL;
   if (!ok)
@@ -1075,7 +1080,6 @@ impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **err
         }
     }
   impasto_style_list_free (list);
-  g_ptr_array_unref (folders);
   g_free (folder);
   return ok;
 }
@@ -1224,7 +1228,8 @@ impasto_models_command (int argc, char **argv)
       const ImpastoCatalogueEntry *e = impasto_catalogue_find (c, what);
       if (e != NULL)
         {
-          fprintf (stderr, "%s: %s (%s)\n  licence: %s\n", e->name, e->display_name, e->family ? e->family : "model", e->license);
+          fprintf (stderr, "%s: %s (%s)\n  licence: %s\n", e->name, e->display_name,
+                   e->family != NULL ? e->family : "model", e->license);
           for (guint i = 0; i < e->files->len; i++)
             {
               const ImpastoCatalogueFile *f = g_ptr_array_index (e->files, i);

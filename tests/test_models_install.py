@@ -225,16 +225,16 @@ def main():
             ref = cg(torch.from_numpy(x)).numpy()
         rc, out, err = install("t-cyclegan")
         check("install t-cyclegan (legacy checkpoint, file://)", rc == 0 and "installed t-cyclegan" in out, err if rc else "")
-        check_installed("t-cyclegan", folder, by_name["t-cyclegan"], lambda p: tc.ort_run(p["model"], {"input": x}), ref,
-                        thumbnail=True)
+        check_installed("t-cyclegan", folder, by_name["t-cyclegan"], lambda p: tc.ort_run(p["model"], {"input": x}),
+                        ref, thumbnail=True)
 
         x = rng.uniform(-1, 1, (1, 3, 256, 256)).astype(np.float32)
         with torch.no_grad():
             ref = p2p(torch.from_numpy(x)).numpy()
         rc, out, err = install("t-pix2pix")
         check("install t-pix2pix", rc == 0, err if rc else "")
-        check_installed("t-pix2pix", folder, by_name["t-pix2pix"], lambda p: tc.ort_run(p["model"], {"input": x}), ref,
-                        thumbnail=True)
+        check_installed("t-pix2pix", folder, by_name["t-pix2pix"], lambda p: tc.ort_run(p["model"], {"input": x}),
+                        ref, thumbnail=True)
 
         c = rng.random((1, 3, 48, 64), np.float32)
         s = rng.random((1, 3, 40, 40), np.float32)
