@@ -445,7 +445,7 @@ download (const ImpastoCatalogueFile *file, const gchar *dest, const ImpastoInst
 
 static gboolean
 run_converter (const gchar *converter, const gchar *out_dir, GPtrArray *inputs, GPtrArray *meta,
-               const ImpastoInstallOptions *options, GError **error)
+               const ImpastoInstallOptions *options, gchar **family, GError **error)
 {
   gchar *dir = options->converter_dir != NULL
                    ? g_strdup (options->converter_dir)
@@ -466,12 +466,12 @@ run_converter (const gchar *converter, const gchar *out_dir, GPtrArray *inputs, 
     }
   g_ptr_array_add (argv, NULL);
 
-  gchar *err_text = NULL;
+  gchar *out_text = NULL, *err_text = NULL;
   gint status = 0;
   GError *local = NULL;
   gboolean ok = FALSE;
-  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err_text, &status, &local))
+  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out_text, &err_text,
+                     &status, &local))
     {
       g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_CONVERT,
                    "cannot run the converter %s: %s", script, local->message);
@@ -489,7 +489,19 @@ run_converter (const gchar *converter, const gchar *out_dir, GPtrArray *inputs, 
                    "conversion failed: %s", *line ? line : "the converter exited with an error");
     }
   else
-    ok = TRUE;
+    {
+      /* "family FAMILY" when the converter knows it (e.g. what auto recognised) */
+      gchar **lines = g_strsplit (out_text, "\n", -1);
+      for (gchar **l = lines; *l != NULL; l++)
+        if (g_str_has_prefix (*l, "family "))
+          {
+            g_free (*family);
+            *family = g_strstrip (g_strdup (*l + strlen ("family ")));
+          }
+      g_strfreev (lines);
+      ok = TRUE;
+    }
+  g_free (out_text);
   g_free (err_text);
   g_ptr_array_unref (argv);
   g_free (script);
@@ -552,8 +564,8 @@ write_thumbnail (const gchar *model_path, const gchar *png_path, gchar **reason)
  * (roles not empty) "networks": ROLE -> NAME.d/ROLE.onnx.  "catalogue" and "sources" (with the
  * sha256 of the bytes installed) record the provenance; the model module ignores them. */
 static gboolean
-write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *path, gboolean thumbnail,
-               GPtrArray *roles, GError **error)
+write_sidecar (const ImpastoCatalogueEntry *e, const gchar *family, GPtrArray *hashes, const gchar *path,
+               gboolean thumbnail, GPtrArray *roles, GError **error)
 {
   JsonObject *o = NULL;
   if (e->sidecar_json != NULL)
@@ -572,8 +584,8 @@ write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *p
   json_object_set_string_member (o, "license", e->license);
   if (e->author != NULL)
     json_object_set_string_member (o, "author", e->author);
-  if (e->family != NULL)
-    json_object_set_string_member (o, "family", e->family);
+  if (family != NULL)
+    json_object_set_string_member (o, "family", family);
   json_object_set_string_member (o, "catalogue", e->name);
   JsonArray *sources = json_array_new ();
   for (guint i = 0; i < e->files->len; i++)
@@ -758,7 +770,7 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
   gchar *final_json = g_strdup_printf ("%s/%s.json", folder, e->name);
   gchar *final_png = g_strdup_printf ("%s/%s.png", folder, e->name);
   gchar *final_parts = g_strdup_printf ("%s/%s.d", folder, e->name);
-  gchar *tmp = NULL, *out_dir = NULL;
+  gchar *tmp = NULL, *out_dir = NULL, *converted_family = NULL;
   GPtrArray *inputs = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *meta = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *hashes = g_ptr_array_new_with_free_func (g_free);
@@ -812,8 +824,10 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
   add_sidecar_meta (meta, e->sidecar_json);
   g_ptr_array_add (meta, g_strconcat ("impasto.licence=", e->license, NULL));
   out_dir = g_build_filename (tmp, "out", NULL);
-  if (!run_converter (e->converter, out_dir, inputs, meta, o, error))
+  if (!run_converter (e->converter, out_dir, inputs, meta, o, &converted_family, error))
     goto out;
+  /* the catalogue's family, else the converter's (a URL or file outside the catalogue) */
+  const gchar *family = e->family != NULL ? e->family : converted_family;
 
   /* out_dir holds model.onnx, or one ROLE.onnx per network of a pack (see impasto-convert.py) */
   gchar *model = g_build_filename (out_dir, "model.onnx", NULL);
@@ -832,12 +846,12 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
       gchar *reason = NULL;
       thumb = single && write_thumbnail (model, tmp_png, &reason);
       if (!single)
-        reason = g_strdup_printf ("a %s pack of %u networks", e->family != NULL ? e->family : "model",
+        reason = g_strdup_printf ("a %s pack of %u networks", family != NULL ? family : "model",
                                   roles->len);
       if (!thumb)
         progress (o, "thumbnail", reason); /* not fatal: models the engine cannot run yet */
       g_free (reason);
-      ok = write_sidecar (e, hashes, tmp_json, thumb, roles, error) &&
+      ok = write_sidecar (e, family, hashes, tmp_json, thumb, roles, error) &&
            (progress (o, "install", e->name) || cancelled (error));
     }
   if (ok)
@@ -870,6 +884,7 @@ out:
     remove_tree (tmp);
   g_free (tmp);
   g_free (out_dir);
+  g_free (converted_family);
   g_ptr_array_unref (inputs);
   g_ptr_array_unref (meta);
   g_ptr_array_unref (hashes);

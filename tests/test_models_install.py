@@ -312,6 +312,9 @@ def main():
         rc, out, err = impasto("install", full, folder=folder)
         check("a local FILE: installed under its base name", rc == 0 and os.path.isfile(os.path.join(folder, "cg.onnx")),
               err if rc else "")
+        rows = listed(folder, {"IMPASTO_MODEL_PATH": folder, "GIMP3_DIRECTORY": os.path.join(folder, "no-profile")})
+        check("a URL or FILE outside the catalogue: the sidecar's family is the one the converter recognised",
+              sorted(rows) == [["cg", "cg", "cyclegan"], ["t-url", "t-url", "cyclegan"]], str(rows))
         for n in ("t-url", "cg"):
             impasto("remove", n, folder=folder)
         check("removed: the folder is empty again", leftovers(folder) == [], str(leftovers(folder)))

@@ -15,7 +15,8 @@ CONVERTER is one of the catalogue's converters (catalogue/catalogue.json):
 Writes OUT_DIR/model.onnx (the network the user runs), or for a pack of several networks one
 OUT_DIR/ROLE.onnx per network: tflite-magenta predictor.onnx + transfer.onnx, pth-adain encoder.onnx +
 decoder.onnx (the roles of the sidecar's "networks").
-Needs only numpy and the onnx package.  Exit status: 0 done, 2 unknown or unsupported input, 1 other errors;
+Prints `family FAMILY` on stdout (the sidecar's family: fast, magenta, adain, cyclegan, pix2pix) when
+the converter knows it, e.g. for a checkpoint that auto recognised.  Needs only numpy and the onnx package.  Exit status: 0 done, 2 unknown or unsupported input, 1 other errors;
 the reason is one line on stderr."""
 import os
 import sys
@@ -36,6 +37,8 @@ import tflite_reader  # noqa: E402
 
 CONVERTERS = ("onnx", "pth-cyclegan", "pth-pix2pix", "pth-adain", "tflite-magenta", "ncnn-fast-style", "auto")
 RANGE_11 = {"impasto.input_range": "-1,1"}
+FAMILIES = {"pth-cyclegan": "cyclegan", "pth-pix2pix": "pix2pix", "pth-adain": "adain", "tflite-magenta": "magenta",
+            "ncnn-fast-style": "fast"}
 
 
 class Unknown(Exception):
@@ -63,7 +66,7 @@ def pass_onnx(path, meta):
 
 
 def convert(converter, inputs, meta):
-    """{output file name: ONNX model}: model.onnx, or ROLE.onnx for each network of a pack."""
+    """(converter used, {output file name: ONNX model}): model.onnx, or ROLE.onnx per network of a pack."""
     import gan
     if converter == "auto":
         if len(inputs) != 1:
@@ -88,6 +91,11 @@ def convert(converter, inputs, meta):
                 head = f.read(8)
             raise Unknown(f"unknown model format: {os.path.basename(path)} is neither ONNX, a PyTorch "
                           f"checkpoint nor TensorFlow Lite (first bytes {head.hex()})")
+    return converter, _convert(converter, inputs, meta)
+
+
+def _convert(converter, inputs, meta):
+    import gan
     want = {"onnx": 1, "pth-cyclegan": 1, "pth-pix2pix": 1, "pth-adain": 2, "tflite-magenta": 2,
             "ncnn-fast-style": 1}[converter]
     if len(inputs) != want:
@@ -124,7 +132,7 @@ def main(argv):
         return 2
     converter, out_dir, inputs = args[0], args[1], args[2:]
     try:
-        models = convert(converter, inputs, meta)
+        converter, models = convert(converter, inputs, meta)
     except (Unknown, pth_reader.CheckpointError, tflite_reader.TFLiteError, tflite_onnx.UnsupportedOp,
             ncnn_fns.NcnnError) as e:
         print(f"impasto-convert: {e}", file=sys.stderr)
@@ -149,6 +157,8 @@ def main(argv):
             os.unlink(path)
         print(f"impasto-convert: {converter}: the ONNX written does not pass onnx.checker: {e}", file=sys.stderr)
         return 1
+    if converter in FAMILIES:
+        print("family", FAMILIES[converter])
     return 0
 
 
