@@ -87,7 +87,7 @@ def listed(folder, env):
     return [row[:3] for row in rows if len(row) == 5 and row[4] == os.path.abspath(folder)]
 
 
-def check_installed(name, folder, entry, compute, ref, thumbnail, roles=()):
+def check_installed(name, folder, entry, compute, ref, thumbnail, roles=(), catalogue=None):
     """compute({"model": NAME.onnx} or, for a pack, {role: file}) runs the installed networks."""
     side_path = os.path.join(folder, name + ".json")
     if not check(f"{name}: installed with its sidecar {name}.json", os.path.isfile(side_path), str(leftovers(folder))):
@@ -139,6 +139,9 @@ def check_installed(name, folder, entry, compute, ref, thumbnail, roles=()):
     else:
         check(f"{name}: no thumbnail (our engine does not run this graph yet)",
               not os.path.exists(png) and "thumbnail" not in side)
+    if catalogue:
+        rc, out, err = impasto("install", name, catalogue=catalogue, folder=folder)
+        check(f"{name}: installing it again is refused", rc == 1 and "already installed" in err, err)
     rc, out, err = impasto("remove", name, folder=folder)
     check(f"{name}: remove", rc == 0 and not [f for f in leftovers(folder) if f.startswith(name)],
           f"rc {rc} {err} {leftovers(folder)}")
@@ -244,7 +247,7 @@ def main():
         check("install t-adain (two files)", rc == 0, err if rc else "")
         check_installed("t-adain", folder, by_name["t-adain"],
                         lambda p: tc.adain_pair_run(p["encoder"], p["decoder"], c, s), ref, thumbnail=False,
-                        roles=("decoder", "encoder"))
+                        roles=("decoder", "encoder"), catalogue=cat_path)
 
         if check("Magenta TFLite originals in ../shared", os.path.isdir(src)):
             content = rng.random((1, 3, 64, 96), np.float32)
@@ -256,7 +259,7 @@ def main():
                   rc == 0, err if rc else "")
             check_installed("magenta-arbitrary", folder, magenta,
                             lambda p: tc.ort_run(p["transfer"], {"content_image": content, "style_bottleneck": vec}),
-                            ref, thumbnail=False, roles=("predictor", "transfer"))
+                            ref, thumbnail=False, roles=("predictor", "transfer"), catalogue=cat_path)
 
         if check("ncnn fast-style originals in ../shared", os.path.isdir(ncnn_src) and os.path.isfile(udnie)):
             import onnx
