@@ -263,3 +263,13 @@ void imp_png_writer_free (ImpPngWriter *w)
   g_free (w->idat);
   g_free (w);
 }
+
+gboolean imp_png_write (int fd, const uint8_t *pixels, int width, int height, size_t rowstride,
+                        int channels, int threads, GError **error)
+{
+  ImpPngWriter *w = imp_png_writer_new (fd, width, height, channels, threads, error);
+  gboolean ok = w && imp_png_writer_rows (w, pixels, rowstride, height, error)
+                && imp_png_writer_finish (w, error);
+  imp_png_writer_free (w);
+  return ok;
+}

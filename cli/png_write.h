@@ -37,4 +37,8 @@ gboolean imp_png_writer_finish (ImpPngWriter *w, GError **error);
 
 void imp_png_writer_free (ImpPngWriter *w);
 
+/* A whole image at once (new + rows + finish).  FALSE with error set on failure. */
+gboolean imp_png_write (int fd, const uint8_t *pixels, int width, int height, size_t rowstride,
+                        int channels, int threads, GError **error);
+
 #endif

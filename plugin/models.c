@@ -71,6 +71,15 @@ impasto_profile_dir (void)
   return g_build_filename (g_get_user_config_dir (), "GIMP", "3.0", NULL);
 }
 
+gchar *
+impasto_user_models_folder (const gchar *profile_dir)
+{
+  gchar *profile = profile_dir == NULL ? impasto_profile_dir () : NULL;
+  gchar *folder = g_build_filename (profile_dir != NULL ? profile_dir : profile, "impasto", "models", NULL);
+  g_free (profile);
+  return folder;
+}
+
 const gchar *
 impasto_models_datadir (void)
 {
@@ -104,7 +113,7 @@ impasto_model_folders (const gchar *profile_dir, const gchar *const *installed)
       g_strfreev (parts);
     }
   if (profile_dir != NULL)
-    add_folder (folders, g_build_filename (profile_dir, "impasto", "models", NULL));
+    add_folder (folders, impasto_user_models_folder (profile_dir));
   for (const gchar *const *p = installed; p != NULL && *p != NULL; p++)
     add_folder (folders, g_canonicalize_filename (*p, NULL));
   return folders;

@@ -49,6 +49,10 @@ typedef struct {
  * g_free() it. */
 gchar *impasto_profile_dir (void);
 
+/* profile_dir/impasto/models (profile_dir NULL: impasto_profile_dir ()): the user's model folder,
+ * searched after IMPASTO_MODEL_PATH and the one `impasto models install` installs into. g_free() it. */
+gchar *impasto_user_models_folder (const gchar *profile_dir);
+
 /* $prefix/share/impasto/models of this build. */
 const gchar *impasto_models_datadir (void);
 

@@ -114,6 +114,10 @@ test_scan (const gchar *root)
   gchar *profile_guess = impasto_profile_dir ();
   check_str ("profile folder from GIMP3_DIRECTORY", profile_guess, profile);
   g_free (profile_guess);
+  /* the folder `impasto models install` installs into is the one searched after IMPASTO_MODEL_PATH */
+  gchar *user_models = impasto_user_models_folder (NULL);
+  check_str ("user model folder: GIMP3_DIRECTORY/impasto/models", user_models, profile_models);
+  g_free (user_models);
   /* The plug-in's folder twice (once through "..") is searched once. */
   gchar *plugin_models_again = g_build_filename (plugin_dir, "..", "plug-in-impasto", "models", NULL);
   const gchar *installed[] = { plugin_models, plugin_models_again, datadir, NULL };
