@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,8 @@ ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
   }
   choose_value_range (m);
   choose_size_rules (m);
+  static atomic_uint_fast64_t serials;
+  m->serial = atomic_fetch_add (&serials, 1) + 1;
   return m;
 }
 
@@ -486,8 +489,8 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   ImpastoStatus st = imp_image_check (in, out, o, err);
   if (st)
     return st;
-  if (o->stats && o->stats->n_steps != m->n_steps)
-    return imp_fail (err, IMPASTO_E_ARGUMENT, "the statistics were computed for another model");
+  if ((st = imp_stats_check (m, o->stats, err)))
+    return st;
   m->stats_use = o->stats;
   st = imp_model_stylize (m, in, out, o, err);
   m->stats_use = NULL;
