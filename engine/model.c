@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,8 @@ ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
   }
   choose_value_range (m);
   choose_size_rules (m);
+  static atomic_uint_fast64_t serials;
+  m->serial = atomic_fetch_add (&serials, 1) + 1;
   return m;
 }
 
@@ -461,6 +464,17 @@ static ImpastoStatus stylize_oriented (ImpastoModel *m, const ImpastoImage *in, 
   return stylize_whole (m, in, out, o, ph, pw, err);
 }
 
+ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                 const ImpastoOptions *o, ImpastoError *err)
+{
+  ensure_pool (m, o->threads);
+  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
+  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
+  if (transpose_wanted (m, in, ph, pw))
+    return stylize_transposed (m, in, out, o, err);
+  return stylize_oriented (m, in, out, o, err);
+}
+
 ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *o, ImpastoError *err)
 {
@@ -475,10 +489,10 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   ImpastoStatus st = imp_image_check (in, out, o, err);
   if (st)
     return st;
-  ensure_pool (m, o->threads);
-  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
-  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
-  if (transpose_wanted (m, in, ph, pw))
-    return stylize_transposed (m, in, out, o, err);
-  return stylize_oriented (m, in, out, o, err);
+  if ((st = imp_stats_check (m, o->stats, err)))
+    return st;
+  m->stats_use = o->stats;
+  st = imp_model_stylize (m, in, out, o, err);
+  m->stats_use = NULL;
+  return st;
 }
