@@ -51,9 +51,17 @@ static ImpTensor *new_output (ImpGraph *g, const ImpNode *n, int o, ImpDType dt,
               n->name, n->op_type);
     return NULL;
   }
+  size_t bytes = count * dtype_size (dt); /* count <= 2^31: no overflow */
+  if (bytes > g->fold_budget) {
+    imp_fail (err, IMPASTO_E_SHAPE,
+              "node '%s' (%s): constant folding would allocate more than %zu MiB (%zu elements here)",
+              n->name, n->op_type, g->fold_budget >> 20, count);
+    return NULL;
+  }
   void *data = imp_alloc0 (count ? count : 1, dtype_size (dt), "folded tensor", err);
   if (!data)
     return NULL;
+  g->fold_budget -= bytes;
   imp_free (v->t.data);
   v->t.dtype = dt;
   v->t.rank = rank;
