@@ -9,6 +9,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 /* Multiply-adds a fuzz iteration may spend on the run: a fuzzer must not stall on a model that is
  * merely big (a 1024-channel conv is valid, and slow, not a bug). */
 #define FUZZ_MAX_WORK 2e7
+/* Floats in any one tensor of the run (64 MiB). */
+#define FUZZ_MAX_ELEMS ((size_t) 1 << 24)
 
 /* The memfd, made once and rewritten per input. */
 static int model_fd = -1;
@@ -52,8 +55,12 @@ static double planned_work (ImpastoModel *m, int64_t h, int64_t w, ImpastoError 
   double work = -1;
   if (imp_model_shapes (m, dims, shapes, err) == IMPASTO_OK) {
     work = 0;
-    for (int i = 0; i < m->n_steps; i++)
-      work += m->steps[i].cost * (double) imp_tensor_count (&shapes[m->steps[i].output]);
+    for (int i = 0; i < m->n_steps; i++) {
+      size_t count = imp_tensor_count (&shapes[m->steps[i].output]);
+      work += m->steps[i].cost * (double) count;
+      if (count > FUZZ_MAX_ELEMS)
+        work = INFINITY;
+    }
   }
   free (shapes);
   return work;
