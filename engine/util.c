@@ -44,11 +44,13 @@ static ImpIsa cpu_isa (void)
 ImpIsa imp_isa (const char *cap_env)
 {
   ImpIsa isa = cpu_isa ();
-  const char *cap = cap_env ? getenv (cap_env) : NULL;
-  if (cap && strcmp (cap, "c") == 0)
-    return IMP_ISA_C;
-  if (cap && strcmp (cap, "avx2") == 0 && isa > IMP_ISA_AVX2)
-    return IMP_ISA_AVX2;
+  const char *caps[2] = { getenv ("IMPASTO_ISA"), cap_env ? getenv (cap_env) : NULL };
+  for (int i = 0; i < 2; i++) {
+    if (caps[i] && strcmp (caps[i], "c") == 0)
+      isa = IMP_ISA_C;
+    if (caps[i] && strcmp (caps[i], "avx2") == 0 && isa > IMP_ISA_AVX2)
+      isa = IMP_ISA_AVX2;
+  }
   return isa;
 }
 

@@ -24,10 +24,10 @@ import subprocess
 import sys
 
 try:
-    import numpy as np
     import onnx
-    from onnx import numpy_helper
     import onnx.backend.test.cmd_tools  # noqa: F401 (the node cases ship with it)
+    from onnx import numpy_helper
+    import numpy as np
 except ImportError as e:
     print(f"SKIPPED, cannot run here: {e}. The ONNX node cases come with python3-onnx "
           "(Debian 13); run this test in the trixie root: "
