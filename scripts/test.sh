@@ -34,7 +34,7 @@ run_suite() { # dir, runner, compiler ("" = default), tests ("" = all), meson se
   builds+=("$dir")
 }
 
-clang_tests="loader ops engine winograd conv_direct conv_s2 half fuzz-replay onnx-conformance refs-vs-ort"
+clang_tests="loader ops engine engine-avx2 winograd conv_direct conv_s2 half fuzz-replay onnx-conformance refs-vs-ort"
 sanitize="-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false"
 
 "$here/native-deps.sh" || exit 1
