@@ -447,8 +447,14 @@ static ImpastoStatus build_misc (ImpGraph *g, const ImpNode *n, ImpStep *s, Impa
       return st;
     if (n->n_inputs > 4 || n->n_inputs < 1)
       return imp_fail (err, IMPASTO_E_UNSUPPORTED, "node '%s' (Concat): %d inputs (at most 4 supported)", n->name, n->n_inputs);
+    /* the executor joins 4-D tensors along channels only: refuse other axes here, at load */
+    int64_t ax = attr_int (n, "axis", 1);
+    if (ax != 1 && ax != -3)
+      return imp_fail (err, IMPASTO_E_UNSUPPORTED,
+                       "node '%s' (Concat): axis %lld is not supported (only 1, the channels)",
+                       n->name, (long long) ax);
     s->kind = STEP_CONCAT;
-    s->u.concat.axis = (int) attr_int (n, "axis", 1);
+    s->u.concat.axis = (int) ax;
     s->n_inputs = n->n_inputs;
     return IMPASTO_OK;
   }

@@ -51,7 +51,8 @@ RTOL, ATOL = 1e-4, 1e-5
 CONV_RTOL = 1e-4  # of max |want|
 CONV_OPS = {"Conv", "ConvTranspose"}
 # Elementwise ops keep their meaning when the input gets leading axes of 1 (broadcasting aligns
-# the trailing ones): their 1-D to 3-D cases run lifted to 4-D, the engine's input rank.
+# the trailing ones): their 1-D to 3-D cases run lifted to 4-D, the engine's input rank; so does
+# Concat, with every operand lifted and a non-negative axis shifted.
 ELEMENTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Add", "Sub", "Mul", "Div",
                "Identity", "Dropout"}
 
@@ -88,12 +89,17 @@ def load_case(case_dir):
         return None
     if not g.input or not g.output:
         return None
-    lift = 1 <= float_rank(g.input[0]) < 4 and ops <= ELEMENTWISE and 1 <= float_rank(g.output[0]) <= 4
+    lift = 1 <= float_rank(g.input[0]) < 4 and ops <= ELEMENTWISE | {"Concat"} and 1 <= float_rank(g.output[0]) <= 4
     if not lift and (float_rank(g.input[0]) != 4 or float_rank(g.output[0]) != 4):
         return None
     if lift:
+        rank = float_rank(g.input[0])
         lift_to_4d(g.input[0])
         lift_to_4d(g.output[0])
+        for n in g.node:  # Concat's axis counts from the front: it moves with the new axes
+            for a in n.attribute:
+                if n.op_type == "Concat" and a.name == "axis" and a.i >= 0:
+                    a.i += 4 - rank
     data = os.path.join(case_dir, "test_data_set_0")
     def tensors(prefix, n):
         out = []
@@ -111,7 +117,10 @@ def load_case(case_dir):
 def fold_inputs(model, runtime, inputs):
     """The model with every runtime input but the first turned into an initializer."""
     g = model.graph
+    concat = any(n.op_type == "Concat" for n in g.node)
     for vi, value in zip(runtime[1:], inputs[1:]):
+        if concat:  # every operand gets the leading axes the first one got
+            value = value.reshape((1,) * (4 - value.ndim) + value.shape)
         g.initializer.append(numpy_helper.from_array(value, vi.name))
         g.input.remove(vi)
     return model
