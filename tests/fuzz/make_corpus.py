@@ -3,7 +3,7 @@
 """Writes the fuzz seed corpus (tests/fuzz/corpus/): tiny valid style-like models made with the
 onnx package (ok-*: the replay test requires them to load and run), models broken in one place
 (bad-*: must be refused), and truncated / bit-flipped variants of the valid ones (any outcome but
-a crash).  Deterministic; run in the Debian 13 root:
+a crash); NAME.expect holds a text the refusal of NAME.onnx must contain.  Deterministic; run in the Debian 13 root:
 
     scripts/in-trixie.sh python3 tests/fuzz/make_corpus.py
 """
@@ -177,6 +177,13 @@ def broken(valid):
     return out
 
 
+EXPECT = {
+    "bad-unknown-attr": "node 'conv1' (Conv): attribute 'bogus' is not supported",
+    "bad-cycle": "graph has a cycle",
+    "bad-external-escape": "external data file '../../etc/passwd' is outside the model's folder",
+}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -205,6 +212,9 @@ def main():
     for name, data in sorted(blobs.items()):
         with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
             f.write(data)
+    for name, text in EXPECT.items():  # the replay checks the refusal's message for these
+        with open(os.path.join(OUT, name + ".expect"), "w") as f:
+            f.write(text + "\n")
     print(f"{len(blobs)} files, {sum(map(len, blobs.values()))} bytes in {OUT}", file=sys.stderr)
 
 

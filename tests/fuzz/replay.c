@@ -3,7 +3,8 @@
  * the ordinary compiler (so the sanitizer builds of the suite check it too).
  *
  * A file named ok-* must load and stylise; bad-* must be refused with a message; any other file
- * (fuzzer finds, crashes/) may do either, but a refusal must carry a message.  A crash, a
+ * (fuzzer finds, crashes/) may do either, but a refusal must carry a message.  NAME.expect next
+ * to NAME.onnx holds a text that NAME's message must contain.  A crash, a
  * sanitizer report or a hang fails the test. */
 #include "fuzz_model.h"
 
@@ -34,6 +35,23 @@ static uint8_t *slurp (const char *path, size_t *n)
   return buf;
 }
 
+/* The first line of PATH-without-extension.expect (a text the refusal must contain), if any. */
+static bool expected_message (const char *path, char *buf, size_t size)
+{
+  char expect_path[4200];
+  const char *dot = strrchr (path, '.');
+  int stem = dot && !strchr (dot, '/') ? (int) (dot - path) : (int) strlen (path);
+  snprintf (expect_path, sizeof expect_path, "%.*s.expect", stem, path);
+  FILE *f = fopen (expect_path, "r");
+  if (!f)
+    return false;
+  bool ok = fgets (buf, (int) size, f) != NULL;
+  fclose (f);
+  if (ok)
+    buf[strcspn (buf, "\n")] = '\0';
+  return ok;
+}
+
 static const char *outcome_name (FuzzOutcome o)
 {
   static const char *const names[] = { "refused", "ran", "run refused", "too costly to run" };
@@ -56,7 +74,9 @@ int main (int argc, char **argv)
       char path[4096];
       snprintf (path, sizeof path, "%s/%s", argv[a], name);
       size_t size;
-      uint8_t *data = name[0] == '.' || !strcmp (name, "README.md") ? NULL : slurp (path, &size);
+      const char *dot = strrchr (name, '.');
+      bool skip = name[0] == '.' || (dot && !strcmp (dot, ".expect"));
+      uint8_t *data = skip ? NULL : slurp (path, &size);
       if (data) {
         ImpastoError err = { 0 };
         FuzzOutcome o = fuzz_model_bytes (data, size, &err);
@@ -68,6 +88,9 @@ int main (int argc, char **argv)
           why = "a broken model was not refused";
         else if (refused && (err.code == IMPASTO_OK || !err.message[0]))
           why = "refused without an error message";
+        char expect[512];
+        if (!why && expected_message (path, expect, sizeof expect) && !strstr (err.message, expect))
+          why = "the message lacks the text of its .expect file";
         if (why) {
           printf ("FAIL %s: %s (%s: %s)\n", path, why, outcome_name (o), err.message);
           failed++;
