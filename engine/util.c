@@ -43,7 +43,12 @@ static ImpIsa cpu_isa (void)
 
 ImpIsa imp_isa (const char *cap_env)
 {
-  ImpIsa isa = cpu_isa ();
+  /* cpuid traps to the hypervisor in a VM (microseconds): ask once */
+  static _Atomic int detected = -1;
+  int d = detected;
+  if (d < 0)
+    detected = d = (int) cpu_isa ();
+  ImpIsa isa = (ImpIsa) d;
   const char *caps[2] = { getenv ("IMPASTO_ISA"), cap_env ? getenv (cap_env) : NULL };
   for (int i = 0; i < 2; i++) {
     if (caps[i] && strcmp (caps[i], "c") == 0)
