@@ -178,8 +178,7 @@ static void text_add (Text *t, const char *fmt, ...)
   for (;;) {
     va_list ap;
     va_start (ap, fmt);
-    /* buf is NULL before the first realloc: NULL + 0 is undefined */
-    int n = vsnprintf (t->buf ? t->buf + t->len : NULL, t->cap - t->len, fmt, ap);
+    int n = vsnprintf (t->buf + t->len, t->cap - t->len, fmt, ap);
     va_end (ap);
     if (n < 0) {
       t->failed = true;
