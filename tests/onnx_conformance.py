@@ -37,7 +37,7 @@ except ImportError as e:
 RUNNER, WORK = sys.argv[1], os.path.abspath(sys.argv[2])
 ONLY = sys.argv[3] if len(sys.argv) > 3 else None  # a case-name substring, for debugging
 
-# prepare.c's builders, plus ops the issue lists that the engine does not accept (their cases
+# the ops of engine/ops/, plus ops the issue lists that the engine does not accept (their cases
 # must come out REFUSED, never FAIL)
 ACCEPTED = {"Conv", "ConvTranspose", "Pad", "InstanceNormalization", "BatchNormalization", "Relu",
             "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Add", "Sub", "Mul", "Div", "Upsample",
