@@ -7,8 +7,9 @@
 For the fast-style, CycleGAN and pix2pix trainers: the losses fall, the exported ONNX runs in our
 engine (`impasto stylize`) like ONNX Runtime (PSNR >= 50 dB), the sidecar has the shared keys,
 --install copies the three files into PROFILE/impasto/models.  Also: resuming from a checkpoint
-continues the step count and gives the same weights as an uninterrupted run, and the feature
-network loads a torchvision-layout VGG19 .pth (random weights).
+continues the step count and gives the same weights as an uninterrupted run, the feature
+network loads a torchvision-layout VGG19 .pth (random weights), and every shipped style in
+models/ has its sidecar and thumbnail, is at most 2 MB and runs in our engine like ORT.
 
 Exit status: 0 all passed, 1 something failed, 77 skipped: needs PyTorch, onnx, onnxruntime,
 numpy and Pillow (the Debian 13 root has them: scripts/in-trixie.sh) and, for the fast-style
@@ -251,6 +252,27 @@ def test_pix2pix(cli, tmp):
     check_export(cli, out, "p2p", "pix2pix", [-1, 1], 32, tmp, 64, 96)
 
 
+def test_shipped_models(cli, tmp):
+    """models/: every shipped style has a full sidecar and thumbnail, is <= 2 MB and runs in our
+    engine like ONNX Runtime."""
+    folder = os.path.join(SOURCE, "models")
+    stems = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".onnx"))
+    check("models/: at least 8 shipped styles", len(stems) >= 8, ", ".join(stems))
+    for stem in stems:
+        size = os.path.getsize(os.path.join(folder, stem + ".onnx"))
+        check(f"models/{stem}.onnx is at most 2 MB", size <= 2_000_000, f"{size} bytes")
+        side = json.load(open(os.path.join(folder, stem + ".json")))
+        src = side.get("source", {})
+        check(f"models/{stem}.json: sidecar keys and the painting's source",
+              SIDECAR_KEYS <= set(side) and side["family"] == "fast" and
+              side["range"] == [0, 255] and side["multiple"] == 4 and
+              {"title", "painter", "date", "url"} <= set(src) and
+              os.path.exists(os.path.join(folder, side["thumbnail"])), side.get("name"))
+        ok, detail = engine_vs_ort(cli, os.path.join(folder, stem + ".onnx"), 0, 255, 44, 60,
+                                   tmp, "shipped-" + stem)
+        check(f"models/{stem}.onnx: our engine runs it like ONNX Runtime", ok, detail)
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: test_training.py BUILD/cli/impasto")
@@ -261,6 +283,7 @@ def main():
         ran = test_fast_style(cli, tmp)
         test_cyclegan(cli, tmp)
         test_pix2pix(cli, tmp)
+        test_shipped_models(cli, tmp)
     status = summary()
     if not ran and status == 0:
         print("SKIP: the fast-style trainer was not tested (no ../shared/models-magenta)")
