@@ -320,7 +320,7 @@ def no_models_dialog(display, work, plugin_folder):
     test_dir = os.path.join(work, "empty")
     os.makedirs(os.path.join(test_dir, "models"))
     shutil.copy2(os.path.join(work, "dialog", "dialog-in.png"), test_dir)
-    profile = common.new_profile(work, "profile-empty", plugin_folder)
+    profile = common.new_profile(work, "profile-empty", plugin_folder, shipped_models=False)
     gimp = GuiGimp(display, profile, os.path.join(test_dir, "models"), test_dir,
                    os.path.join(work, "gimp-empty.log"), {"IMPASTO_TEST_NO_MODELS": "1"})
     try:

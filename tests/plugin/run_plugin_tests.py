@@ -141,9 +141,15 @@ def install(build, plugindir, work):
     return folder
 
 
-def new_profile(work, name, plugin_folder):
+def new_profile(work, name, plugin_folder, shipped_models=True):
+    """A throw-away GIMP profile with the installed plug-in; shipped_models=False leaves out the
+    styles installed beside the plug-in (its models/ folder stays, empty)."""
     profile = os.path.join(work, name)
-    shutil.copytree(plugin_folder, os.path.join(profile, "plug-ins", "plug-in-impasto"))
+    folder = os.path.join(profile, "plug-ins", "plug-in-impasto")
+    shutil.copytree(plugin_folder, folder)
+    if not shipped_models:
+        shutil.rmtree(os.path.join(folder, "models"), ignore_errors=True)
+        os.makedirs(os.path.join(folder, "models"))
     return profile
 
 
@@ -475,7 +481,7 @@ def no_models_session(args, work, plugin_folder):
     test_dir = os.path.join(work, "empty")
     os.makedirs(os.path.join(test_dir, "models"))
     make_inputs(args.shared, test_dir)
-    profile = new_profile(work, "profile-empty", plugin_folder)
+    profile = new_profile(work, "profile-empty", plugin_folder, shipped_models=False)
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checks_pyfu.py")
     rc, log = run_gimp(profile, os.path.join(test_dir, "models"), "python-fu-eval",
                        f"exec(open({script!r}).read())",
