@@ -2,6 +2,9 @@
  *
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
  *                                      [--tile-size PX]
+ *   impasto stylize MODEL INPUT OUTPUT --style STYLE (--style-predictor P | --style-encoder E)
+ *                                      [--style2 B --mix W] [--style-scale X]
+ *   impasto stylize MODEL --style STYLE ... -o OUTDIR INPUT...
  *   impasto info MODEL
  *
  * Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
@@ -454,6 +457,20 @@ static void print_usage (FILE *f)
          "  -t, --threads N       worker threads; 0 = all CPUs (default 0)\n"
          "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
          "\n"
+         "Any image as the style (arbitrary style models, two networks):\n"
+         "  impasto stylize TRANSFER.onnx INPUT OUTPUT --style STYLE --style-predictor PREDICT.onnx\n"
+         "  impasto stylize DECODER.onnx INPUT OUTPUT --style STYLE --style-encoder ENCODER.onnx\n"
+         "  impasto stylize MODEL --style STYLE [...] -o OUTDIR INPUT...   many inputs, one style\n"
+         "      --style FILE      the style image (Magenta: short side 256, centre crop; AdaIN:\n"
+         "                        short side at most 512)\n"
+         "      --style-predictor P  Magenta: MODEL is the transfer net, P the style predictor\n"
+         "      --style-encoder E    AdaIN: MODEL is the decoder, E the VGG encoder\n"
+         "      --style2 FILE --mix W  mix a second style in with weight W (0: only --style)\n"
+         "      --style-scale X   style image size factor, 0.25..4 (larger: larger strokes)\n"
+         "  -o, --output-dir DIR  write OUTDIR/NAME.png for each INPUT (the style is computed once)\n"
+         "  With a style, --strength works on the network's features (0: the content through the\n"
+         "  network), not as a blend of pixels.\n"
+         "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
          "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n",
@@ -483,11 +500,19 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
   return true;
 }
 
-enum { OPT_TILE_SIZE = 1000 };
+enum { OPT_TILE_SIZE = 1000, OPT_STYLE, OPT_STYLE2, OPT_MIX, OPT_PREDICTOR, OPT_ENCODER,
+       OPT_STYLE_SCALE };
+
+/* The arbitrary-style options. */
+typedef struct {
+  const char *style, *style2, *predictor, *encoder, *output_dir;
+  double mix;
+  bool mix_set;
+} StyleArgs;
 
 /* Parse stylize's options into options; positional arguments are left in argv[optind..].
  * Returns false after reporting a bad option. */
-static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options)
+static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options, StyleArgs *sa)
 {
   static const struct option longopts[] = {
     { "strength", required_argument, NULL, 's' },
@@ -495,6 +520,13 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "preserve-colours", no_argument, NULL, 'p' },
     { "threads", required_argument, NULL, 't' },
     { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
+    { "style", required_argument, NULL, OPT_STYLE },
+    { "style2", required_argument, NULL, OPT_STYLE2 },
+    { "mix", required_argument, NULL, OPT_MIX },
+    { "style-predictor", required_argument, NULL, OPT_PREDICTOR },
+    { "style-encoder", required_argument, NULL, OPT_ENCODER },
+    { "style-scale", required_argument, NULL, OPT_STYLE_SCALE },
+    { "output-dir", required_argument, NULL, 'o' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -502,7 +534,7 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
   optind = 1;
   int c;
   double d;
-  while ((c = getopt_long (argc, argv, ":s:pt:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, ":s:pt:o:h", longopts, NULL)) != -1) {
     switch (c) {
     case 's':
       if (!parse_double (optarg, &d) || d < 0.0 || d > 1.0) {
@@ -526,6 +558,25 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
                 "positive number of pixels", optarg);
         return false;
       }
+      break;
+    case OPT_STYLE: sa->style = optarg; break;
+    case OPT_STYLE2: sa->style2 = optarg; break;
+    case OPT_PREDICTOR: sa->predictor = optarg; break;
+    case OPT_ENCODER: sa->encoder = optarg; break;
+    case 'o': sa->output_dir = optarg; break;
+    case OPT_MIX:
+      if (!parse_double (optarg, &sa->mix) || sa->mix < 0.0 || sa->mix > 1.0) {
+        report ("invalid --mix '%s': expected a number from 0 to 1", optarg);
+        return false;
+      }
+      sa->mix_set = true;
+      break;
+    case OPT_STYLE_SCALE:
+      if (!parse_double (optarg, &d) || d < 0.25 || d > 4.0) {
+        report ("invalid --style-scale '%s': expected a number from 0.25 to 4", optarg);
+        return false;
+      }
+      options->style_scale = (float) d;
       break;
     case 'h':
       print_usage (stdout);
@@ -616,9 +667,16 @@ static void profile_phase (const char *phase)
   clock_gettime (CLOCK_MONOTONIC, &last);
 }
 
+/* An arbitrary-style pack and the style it applies (both NULL for an ordinary model). */
+typedef struct {
+  ImpastoPack *pack;
+  ImpastoStyleDesc *style;
+} Styler;
+
 /* The steps of a stylize run; false after reporting an error. */
-static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
-                           const char *output_path, OutputFormat format, ImpastoOptions *options)
+static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *model_path,
+                           const char *input_path, const char *output_path, OutputFormat format,
+                           ImpastoOptions *options)
 {
   ImpastoError err = { 0 };
   profile_phase ("start");
@@ -629,7 +687,7 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   profile_phase ("read image");
   if ((run->fd = temp_file_create (output_path)) < 0)
     return false;
-  if (!(run->model = impasto_model_load (model_path, &err))) {
+  if (!styler->pack && !(run->model = impasto_model_load (model_path, &err))) {
     report_engine (model_path, &err);
     return false;
   }
@@ -648,7 +706,9 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   clock_gettime (CLOCK_MONOTONIC, &progress.start);
   options->progress = progress_cb;
   options->progress_data = &progress;
-  ImpastoStatus status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
+  ImpastoStatus status = styler->pack
+    ? impasto_stylize_with_style (styler->pack, styler->style, &run->in, &run->out, options, &err)
+    : impasto_stylize (run->model, &run->in, &run->out, options, &err);
   progress_finish (&progress, status == IMPASTO_OK);
   pthread_mutex_destroy (&progress.lock);
   if (status != IMPASTO_OK) {
@@ -671,6 +731,66 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   return true;
 }
 
+/* The style of the image at path; NULL after reporting. */
+static ImpastoStyleDesc *style_load (ImpastoPack *pack, const char *path, const ImpastoOptions *options)
+{
+  GdkPixbuf *pixbuf = image_load (path);
+  if (!pixbuf)
+    return NULL;
+  ImpastoImage img;
+  bool owned = false;
+  ImpastoStyleDesc *style = NULL;
+  if (pixbuf_to_image (pixbuf, false, &img, &owned)) {
+    ImpastoError err = { 0 };
+    if (!(style = impasto_style_new_from_image (pack, &img, options, &err)))
+      report_engine (path, &err);
+  }
+  if (owned)
+    free (img.data_u8);
+  g_object_unref (pixbuf);
+  return style;
+}
+
+/* Pack and style (mixed with --style2) for the --style options; false after reporting. */
+static bool styler_open (Styler *st, const char *model_path, const StyleArgs *sa,
+                         const ImpastoOptions *options)
+{
+  ImpastoError err = { 0 };
+  bool magenta = sa->predictor != NULL;
+  if (!(st->pack = impasto_pack_load (magenta ? IMPASTO_FAMILY_MAGENTA : IMPASTO_FAMILY_ADAIN,
+                                      magenta ? sa->predictor : sa->encoder, model_path, &err))) {
+    report_engine (NULL, &err);
+    return false;
+  }
+  if (!(st->style = style_load (st->pack, sa->style, options)))
+    return false;
+  if (sa->style2) {
+    ImpastoStyleDesc *b = style_load (st->pack, sa->style2, options), *mixed = NULL;
+    if (b && !(mixed = impasto_style_mix (st->style, b, (float) sa->mix, &err)))
+      report_engine (NULL, &err);
+    impasto_style_free (b);
+    if (!mixed)
+      return false;
+    impasto_style_free (st->style);
+    st->style = mixed;
+  }
+  return true;
+}
+
+/* OUTDIR/NAME.png for input path INPUT (NAME: its base name without the extension). */
+static char *batch_output (const char *dir, const char *input)
+{
+  char *base = g_path_get_basename (input);
+  char *dot = strrchr (base, '.');
+  if (dot && dot != base)
+    *dot = '\0';
+  char *name = g_strconcat (base, ".png", NULL);
+  char *path = g_build_filename (dir, name, NULL);
+  g_free (base);
+  g_free (name);
+  return path;
+}
+
 static int cmd_stylize (int argc, char **argv)
 {
   ImpastoOptions options;
@@ -681,26 +801,46 @@ static int cmd_stylize (int argc, char **argv)
   if (ram_mb && *ram_mb)
     options.stream_ram_mb = atoi (ram_mb) > 0 ? atoi (ram_mb) : -1;
   options.scratch_dir = getenv ("IMPASTO_SCRATCH_DIR");
-  if (!parse_stylize_options (argc, argv, &options))
+  StyleArgs sa = { 0 };
+  if (!parse_stylize_options (argc, argv, &options, &sa))
     return EXIT_USAGE;
-  if (argc - optind != 3) {
-    report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS] (see impasto --help)");
+  bool styled = sa.style || sa.style2 || sa.predictor || sa.encoder || sa.mix_set;
+  if (styled && (!sa.style || !sa.predictor == !sa.encoder)) {
+    report ("a style needs --style and one of --style-predictor (Magenta) or --style-encoder (AdaIN)");
     return EXIT_USAGE;
   }
-  const char *model_path = argv[optind], *input_path = argv[optind + 1];
-  const char *output_path = argv[optind + 2];
-  OutputFormat format = format_from_name (output_path);
-  if (format == FORMAT_NONE) {
-    report ("cannot tell the format of '%s': use a .png, .jpg or .jpeg name", output_path);
+  if (!sa.style2 != !sa.mix_set) {
+    report ("--style2 and --mix go together");
+    return EXIT_USAGE;
+  }
+  if (sa.output_dir ? argc - optind < 2 : argc - optind != 3) {
+    report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS], or MODEL -o OUTDIR INPUT... "
+            "(see impasto --help)");
+    return EXIT_USAGE;
+  }
+  const char *model_path = argv[optind];
+  int n_inputs = sa.output_dir ? argc - optind - 1 : 1;
+  char **inputs = argv + optind + 1;
+  if (!sa.output_dir && format_from_name (argv[optind + 2]) == FORMAT_NONE) {
+    report ("cannot tell the format of '%s': use a .png, .jpg or .jpeg name", argv[optind + 2]);
     return EXIT_USAGE;
   }
 
   install_signal_handlers ();
-  StylizeRun run = { .fd = -1 };
-  bool ok = stylize_steps (&run, model_path, input_path, output_path, format, &options);
-  stylize_run_clear (&run);
-  if (!ok)
-    temp_file_discard ();
+  Styler styler = { 0 };
+  bool ok = !styled || styler_open (&styler, model_path, &sa, &options);
+  for (int i = 0; ok && i < n_inputs; i++) {
+    char *output_path = sa.output_dir ? batch_output (sa.output_dir, inputs[i]) : g_strdup (argv[optind + 2]);
+    StylizeRun run = { .fd = -1 };
+    ok = stylize_steps (&run, &styler, model_path, inputs[i], output_path,
+                        format_from_name (output_path), &options);
+    stylize_run_clear (&run);
+    if (!ok)
+      temp_file_discard ();
+    g_free (output_path);
+  }
+  impasto_style_free (styler.style);
+  impasto_pack_free (styler.pack);
   return ok ? EXIT_SUCCESS : EXIT_RUNTIME;
 }
 

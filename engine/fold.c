@@ -533,6 +533,55 @@ static ImpastoStatus fold_identity (ImpGraph *g, const ImpNode *n, ImpastoError 
   return IMPASTO_OK;
 }
 
+/* Conv with every input constant: the Magenta transfer net's conditional scale and shift are 1x1
+ * convs of the style vector, which is bound as a constant per style (model.c, bound inputs).
+ * Plain 2-D, no padding, unit strides and dilations, one group: what those take. */
+static ImpastoStatus fold_conv (ImpGraph *g, const ImpNode *n, ImpastoError *err)
+{
+  const ImpTensor *x = input_tensor (g, n, 0), *w = input_tensor (g, n, 1), *b = input_tensor (g, n, 2);
+  if (!x || !w || x->dtype != IMP_DT_FLOAT || w->dtype != IMP_DT_FLOAT || x->rank != 4 || w->rank != 4
+      || (b && (b->dtype != IMP_DT_FLOAT || imp_tensor_count (b) != (size_t) w->dims[0])))
+    return IMPASTO_E_UNSUPPORTED;
+  for (int a = 0; a < n->n_attrs; a++) {
+    const ImpAttr *at = &n->attrs[a];
+    bool ones = at->type == IMP_ATTR_INTS, zeros = at->type == IMP_ATTR_INTS;
+    for (int i = 0; at->type == IMP_ATTR_INTS && i < at->n; i++) {
+      ones = ones && at->ints[i] == 1;
+      zeros = zeros && at->ints[i] == 0;
+    }
+    bool ok = !strcmp (at->name, "kernel_shape")
+           || ((!strcmp (at->name, "strides") || !strcmp (at->name, "dilations")) && ones)
+           || (!strcmp (at->name, "pads") && zeros)
+           || (!strcmp (at->name, "group") && at->type == IMP_ATTR_INT && at->i == 1)
+           || (!strcmp (at->name, "auto_pad") && at->type == IMP_ATTR_STRING && !strcmp (at->s, "NOTSET"));
+    if (!ok)
+      return IMPASTO_E_UNSUPPORTED; /* anything else is left to the conv step */
+  }
+  int64_t co = w->dims[0], ci = w->dims[1], kh = w->dims[2], kw = w->dims[3];
+  int64_t oh = x->dims[2] - kh + 1, ow = x->dims[3] - kw + 1;
+  if (x->dims[1] != ci || oh < 1 || ow < 1)
+    return bad (err, n, "the weights do not fit the input");
+  int64_t od[4] = { x->dims[0], co, oh, ow };
+  ImpTensor *out = new_output (g, n, 0, IMP_DT_FLOAT, 4, od, err);
+  if (!out)
+    return err->code;
+  const float *xd = x->data, *wd = w->data, *bd = b ? b->data : NULL;
+  float *o = out->data;
+  for (int64_t nn = 0; nn < od[0]; nn++)
+    for (int64_t c = 0; c < co; c++)
+      for (int64_t y = 0; y < oh; y++)
+        for (int64_t xx = 0; xx < ow; xx++) {
+          double acc = bd ? bd[c] : 0.0;
+          for (int64_t k = 0; k < ci; k++)
+            for (int64_t i = 0; i < kh; i++)
+              for (int64_t j = 0; j < kw; j++)
+                acc += (double) xd[((nn * ci + k) * x->dims[2] + y + i) * x->dims[3] + xx + j]
+                     * wd[((c * ci + k) * kh + i) * kw + j];
+          *o++ = (float) acc;
+        }
+  return IMPASTO_OK;
+}
+
 ImpastoStatus imp_fold_node (ImpGraph *g, const ImpNode *n, ImpastoError *err)
 {
   const char *op = n->op_type;
@@ -551,6 +600,7 @@ ImpastoStatus imp_fold_node (ImpGraph *g, const ImpNode *n, ImpastoError *err)
   if (!strcmp (op, "Gather")) return fold_gather (g, n, err);
   if (!strcmp (op, "Shape")) return fold_shape (g, n, err);
   if (!strcmp (op, "Identity")) return fold_identity (g, n, err);
+  if (!strcmp (op, "Conv")) return fold_conv (g, n, err);
   if (!strcmp (op, "Add")) return fold_arith (g, n, '+', err);
   if (!strcmp (op, "Sub")) return fold_arith (g, n, '-', err);
   if (!strcmp (op, "Mul")) return fold_arith (g, n, '*', err);

@@ -85,43 +85,103 @@ static void choose_size_rules (ImpastoModel *m)
   m->min_size = IMP_MAX (16, mult);
 }
 
-static ImpastoStatus check_io (ImpastoModel *m, ImpastoError *err)
+/* The graph's one remaining runtime input and its first output; with rgb, the input must be an
+ * RGB image tensor. */
+static ImpastoStatus check_io (ImpastoModel *m, bool rgb, ImpastoError *err)
 {
   const ImpGraph *g = m->graph;
   if (g->n_inputs != 1)
     return imp_fail (err, IMPASTO_E_UNSUPPORTED,
-                     "%s: the model has %d inputs; only single-image models can stylise images",
+                     "%s: the model has %d runtime inputs; bind all but the image by name "
+                     "(impasto_model_load_with_inputs) or load it as a style pack",
                      g->path ? g->path : "model", g->n_inputs);
   m->input = g->inputs[0];
   m->output = g->outputs[0];
   const ImpTensor *t = &g->values[m->input].t;
-  if (t->rank != 4 || (t->dims[1] >= 0 && t->dims[1] != 3))
-    return imp_fail (err, IMPASTO_E_UNSUPPORTED,
-                     "input '%s' is not an RGB image tensor [N, 3, H, W]", g->values[m->input].name);
+  if (t->rank != 4 || (rgb && t->dims[1] >= 0 && t->dims[1] != 3))
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED, "input '%s' is not %s",
+                     g->values[m->input].name,
+                     rgb ? "an RGB image tensor [N, 3, H, W]" : "a tensor [N, C, H, W]");
+  return IMPASTO_OK;
+}
+
+/* Turn the named runtime inputs of g into constants holding the given values: what depends on
+ * them alone is folded at prepare, and the rest of the graph sees per-channel constants (the
+ * Magenta style vector's conditional scale and shift), so it runs whole or banded like a
+ * single-input net. */
+static ImpastoStatus bind_inputs (ImpGraph *g, int n, const ImpastoInput *inputs, ImpastoError *err)
+{
+  const char *file = g->path ? g->path : "model";
+  for (int i = 0; i < n; i++) {
+    const ImpastoInput *in = &inputs[i];
+    int k = 0;
+    while (k < g->n_inputs && (!in->name || strcmp (g->values[g->inputs[k]].name, in->name)))
+      k++;
+    if (k == g->n_inputs)
+      return imp_fail (err, IMPASTO_E_ARGUMENT, "%s: no runtime input named '%s'", file,
+                       in->name ? in->name : "(null)");
+    ImpValue *v = &g->values[g->inputs[k]];
+    size_t count;
+    if (!in->data || in->rank < 1 || in->rank > IMP_MAX_RANK || !imp_dims_count (in->dims, in->rank, &count)
+        || count == 0 || count > IMP_MAX_TENSOR_ELEMS)
+      return imp_fail (err, IMPASTO_E_ARGUMENT, "%s: input '%s': no data or an invalid shape", file, in->name);
+    if (v->t.rank >= 0 && v->t.rank != in->rank)
+      return imp_fail (err, IMPASTO_E_SHAPE, "%s: input '%s' has rank %d, the value given rank %d",
+                       file, in->name, v->t.rank, in->rank);
+    for (int d = 0; v->t.rank >= 0 && d < in->rank; d++)
+      if (v->t.dims[d] >= 0 && v->t.dims[d] != in->dims[d])
+        return imp_fail (err, IMPASTO_E_SHAPE, "%s: input '%s': dimension %d is %lld, the value given has %lld",
+                         file, in->name, d, (long long) v->t.dims[d], (long long) in->dims[d]);
+    if (v->t.rank >= 0 && v->t.dtype != IMP_DT_FLOAT)
+      return imp_fail (err, IMPASTO_E_UNSUPPORTED, "%s: input '%s' is not a float tensor", file, in->name);
+    float *data = imp_alloc (count, sizeof (float), "bound input", err);
+    if (!data)
+      return IMPASTO_E_NOMEM;
+    memcpy (data, in->data, count * sizeof (float));
+    imp_free (v->t.data);
+    v->t.dtype = IMP_DT_FLOAT;
+    v->t.rank = in->rank;
+    memcpy (v->t.dims, in->dims, sizeof (int64_t) * (size_t) in->rank);
+    v->t.data = data;
+    v->is_const = true;
+    v->is_input = false;
+    memmove (&g->inputs[k], &g->inputs[k + 1], sizeof (int) * (size_t) (g->n_inputs - k - 1));
+    g->n_inputs--;
+  }
   return IMPASTO_OK;
 }
 
 static void release_tsteps (ImpastoModel *m, int n);
 
-ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
+ImpastoModel *imp_model_load_net (const char *path, int n_inputs, const ImpastoInput *inputs,
+                                  bool rgb, ImpastoError *err)
 {
   imp_error_clear (err);
   if (!path) {
     imp_fail (err, IMPASTO_E_ARGUMENT, "no model path given");
     return NULL;
   }
+  if (n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "bad list of bound inputs");
+    return NULL;
+  }
   ImpGraph *g = imp_onnx_load (path, err);
   if (!g)
     return NULL;
+  ImpastoStatus st = bind_inputs (g, n_inputs, inputs, err);
+  if (st) {
+    imp_graph_free (g);
+    return NULL;
+  }
   ImpastoModel *m = calloc (1, sizeof *m);
   if (!m) {
     imp_graph_free (g);
     imp_fail (err, IMPASTO_E_NOMEM, "out of memory");
     return NULL;
   }
-  ImpastoStatus st = imp_model_prepare (m, g, err);
+  st = imp_model_prepare (m, g, err);
   if (!st)
-    st = check_io (m, err);
+    st = check_io (m, rgb, err);
   if (st) {
     impasto_model_free (m);
     return NULL;
@@ -129,6 +189,17 @@ ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
   choose_value_range (m);
   choose_size_rules (m);
   return m;
+}
+
+ImpastoModel *impasto_model_load_with_inputs (const char *path, int n_inputs,
+                                              const ImpastoInput *inputs, ImpastoError *err)
+{
+  return imp_model_load_net (path, n_inputs, inputs, true, err);
+}
+
+ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
+{
+  return imp_model_load_net (path, 0, NULL, true, err);
 }
 
 void impasto_model_free (ImpastoModel *m)
@@ -282,7 +353,7 @@ static int64_t round_up (int64_t v, int64_t mult)
   return (v + mult - 1) / mult * mult;
 }
 
-static ImpastoStatus ensure_pool (ImpastoModel *m, int threads)
+ImpastoStatus imp_model_ensure_pool (ImpastoModel *m, int threads)
 {
   if (threads <= 0)
     threads = imp_cpu_count ();
@@ -450,7 +521,7 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   ImpastoStatus st = imp_image_check (in, out, o, err);
   if (st)
     return st;
-  ensure_pool (m, o->threads);
+  imp_model_ensure_pool (m, o->threads);
   int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
   int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
   if (transpose_wanted (m, in, ph, pw))

@@ -38,6 +38,7 @@ typedef struct {
     struct { float scale_h, scale_w; int64_t size_h, size_w; ImpCoordMode coord;
              ImpNearestMode nearest; } resize;
     struct { int axis; } concat;
+    struct { ImpPoolShape shape; } maxpool;
   } u;
 } ImpStep;
 
@@ -60,6 +61,13 @@ struct ImpastoModel {
   ImpStep *tsteps;
   bool tsteps_tried;  /* made, or found impossible (tsteps NULL) */
 };
+
+/* model.c: load path with the named inputs bound to constant values (none: n_inputs 0); exactly
+ * one runtime input must remain, an RGB image when rgb.  impasto_model_load is (path, 0, NULL, true). */
+ImpastoModel *imp_model_load_net (const char *path, int n_inputs, const ImpastoInput *inputs,
+                                  bool rgb, ImpastoError *err);
+/* model.c: the worker pool for threads (0: every CPU) */
+ImpastoStatus imp_model_ensure_pool (ImpastoModel *m, int threads);
 
 /* prepare.c: validate, fold constants, fuse, build steps.  Takes ownership of graph. */
 ImpastoStatus imp_model_prepare (ImpastoModel *model, ImpGraph *graph, ImpastoError *err);
