@@ -467,6 +467,12 @@ static void print_usage (FILE *f)
          "      --style-encoder E    AdaIN: MODEL is the decoder, E the VGG encoder\n"
          "      --style2 FILE --mix W  mix a second style in with weight W (0: only --style)\n"
          "      --style-scale X   style image size factor, 0.25..4 (larger: larger strokes)\n"
+         "  impasto stylize MODEL INPUT OUTPUT --style STYLE [--range LO,HI] [--multiple N]\n"
+         "                        a model with two image inputs (AdaIN as one graph: content,\n"
+         "                        style): STYLE goes to the second at its own size\n"
+         "      --range LO,HI     the model's values for black and white (default: from the model)\n"
+         "      --multiple N      pad INPUT by reflection to a multiple of N (default: from the\n"
+         "                        model's strides)\n"
          "  -o, --output-dir DIR  write OUTDIR/NAME.png for each INPUT (the style is computed once)\n"
          "  With a style, --strength works on the network's features (0: the content through the\n"
          "  network), not as a blend of pixels.\n"
@@ -501,13 +507,15 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
 }
 
 enum { OPT_TILE_SIZE = 1000, OPT_STYLE, OPT_STYLE2, OPT_MIX, OPT_PREDICTOR, OPT_ENCODER,
-       OPT_STYLE_SCALE };
+       OPT_STYLE_SCALE, OPT_RANGE, OPT_MULTIPLE };
 
 /* The arbitrary-style options. */
 typedef struct {
   const char *style, *style2, *predictor, *encoder, *output_dir;
   double mix;
   bool mix_set;
+  float range_lo, range_hi; /* equal: the model's */
+  int multiple;
 } StyleArgs;
 
 /* Parse stylize's options into options; positional arguments are left in argv[optind..].
@@ -527,6 +535,8 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "style-encoder", required_argument, NULL, OPT_ENCODER },
     { "style-scale", required_argument, NULL, OPT_STYLE_SCALE },
     { "output-dir", required_argument, NULL, 'o' },
+    { "range", required_argument, NULL, OPT_RANGE },
+    { "multiple", required_argument, NULL, OPT_MULTIPLE },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -570,6 +580,23 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
         return false;
       }
       sa->mix_set = true;
+      break;
+    case OPT_RANGE: {
+      float lo, hi;
+      char tail;
+      if (sscanf (optarg, "%f,%f%c", &lo, &hi, &tail) != 2 || !(hi > lo) || !isfinite (lo) || !isfinite (hi)) {
+        report ("invalid --range '%s': expected LO,HI with LO < HI (e.g. 0,1)", optarg);
+        return false;
+      }
+      sa->range_lo = lo;
+      sa->range_hi = hi;
+      break;
+    }
+    case OPT_MULTIPLE:
+      if (!parse_int (optarg, 1, 1024, &sa->multiple)) {
+        report ("invalid --multiple '%s': expected a whole number from 1 to 1024", optarg);
+        return false;
+      }
       break;
     case OPT_STYLE_SCALE:
       if (!parse_double (optarg, &d) || d < 0.25 || d > 4.0) {
@@ -671,6 +698,12 @@ static void profile_phase (const char *phase)
 typedef struct {
   ImpastoPack *pack;
   ImpastoStyleDesc *style;
+  /* a model with two image inputs: the style image as is */
+  const char *generic_model;
+  GdkPixbuf *style_pixbuf;
+  ImpastoImage style_image;
+  bool style_owned;
+  const StyleArgs *args;
 } Styler;
 
 /* The steps of a stylize run; false after reporting an error. */
@@ -687,7 +720,7 @@ static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *mo
   profile_phase ("read image");
   if ((run->fd = temp_file_create (output_path)) < 0)
     return false;
-  if (!styler->pack && !(run->model = impasto_model_load (model_path, &err))) {
+  if (!styler->pack && !styler->generic_model && !(run->model = impasto_model_load (model_path, &err))) {
     report_engine (model_path, &err);
     return false;
   }
@@ -706,8 +739,12 @@ static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *mo
   clock_gettime (CLOCK_MONOTONIC, &progress.start);
   options->progress = progress_cb;
   options->progress_data = &progress;
+  const ImpastoImage *images[2] = { &run->in, &styler->style_image };
   ImpastoStatus status = styler->pack
     ? impasto_stylize_with_style (styler->pack, styler->style, &run->in, &run->out, options, &err)
+    : styler->generic_model
+    ? impasto_stylize_images (styler->generic_model, 2, NULL, images, styler->args->range_lo,
+                              styler->args->range_hi, styler->args->multiple, &run->out, options, &err)
     : impasto_stylize (run->model, &run->in, &run->out, options, &err);
   progress_finish (&progress, status == IMPASTO_OK);
   pthread_mutex_destroy (&progress.lock);
@@ -756,6 +793,12 @@ static bool styler_open (Styler *st, const char *model_path, const StyleArgs *sa
                          const ImpastoOptions *options)
 {
   ImpastoError err = { 0 };
+  st->args = sa;
+  if (!sa->predictor && !sa->encoder) { /* one graph with a style input */
+    st->generic_model = model_path;
+    return (st->style_pixbuf = image_load (sa->style))
+        && pixbuf_to_image (st->style_pixbuf, false, &st->style_image, &st->style_owned);
+  }
   bool magenta = sa->predictor != NULL;
   if (!(st->pack = impasto_pack_load (magenta ? IMPASTO_FAMILY_MAGENTA : IMPASTO_FAMILY_ADAIN,
                                       magenta ? sa->predictor : sa->encoder, model_path, &err))) {
@@ -805,8 +848,13 @@ static int cmd_stylize (int argc, char **argv)
   if (!parse_stylize_options (argc, argv, &options, &sa))
     return EXIT_USAGE;
   bool styled = sa.style || sa.style2 || sa.predictor || sa.encoder || sa.mix_set;
-  if (styled && (!sa.style || !sa.predictor == !sa.encoder)) {
-    report ("a style needs --style and one of --style-predictor (Magenta) or --style-encoder (AdaIN)");
+  if (styled && (!sa.style || (sa.predictor && sa.encoder))) {
+    report ("a style needs --style and at most one of --style-predictor (Magenta) or "
+            "--style-encoder (AdaIN)");
+    return EXIT_USAGE;
+  }
+  if (sa.style2 && !sa.predictor && !sa.encoder) {
+    report ("--style2 needs a style pack (--style-predictor or --style-encoder)");
     return EXIT_USAGE;
   }
   if (!sa.style2 != !sa.mix_set) {
@@ -841,6 +889,10 @@ static int cmd_stylize (int argc, char **argv)
   }
   impasto_style_free (styler.style);
   impasto_pack_free (styler.pack);
+  if (styler.style_owned)
+    free (styler.style_image.data_u8);
+  if (styler.style_pixbuf)
+    g_object_unref (styler.style_pixbuf);
   return ok ? EXIT_SUCCESS : EXIT_RUNTIME;
 }
 

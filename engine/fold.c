@@ -582,6 +582,57 @@ static ImpastoStatus fold_conv (ImpGraph *g, const ImpNode *n, ImpastoError *err
   return IMPASTO_OK;
 }
 
+/* ReduceProd over every axis, or the axes of the attribute (the unbiased-variance count N of
+ * AdaIN written as ONNX primitives: a product of feature dimensions, known once shapes are). */
+static ImpastoStatus fold_reduce_prod (ImpGraph *g, const ImpNode *n, ImpastoError *err)
+{
+  const ImpTensor *x = input_tensor (g, n, 0);
+  if (!x || n->n_inputs > 1)
+    return IMPASTO_E_UNSUPPORTED;
+  bool reduce[IMP_MAX_RANK];
+  const ImpAttr *axes = imp_node_attr (n, "axes");
+  for (int d = 0; d < x->rank; d++)
+    reduce[d] = !axes;
+  for (int i = 0; axes && i < axes->n; i++) {
+    int64_t a = axes->ints[i] < 0 ? axes->ints[i] + x->rank : axes->ints[i];
+    if (axes->type != IMP_ATTR_INTS || a < 0 || a >= x->rank)
+      return bad (err, n, "an axis is out of range");
+    reduce[a] = true;
+  }
+  bool keep = imp_node_attr (n, "keepdims") ? imp_node_attr (n, "keepdims")->i != 0 : true;
+  int64_t od[IMP_MAX_RANK], ostr[IMP_MAX_RANK], kd[IMP_MAX_RANK];
+  int rank = 0;
+  for (int d = 0; d < x->rank; d++) {
+    kd[d] = reduce[d] ? 1 : x->dims[d];
+    if (!reduce[d] || keep)
+      od[rank++] = kd[d];
+  }
+  ImpTensor *out = new_output (g, n, 0, x->dtype, rank, od, err);
+  if (!out)
+    return err->code;
+  size_t count = imp_tensor_count (out), total = imp_tensor_count (x);
+  for (size_t o = 0; o < count; o++) {
+    if (x->dtype == IMP_DT_FLOAT)
+      ((float *) out->data)[o] = 1.0f;
+    else
+      ((int64_t *) out->data)[o] = 1;
+  }
+  strides_of (kd, x->rank, ostr);
+  for (size_t i = 0; i < total; i++) {
+    size_t rem = i, o = 0;
+    for (int d = x->rank - 1; d >= 0; d--) {
+      size_t idx = rem % (size_t) x->dims[d];
+      rem /= (size_t) x->dims[d];
+      o += reduce[d] ? 0 : idx * (size_t) ostr[d];
+    }
+    if (x->dtype == IMP_DT_FLOAT)
+      ((float *) out->data)[o] *= ((const float *) x->data)[i];
+    else
+      ((int64_t *) out->data)[o] = (int64_t) ((uint64_t) ((int64_t *) out->data)[o] * (uint64_t) elem_as_int (x, i));
+  }
+  return IMPASTO_OK;
+}
+
 ImpastoStatus imp_fold_node (ImpGraph *g, const ImpNode *n, ImpastoError *err)
 {
   const char *op = n->op_type;
@@ -601,6 +652,7 @@ ImpastoStatus imp_fold_node (ImpGraph *g, const ImpNode *n, ImpastoError *err)
   if (!strcmp (op, "Shape")) return fold_shape (g, n, err);
   if (!strcmp (op, "Identity")) return fold_identity (g, n, err);
   if (!strcmp (op, "Conv")) return fold_conv (g, n, err);
+  if (!strcmp (op, "ReduceProd")) return fold_reduce_prod (g, n, err);
   if (!strcmp (op, "Add")) return fold_arith (g, n, '+', err);
   if (!strcmp (op, "Sub")) return fold_arith (g, n, '-', err);
   if (!strcmp (op, "Mul")) return fold_arith (g, n, '*', err);

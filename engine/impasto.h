@@ -40,7 +40,8 @@ typedef struct ImpastoModel ImpastoModel;
 ImpastoModel *impasto_model_load (const char *path, ImpastoError *err);
 void impasto_model_free (ImpastoModel *model);
 
-/* A value for a named graph input: float32, row-major, dims[0..rank). */
+/* A value for a named graph input: float32, row-major, dims[0..rank); data NULL gives only the
+ * input's shape (impasto_stylize_images). */
 typedef struct {
   const char *name;
   int rank;
@@ -108,6 +109,18 @@ typedef struct {
  * Alpha is copied unchanged; gray input is stylised as RGB and converted back to gray. */
 ImpastoStatus impasto_stylize (ImpastoModel *model, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *options, ImpastoError *err);
+
+/* A model with several image inputs (e.g. AdaIN as one graph with `content` and `style`):
+ * images[k] feeds the input names[k] (names NULL: the model's inputs in order).  images[0] is
+ * the content: reflected on the bottom and right to a multiple of `multiple` (0: none), the
+ * result cropped back into out; the others go in at their own size.  The model is loaded and
+ * prepared for these sizes on each call (its shape arithmetic folds then).  Pixel values 0..1
+ * map to range_lo..range_hi in the model (equal: from its metadata or last op, as
+ * impasto_model_load).  Runs whole. */
+ImpastoStatus impasto_stylize_images (const char *path, int n, const char *const *names,
+                                      const ImpastoImage *const *images, float range_lo,
+                                      float range_hi, int multiple, ImpastoImage *out,
+                                      const ImpastoOptions *options, ImpastoError *err);
 
 /* ---- arbitrary style: any image is the style ------------------------------------------------ */
 

@@ -95,6 +95,7 @@ typedef enum {
   IMP_UNARY_SIGMOID,
   IMP_UNARY_TANH,
   IMP_UNARY_CLIP,       /* alpha = min, beta = max */
+  IMP_UNARY_SQRT,
 } ImpUnaryOp;
 
 /* y[i] = op(x[i]); y may equal x. */
@@ -140,6 +141,9 @@ void imp_resize_nearest (int c, int h, int w, const float *x, int oh, int ow, fl
 
 /* GlobalAveragePool: x [c, hw] -> y [c]. */
 void imp_global_avgpool_ref (int c, size_t hw, const float *x, float *y);
+
+/* Mean over the axes marked in reduce: x has dims[0..rank), y the same with those axes 1. */
+void imp_reduce_mean_ref (int rank, const int64_t *dims, const bool *reduce, const float *x, float *y);
 
 /* 2-D max pooling window: kernel, strides, pads (t, l, b, r), ceil_mode (ONNX MaxPool). */
 typedef struct { int kh, kw, sh, sw, pt, pl, pb, pr; bool ceil_mode; } ImpPoolShape;

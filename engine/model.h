@@ -39,6 +39,8 @@ typedef struct {
              ImpNearestMode nearest; } resize;
     struct { int axis; } concat;
     struct { ImpPoolShape shape; } maxpool;
+    struct { int count; int axes[8]; bool keepdims; } reduce;
+    struct { int rank; int64_t dims[IMP_MAX_RANK]; } reshape;
   } u;
 } ImpStep;
 
@@ -47,6 +49,8 @@ struct ImpastoModel {
   ImpStep *steps;
   int n_steps;
   int input;          /* the image input value */
+  int n_inputs;       /* runtime inputs: graph->inputs[0..n_inputs), input among them */
+  bool static_shapes; /* every input's shape was given at load: prepare records value shapes */
   int output;         /* the image output value */
   int n_params;       /* parameter count for describe */
   /* Mapping between image values 0..1 and the model's input/output domain:
@@ -82,6 +86,11 @@ ImpastoStatus imp_fold_node (ImpGraph *graph, const ImpNode *node, ImpastoError 
 typedef bool (*ImpProgressCb) (double fraction, void *user);
 ImpastoStatus imp_model_exec (ImpastoModel *model, const ImpTensor *input, ImpTensor *out,
                               ImpProgressCb progress, void *progress_data, ImpastoError *err);
+
+/* exec.c: the same with every runtime input given (values[k] is the graph value inputs[k] feeds). */
+ImpastoStatus imp_model_exec_inputs (ImpastoModel *model, int n, const int *values,
+                                     const ImpTensor *inputs, ImpTensor *out, ImpProgressCb progress,
+                                     void *progress_data, ImpastoError *err);
 
 /* exec.c: infer the shape of every value for an input of in_dims [N, C, H, W]; shapes has one
  * entry per graph value (dims only, data NULL).  Checks every dimension against limits; with

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define STYLE_MIN_SIDE 8
-#define STYLE_MAX_PIXELS ((size_t) 1 << 28)
+#define STYLE_MAX_PIXELS ((size_t) 1 << 26) /* 67 MP: far beyond what the style needs */
 #define MAGENTA_SIDE 256   /* the predictor's trained input: short side 256, centre crop */
 #define ADAIN_MAX_SHORT 512
 #define ADAIN_MAX_LONG 4096

@@ -6,8 +6,8 @@ against ONNX Runtime running the same networks with the documented pre/post-proc
     python3 tests/test_style.py BUILD/cli/impasto
 
 Magenta (predictor + transfer, $IMPASTO_SHARED/models-magenta) and AdaIN (the encoder/decoder
-pair of $IMPASTO_SHARED/models-arch, and the one-graph form with `content` and `style` inputs as
-a second reference): PSNR >= 50 dB and max |diff| <= 2 of 255 against ORT; the Magenta reference
+pair of $IMPASTO_SHARED/models-arch through the engine's own AdaIN, and the one-graph form with
+`content` and `style` inputs through the generic multi-input path): PSNR >= 50 dB and max |diff| <= 2 of 255 against ORT; the Magenta reference
 outputs in ref/; strength and mix end points; a batch (-o OUTDIR) equal to single runs byte for
 byte; banded equal to whole; clear errors for bad style images and incomplete packs.
 
@@ -318,6 +318,28 @@ def test_adain(tmp):
           and same_bytes(os.path.join(outdir, "odd.png"), os.path.join(tmp, "a-odd.png")))
 
 
+def test_adain_one_graph(tmp):
+    """The one-graph form: two runtime image inputs bound by name, its AdaIN written as ONNX
+    primitives (ReduceMean, Sub, Mul, Div, Sqrt, the Shape/Gather/ReduceProd count folded once the
+    sizes are known) run by the engine's generic multi-input path."""
+    content = load_image(KODIM23)[..., :3]
+    wave = os.path.join(REF, "style_wave_256.png")
+    monet = os.path.join(STYLES, "monet.jpg")  # 401x400: odd sizes through the ceil-mode pools
+    for style in (wave, monet):
+        got = stylize(KODIM23, os.path.join(tmp, "one.png"), ADAIN_ONE, "--style", style,
+                      "--range", "0,1", "--multiple", "8")
+        want = to_u8(run(ADAIN_ONE, content=planar(content), style=planar(load_image(style))),
+                     *content.shape[:2])
+        check_close(f"adain one graph: {os.path.basename(style)} vs ORT", got, want)
+    small = content[:203, :301]
+    odd = os.path.join(tmp, "odd.png")
+    save_image(small, odd)
+    got = stylize(odd, os.path.join(tmp, "one-odd.png"), ADAIN_ONE, "--style", wave, "--range", "0,1",
+                  "--multiple", "8")
+    want = to_u8(run(ADAIN_ONE, content=pad_to(planar(small), 8), style=planar(load_image(wave))), 203, 301)
+    check_close("adain one graph: 301x203 content vs ORT (padded to a multiple of 8)", got, want)
+
+
 def test_errors(tmp):
     mag = [TRANSFER, "--style-predictor", PREDICT]
     ada = [DECODER, "--style-encoder", ENCODER]
@@ -346,9 +368,13 @@ def test_errors(tmp):
                  "--style-encoder", gone], "encoder: ", tmp)
     expect_error("error: a transfer net that is not one", [DECODER, "--style", tiny, *mag[1:]],
                  "not a Magenta transfer net", tmp)
-    r = cli(TRANSFER, KODIM23, os.path.join(tmp, "x.png"), "--style", tiny)
-    check("error: --style without a pack partner is a usage error",
-          r.returncode == 2 and "--style-predictor" in r.stderr, r.stderr.strip())
+    r = cli(TRANSFER, KODIM23, os.path.join(tmp, "x.png"), "--style", tiny, "--style-predictor",
+            PREDICT, "--style-encoder", ENCODER)
+    check("error: a predictor and an encoder together is a usage error",
+          r.returncode == 2 and "at most one of --style-predictor" in r.stderr, r.stderr.strip())
+    r = cli(ADAIN_ONE, KODIM23, os.path.join(tmp, "x.png"), "--style", tiny, "--style2", tiny, "--mix", "0.5")
+    check("error: --style2 without a style pack is a usage error",
+          r.returncode == 2 and "--style2 needs a style pack" in r.stderr, r.stderr.strip())
     r = subprocess.run([CLI, "stylize", TRANSFER, KODIM23, os.path.join(tmp, "x.png")], capture_output=True, text=True)
     check("error: a two-input model without a style says how to bind it",
           r.returncode == 1 and "2 runtime inputs" in r.stderr, r.stderr.strip())
@@ -367,6 +393,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_magenta(tmp)
         test_adain(tmp)
+        test_adain_one_graph(tmp)
         test_errors(tmp)
     return summary()
 
