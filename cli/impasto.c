@@ -16,6 +16,9 @@
  */
 #include "impasto.h"
 #include "png_write.h"
+#ifdef IMPASTO_HAVE_MODELS_INSTALL
+#include "models_install.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -449,6 +452,7 @@ static void print_usage (FILE *f)
   fputs ("Usage:\n"
          "  impasto stylize MODEL INPUT OUTPUT [OPTIONS]   stylise INPUT into OUTPUT (.png, .jpg)\n"
          "  impasto info MODEL                             describe an ONNX style model\n"
+         "  impasto models catalogue|install|remove ...    get more styles (impasto models --help)\n"
          "  impasto --help | --version\n"
          "\n"
          "Options for stylize:\n"
@@ -916,6 +920,14 @@ int main (int argc, char **argv)
     return cmd_stylize (argc - 1, argv + 1);
   if (strcmp (cmd, "info") == 0)
     return cmd_info (argc - 1, argv + 1);
+  if (strcmp (cmd, "models") == 0) {
+#ifdef IMPASTO_HAVE_MODELS_INSTALL
+    return impasto_models_command (argc - 1, argv + 1);
+#else
+    report ("this impasto was built without libcurl/json-glib: 'models' is not available");
+    return EXIT_RUNTIME;
+#endif
+  }
   report ("unknown command '%s' (see impasto --help)", cmd);
   return EXIT_USAGE;
 }
