@@ -16,6 +16,9 @@
  */
 #include "impasto.h"
 #include "png_write.h"
+#ifdef IMPASTO_HAVE_JSON
+#include <json-glib/json-glib.h>
+#endif
 #ifdef IMPASTO_HAVE_MODELS_INSTALL
 #include "models_install.h"
 #endif
@@ -838,6 +841,74 @@ static char *batch_output (const char *dir, const char *input)
   return path;
 }
 
+static int stylize_command (int argc, char **argv, ImpastoOptions *o, StyleArgs *sap,
+                            const char *model);
+
+/* The networks of a pack sidecar NAME.json, paths made relative to its folder. */
+typedef struct {
+  char *model, *predictor, *encoder; /* g_free */
+} PackFiles;
+
+#ifdef IMPASTO_HAVE_JSON
+/* networks.KEY of sidecar o, beside the sidecar; NULL after reporting when absent. */
+static char *pack_network (JsonObject *networks, const char *key, const char *path)
+{
+  const char *rel = networks && json_object_has_member (networks, key)
+                  ? json_object_get_string_member_with_default (networks, key, NULL) : NULL;
+  if (!rel || !rel[0]) {
+    report ("%s: the pack has no \"%s\" network (\"networks\": {\"%s\": FILE.onnx, ...})", path, key, key);
+    return NULL;
+  }
+  char *dir = g_path_get_dirname (path);
+  char *full = g_path_is_absolute (rel) ? g_strdup (rel) : g_build_filename (dir, rel, NULL);
+  g_free (dir);
+  return full;
+}
+
+/* MODEL given as a NAME.json pack: "family" magenta (networks predictor + transfer) or adain
+ * (encoder + decoder, or one graph "model" with "range" and "multiple").  False after reporting. */
+static bool pack_read (const char *path, StyleArgs *sa, PackFiles *pf)
+{
+  GError *gerr = NULL;
+  JsonParser *parser = json_parser_new ();
+  bool ok = json_parser_load_from_file (parser, path, &gerr);
+  JsonNode *root = ok ? json_parser_get_root (parser) : NULL;
+  if (!ok || !root || !JSON_NODE_HOLDS_OBJECT (root)) {
+    report ("%s: not a model sidecar: %s", path, gerr ? gerr->message : "not a JSON object");
+    g_clear_error (&gerr);
+    g_object_unref (parser);
+    return false;
+  }
+  JsonObject *o = json_node_get_object (root);
+  const char *family = json_object_get_string_member_with_default (o, "family", "fast");
+  JsonObject *networks = json_object_has_member (o, "networks")
+                       ? json_object_get_object_member (o, "networks") : NULL;
+  JsonArray *range = json_object_has_member (o, "range") ? json_object_get_array_member (o, "range") : NULL;
+  if (range && json_array_get_length (range) == 2) {
+    sa->range_lo = (float) json_array_get_double_element (range, 0);
+    sa->range_hi = (float) json_array_get_double_element (range, 1);
+  }
+  int64_t mult = json_object_get_int_member_with_default (o, "multiple", 0);
+  if (mult >= 1 && mult <= 1024)
+    sa->multiple = (int) mult;
+  if (!strcmp (family, "magenta")) {
+    ok = (pf->predictor = pack_network (networks, "predictor", path))
+      && (pf->model = pack_network (networks, "transfer", path));
+    sa->predictor = pf->predictor;
+  } else if (!strcmp (family, "adain") && networks && json_object_has_member (networks, "model")) {
+    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+  } else if (!strcmp (family, "adain")) {
+    ok = (pf->encoder = pack_network (networks, "encoder", path))
+      && (pf->model = pack_network (networks, "decoder", path));
+    sa->encoder = pf->encoder;
+  } else {
+    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+  }
+  g_object_unref (parser);
+  return ok;
+}
+#endif
+
 static int cmd_stylize (int argc, char **argv)
 {
   ImpastoOptions options;
@@ -851,6 +922,35 @@ static int cmd_stylize (int argc, char **argv)
   StyleArgs sa = { 0 };
   if (!parse_stylize_options (argc, argv, &options, &sa))
     return EXIT_USAGE;
+  PackFiles pf = { NULL };
+  if (optind < argc && g_str_has_suffix (argv[optind], ".json")) {
+#ifdef IMPASTO_HAVE_JSON
+    if (sa.predictor || sa.encoder) {
+      report ("a pack sidecar names its networks: drop --style-predictor / --style-encoder");
+      return EXIT_USAGE;
+    }
+    if (!pack_read (argv[optind], &sa, &pf)) {
+      g_free (pf.model), g_free (pf.predictor), g_free (pf.encoder);
+      return EXIT_RUNTIME;
+    }
+#else
+    report ("%s: this impasto is built without json-glib and cannot read sidecars", argv[optind]);
+    return EXIT_RUNTIME;
+#endif
+  }
+  int status = stylize_command (argc, argv, &options, &sa, pf.model);
+  g_free (pf.model);
+  g_free (pf.predictor);
+  g_free (pf.encoder);
+  return status;
+}
+
+/* cmd_stylize once options and a pack sidecar are read; model: the sidecar's network or NULL. */
+static int stylize_command (int argc, char **argv, ImpastoOptions *o, StyleArgs *sap,
+                            const char *model)
+{
+  ImpastoOptions options = *o;
+  StyleArgs sa = *sap;
   bool styled = sa.style || sa.style2 || sa.predictor || sa.encoder || sa.mix_set;
   if (styled && (!sa.style || (sa.predictor && sa.encoder))) {
     report ("a style needs --style and at most one of --style-predictor (Magenta) or "
@@ -870,7 +970,7 @@ static int cmd_stylize (int argc, char **argv)
             "(see impasto --help)");
     return EXIT_USAGE;
   }
-  const char *model_path = argv[optind];
+  const char *model_path = model ? model : argv[optind];
   int n_inputs = sa.output_dir ? argc - optind - 1 : 1;
   char **inputs = argv + optind + 1;
   if (!sa.output_dir && format_from_name (argv[optind + 2]) == FORMAT_NONE) {

@@ -340,6 +340,40 @@ def test_adain_one_graph(tmp):
     check_close("adain one graph: 301x203 content vs ORT (padded to a multiple of 8)", got, want)
 
 
+def write_pack(tmp, name, family, networks, **extra):
+    import json
+    path = os.path.join(tmp, name + ".json")
+    with open(path, "w") as f:
+        json.dump({"name": name, "family": family, "networks": networks, **extra}, f)
+    return path
+
+
+def test_packs(tmp):
+    """A pack sidecar NAME.json given as MODEL loads the two networks as one model."""
+    wave = os.path.join(REF, "style_wave_256.png")
+    mag = write_pack(tmp, "magenta", "magenta", {"predictor": PREDICT, "transfer": TRANSFER},
+                     range=[0, 1], multiple=4)
+    ada = write_pack(tmp, "adain", "adain", {"encoder": ENCODER, "decoder": DECODER}, range=[0, 1], multiple=8)
+    one = write_pack(tmp, "adain-one", "adain", {"model": ADAIN_ONE}, range=[0, 1], multiple=8)
+    for pack, args, name in ((mag, [TRANSFER, "--style-predictor", PREDICT], "magenta"),
+                             (ada, [DECODER, "--style-encoder", ENCODER], "adain pair"),
+                             (one, [ADAIN_ONE, "--range", "0,1", "--multiple", "8"], "adain one graph")):
+        a, b = os.path.join(tmp, "pack-a.png"), os.path.join(tmp, "pack-b.png")
+        stylize(KODIM23, a, pack, "--style", wave)
+        stylize(KODIM23, b, args[0], "--style", wave, *args[1:])
+        check(f"pack sidecar ({name}) equals the networks given on the command line",
+              os.path.exists(a) and os.path.exists(b) and same_bytes(a, b))
+    half = write_pack(tmp, "half", "magenta", {"predictor": PREDICT})
+    expect_error("error: a Magenta pack sidecar without its transfer net", [half, "--style", wave],
+                 'the pack has no "transfer" network', tmp)
+    half = write_pack(tmp, "half-adain", "adain", {"decoder": DECODER})
+    expect_error("error: an AdaIN pack sidecar without its encoder", [half, "--style", wave],
+                 'the pack has no "encoder" network', tmp)
+    gone = write_pack(tmp, "gone", "adain", {"encoder": "missing-encoder.onnx", "decoder": DECODER})
+    expect_error("error: an AdaIN pack sidecar naming a missing file", [gone, "--style", wave],
+                 "encoder: " + os.path.join(tmp, "missing-encoder.onnx"), tmp)
+
+
 def test_errors(tmp):
     mag = [TRANSFER, "--style-predictor", PREDICT]
     ada = [DECODER, "--style-encoder", ENCODER]
@@ -394,6 +428,7 @@ def main():
         test_magenta(tmp)
         test_adain(tmp)
         test_adain_one_graph(tmp)
+        test_packs(tmp)
         test_errors(tmp)
     return summary()
 
