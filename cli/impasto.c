@@ -922,7 +922,7 @@ static int cmd_stylize (int argc, char **argv)
   StyleArgs sa = { 0 };
   if (!parse_stylize_options (argc, argv, &options, &sa))
     return EXIT_USAGE;
-  PackFiles pf = { NULL };
+  PackFiles pf = { 0 };
   if (optind < argc && g_str_has_suffix (argv[optind], ".json")) {
 #ifdef IMPASTO_HAVE_JSON
     if (sa.predictor || sa.encoder) {
