@@ -3,6 +3,8 @@
  * A model is a file NAME.onnx.  Next to it may lie NAME.json (an object) or NAME.ini (GKeyFile with a
  * [style] group); both know the keys name, description, license (or licence), author and thumbnail
  * (a PNG path, relative to the model's folder).  In NAME.ini the keys may be localised (name[de]=…).
+ * An arbitrary-style pack says "family": "magenta" or "adain" and, in "networks", the style
+ * predictor ("predictor") or encoder ("encoder") beside NAME.onnx (the transfer net / decoder).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,6 +28,8 @@ style_free (gpointer data)
   g_free (style->license);
   g_free (style->author);
   g_free (style->thumbnail);
+  g_free (style->family);
+  g_free (style->style_net);
   g_free (style);
 }
 
@@ -106,6 +110,32 @@ json_string_member (JsonObject *object, const gchar *key)
   return g_strdup (json_node_get_string (node));
 }
 
+/* family and the pack's style network (relative to the sidecar's folder). */
+static void
+read_pack (ImpastoStyle *style, JsonObject *object, const gchar *file)
+{
+  gchar *family = json_string_member (object, "family");
+  if (g_strcmp0 (family, "magenta") != 0 && g_strcmp0 (family, "adain") != 0)
+    {
+      g_free (family);
+      return;
+    }
+  set_field (&style->family, family);
+  JsonNode *node = json_object_get_member (object, "networks");
+  JsonObject *networks = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  gchar *net = networks != NULL ? json_string_member (networks, g_strcmp0 (family, "magenta") == 0
+                                                                  ? "predictor" : "encoder") : NULL;
+  if (net != NULL && !g_path_is_absolute (net))
+    {
+      gchar *dir = g_path_get_dirname (file);
+      gchar *full = g_build_filename (dir, net, NULL);
+      g_free (dir);
+      g_free (net);
+      net = full;
+    }
+  set_field (&style->style_net, net); /* NULL: the run says the pack is incomplete */
+}
+
 static gboolean
 read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
 {
@@ -124,6 +154,7 @@ read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
           set_field (&style->license, json_string_member (object, "license"));
           set_field (&style->author, json_string_member (object, "author"));
           set_field (thumbnail, json_string_member (object, "thumbnail"));
+          read_pack (style, object, file);
           ok = TRUE;
         }
     }

@@ -18,6 +18,9 @@ typedef struct {
   gchar *license;     /* may be NULL */
   gchar *author;      /* may be NULL */
   gchar *thumbnail;   /* absolute path of a PNG, or NULL */
+  gchar *family;      /* sidecar "family": "magenta" or "adain" take a style image; NULL: fast */
+  gchar *style_net;   /* the pack's other network ("networks": "predictor" / "encoder"),
+                         absolute; path is then the transfer net / decoder */
 } ImpastoStyle;
 
 typedef struct {

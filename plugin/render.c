@@ -8,6 +8,8 @@
  */
 #include "render.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
+
 #include "i18n.h"
 
 #include <math.h>
@@ -111,6 +113,8 @@ impasto_job_free (ImpastoJob *job)
     g_thread_join (job->thread);
   if (job->owns_model)
     impasto_model_free (job->model);
+  impasto_style_free (job->style);
+  impasto_pack_free (job->pack);
   g_free (job->in.data);
   g_free (job->in.data_u8);
   g_free (job->out.data);
@@ -199,6 +203,35 @@ blend_with_source (const ImpastoImage *in, ImpastoImage *out, gdouble strength)
     }
 }
 
+/* The pack and the (mixed) style of an arbitrary-style job, made once. */
+static ImpastoStatus
+pack_prepare (ImpastoJob *job)
+{
+  const ImpastoParams *p = &job->params;
+  if (job->style != NULL)
+    return IMPASTO_OK;
+  if (p->style_net == NULL || p->style == NULL)
+    {
+      job->error.code = IMPASTO_E_ARGUMENT;
+      g_snprintf (job->error.message, sizeof job->error.message, "%s",
+                  p->style == NULL ? "this style takes a style image (style-file or style-layer)"
+                                   : "the pack's sidecar names no predictor / encoder network");
+      return job->error.code;
+    }
+  if (job->pack == NULL
+      && !(job->pack = impasto_pack_load (p->family, p->style_net, job->model_path, &job->error)))
+    return job->error.code;
+  ImpastoStyleDesc *a = impasto_style_new_from_image (job->pack, p->style, NULL, &job->error);
+  ImpastoStyleDesc *b = a && p->style2 ? impasto_style_new_from_image (job->pack, p->style2, NULL, &job->error) : NULL;
+  if (a && p->style2 && b)
+    job->style = impasto_style_mix (a, b, (float) p->mix, &job->error);
+  else if (a && !p->style2)
+    job->style = g_steal_pointer (&a);
+  impasto_style_free (a);
+  impasto_style_free (b);
+  return job->style != NULL ? IMPASTO_OK : job->error.code;
+}
+
 static ImpastoStatus
 engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble strength)
 {
@@ -211,6 +244,12 @@ engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble 
   options.progress_data = job;
   /* The preview's crops are normalised with their own statistics here; the engine's whole-image
    * statistics (issue 12) replace this one call for preview jobs. */
+  if (job->params.family != 0)
+    {
+      /* strength goes into the features: the job blends nothing afterwards (stylize_scaled) */
+      ImpastoStatus st = pack_prepare (job);
+      return st ? st : impasto_stylize_with_style (job->pack, job->style, in, out, &options, &job->error);
+    }
   return impasto_stylize (job->model, in, out, &options, &job->error);
 }
 
@@ -238,11 +277,12 @@ stylize_scaled (ImpastoJob *job)
   else
     {
       resample (&job->in, &small_in);
-      status = engine_run (job, &small_in, &small_out, 1.0);
+      gboolean pack = job->params.family != 0; /* strength in feature space */
+      status = engine_run (job, &small_in, &small_out, pack ? job->params.strength : 1.0);
       if (status == IMPASTO_OK)
         {
           resample (&small_out, &job->out);
-          blend_with_source (&job->in, &job->out, job->params.strength);
+          blend_with_source (&job->in, &job->out, pack ? 1.0 : job->params.strength);
         }
     }
   g_free (small_in.data);
@@ -267,12 +307,12 @@ impasto_job_run (ImpastoJob *job)
         g_idle_add (job_done_idle, job);
       return;
     }
-  if (job->model == NULL)
+  if (job->model == NULL && job->params.family == 0)
     {
       job->model = impasto_model_load (job->model_path, &job->error);
       job->owns_model = (job->model != NULL);
     }
-  if (job->model == NULL)
+  if (job->model == NULL && job->params.family == 0)
     job->status = job->error.code != IMPASTO_OK ? job->error.code : IMPASTO_E_IO;
   else if (g_atomic_int_get (&job->cancelled))
     job->status = IMPASTO_E_CANCELLED;
@@ -323,6 +363,53 @@ impasto_job_steal_model (ImpastoJob *job)
 }
 
 /* ---------------------------------------------------------------- GEGL I/O */
+
+gboolean
+impasto_read_style_file (GFile *file, ImpastoImage *image, GError **error)
+{
+  gchar *path = g_file_get_path (file);
+  GError *gerr = NULL;
+  GdkPixbuf *raw = path != NULL ? gdk_pixbuf_new_from_file (path, &gerr) : NULL;
+  GdkPixbuf *pixbuf = raw != NULL ? gdk_pixbuf_apply_embedded_orientation (raw) : NULL;
+  g_clear_object (&raw);
+  gboolean ok = pixbuf != NULL && gdk_pixbuf_get_bits_per_sample (pixbuf) == 8
+             && gdk_pixbuf_get_colorspace (pixbuf) == GDK_COLORSPACE_RGB;
+  if (ok)
+    {
+      gint w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
+      gint n = gdk_pixbuf_get_n_channels (pixbuf), rs = gdk_pixbuf_get_rowstride (pixbuf);
+      ok = image_alloc (image, w, h, n, TRUE);
+      const guint8 *src = gdk_pixbuf_read_pixels (pixbuf);
+      for (gint y = 0; ok && y < h; y++)
+        memcpy (image->data_u8 + (gsize) y * image->stride, src + (gsize) y * (gsize) rs, (gsize) w * (gsize) n);
+      if (!ok)
+        set_out_of_memory (error, w, h);
+    }
+  else
+    {
+      gchar *name = g_file_get_parse_name (file);
+      g_set_error (error, IMPASTO_PLUGIN_ERROR, 0, _("Cannot read the style image %s: %s"), name,
+                   gerr != NULL ? gerr->message : _("not an 8-bit RGB picture"));
+      g_free (name);
+    }
+  g_clear_error (&gerr);
+  g_clear_object (&pixbuf);
+  g_free (path);
+  return ok;
+}
+
+gboolean
+impasto_read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **error)
+{
+  gint w = gimp_drawable_get_width (drawable), h = gimp_drawable_get_height (drawable);
+  if (!image_alloc (image, w, h, impasto_drawable_channels (drawable), TRUE))
+    {
+      set_out_of_memory (error, w, h);
+      return FALSE;
+    }
+  impasto_read_pixels (drawable, 0, 0, 1.0, FALSE, image);
+  return TRUE;
+}
 
 gint
 impasto_drawable_channels (GimpDrawable *drawable)

@@ -21,6 +21,13 @@ typedef struct {
   gint     tile_size;
   gdouble  stroke_size; /* 1: the network sees the pixels as they are; 2: at half size (strokes
                          * twice as big); 0.5: at double size */
+  /* Arbitrary-style packs (family set): the other network, the style image(s) and the mix
+   * weight of the second (borrowed for the job's life); strength then works on the features. */
+  gint                family;    /* ImpastoFamily, 0: a fast net */
+  const gchar        *style_net;
+  const ImpastoImage *style;
+  const ImpastoImage *style2;    /* or NULL */
+  gdouble             mix;
 } ImpastoParams;
 
 /* Network pixels per image pixel for a stroke size, clamped so that the network never sees fewer
@@ -37,6 +44,8 @@ struct ImpastoJob {
   gchar        *model_path;
   ImpastoModel *model;       /* NULL: the worker loads model_path (the job then owns it) */
   gboolean      owns_model;
+  ImpastoPack      *pack;   /* arbitrary style (params.family): made by the worker, owned */
+  ImpastoStyleDesc *style;
   ImpastoImage  in;          /* owned pixels */
   ImpastoImage  out;         /* owned pixels, same shape as in */
   ImpastoParams params;
@@ -98,6 +107,11 @@ const Babl *impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha
  * size is that of the reduced region).  Main thread only. */
 void impasto_read_pixels (GimpDrawable *drawable, gdouble x, gdouble y, gdouble scale,
                           gboolean native, const ImpastoImage *image);
+
+/* A style image, 8-bit RGB(A) (data_u8: g_free), from a file (gdk-pixbuf) or a drawable.  FALSE
+ * with error set when it cannot be read. */
+gboolean impasto_read_style_file (GFile *file, ImpastoImage *image, GError **error);
+gboolean impasto_read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **error);
 
 /* Why a drawable cannot be stylised (INDEXED images), or NULL.  g_free() it. */
 gchar *impasto_drawable_refusal (GimpDrawable *drawable);

@@ -279,7 +279,7 @@ start_preview (PreviewState *state)
       return;
     }
 
-  ImpastoParams params;
+  ImpastoParams params = { 0 };
   g_object_get (state->config, "strength", &params.strength, "preserve-colors",
                 &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
                 &params.stroke_size, NULL);
