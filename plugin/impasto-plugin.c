@@ -135,12 +135,9 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
 
   gchar *model_id = NULL;
   ImpastoParams params = { 0 };
-  GFile *style_file = NULL, *style2_file = NULL;
-  GimpDrawable *style_layer = NULL;
   g_object_get (config, "model", &model_id, "strength", &params.strength, "preserve-colors",
                 &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
-                &params.stroke_size, "style-file", &style_file, "style-layer", &style_layer,
-                "style2-file", &style2_file, "mix", &params.mix, NULL);
+                &params.stroke_size, NULL);
 
   const ImpastoStyle *style = impasto_style_list_find (styles, model_id);
   if (style == NULL)
@@ -151,41 +148,14 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       return run_error (procedure, GIMP_PDB_CALLING_ERROR, error);
     }
 
-  /* Arbitrary style: the style image from a layer or a file (read once, for the whole run). */
+  gchar *title = g_strdup_printf (_("Style transfer: %s"), style->name);
+  gimp_progress_init (title);
+  gchar *layer_name = g_strdup_printf (_("%s (Impasto)"), style->name);
   GError *error = NULL;
-  ImpastoImage style_image = { 0 }, style2_image = { 0 };
-  if (style->family != NULL)
-    {
-      params.family = g_strcmp0 (style->family, "magenta") == 0 ? IMPASTO_FAMILY_MAGENTA
-                                                                 : IMPASTO_FAMILY_ADAIN;
-      params.style_net = style->style_net;
-      if (style_layer != NULL ? impasto_read_style_layer (style_layer, &style_image, &error)
-          : style_file != NULL ? impasto_read_style_file (style_file, &style_image, &error)
-          : (g_set_error (&error, IMPASTO_PLUGIN_ERROR, 0,
-                          _("The style %s takes a style image: give style-file or style-layer."),
-                          style->name), FALSE))
-        params.style = &style_image;
-      if (error == NULL && style2_file != NULL
-          && impasto_read_style_file (style2_file, &style2_image, &error))
-        params.style2 = &style2_image;
-    }
-  g_clear_object (&style_file);
-  g_clear_object (&style2_file);
-  g_clear_object (&style_layer);
-
-  GimpLayer *layer = NULL;
-  if (error == NULL)
-    {
-      gchar *title = g_strdup_printf (_("Style transfer: %s"), style->name);
-      gimp_progress_init (title);
-      gchar *layer_name = g_strdup_printf (_("%s (Impasto)"), style->name);
-      layer = impasto_render_layer (image, GIMP_LAYER (drawable), style->path, layer_name, title,
-                                    &params, &error);
-      g_free (layer_name);
-      g_free (title);
-    }
-  g_free (style_image.data_u8);
-  g_free (style2_image.data_u8);
+  GimpLayer *layer = impasto_render_layer (image, GIMP_LAYER (drawable), style->path, layer_name,
+                                           title, &params, G_OBJECT (config), style, &error);
+  g_free (layer_name);
+  g_free (title);
   g_free (model_id);
   impasto_style_list_free (styles);
   if (layer == NULL)

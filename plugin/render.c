@@ -115,6 +115,8 @@ impasto_job_free (ImpastoJob *job)
     impasto_model_free (job->model);
   impasto_style_free (job->style);
   impasto_pack_free (job->pack);
+  g_free (job->style_image[0].data_u8);
+  g_free (job->style_image[1].data_u8);
   g_free (job->in.data);
   g_free (job->in.data_u8);
   g_free (job->out.data);
@@ -364,8 +366,8 @@ impasto_job_steal_model (ImpastoJob *job)
 
 /* ---------------------------------------------------------------- GEGL I/O */
 
-gboolean
-impasto_read_style_file (GFile *file, ImpastoImage *image, GError **error)
+static gboolean
+read_style_file (GFile *file, ImpastoImage *image, GError **error)
 {
   gchar *path = g_file_get_path (file);
   GError *gerr = NULL;
@@ -398,8 +400,8 @@ impasto_read_style_file (GFile *file, ImpastoImage *image, GError **error)
   return ok;
 }
 
-gboolean
-impasto_read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **error)
+static gboolean
+read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **error)
 {
   gint w = gimp_drawable_get_width (drawable), h = gimp_drawable_get_height (drawable);
   if (!image_alloc (image, w, h, impasto_drawable_channels (drawable), TRUE))
@@ -409,6 +411,37 @@ impasto_read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **
     }
   impasto_read_pixels (drawable, 0, 0, 1.0, FALSE, image);
   return TRUE;
+}
+
+gboolean
+impasto_job_read_style (ImpastoJob *job, GObject *config, const ImpastoStyle *style,
+                        GError **error)
+{
+  ImpastoParams *p = &job->params;
+  p->family = 0;
+  p->style = p->style2 = NULL;
+  if (style->family == NULL)
+    return TRUE;
+  GFile *file = NULL, *file2 = NULL;
+  GimpDrawable *layer = NULL;
+  g_object_get (config, "style-file", &file, "style-layer", &layer, "style2-file", &file2, "mix",
+                &p->mix, NULL);
+  p->family = g_strcmp0 (style->family, "magenta") == 0 ? IMPASTO_FAMILY_MAGENTA
+                                                        : IMPASTO_FAMILY_ADAIN;
+  p->style_net = style->style_net;
+  gboolean ok = layer != NULL ? read_style_layer (layer, &job->style_image[0], error)
+              : file != NULL  ? read_style_file (file, &job->style_image[0], error)
+              : (g_set_error (error, IMPASTO_PLUGIN_ERROR, 0,
+                              _("The style %s takes a style image: give style-file or style-layer."),
+                              style->name), FALSE);
+  if (ok)
+    p->style = &job->style_image[0];
+  if (ok && file2 != NULL && (ok = read_style_file (file2, &job->style_image[1], error)))
+    p->style2 = &job->style_image[1];
+  g_clear_object (&file);
+  g_clear_object (&file2);
+  g_clear_object (&layer);
+  return ok;
 }
 
 gint
@@ -614,7 +647,7 @@ write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gin
 GimpLayer *
 impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
                       const gchar *layer_name, const gchar *title, const ImpastoParams *params,
-                      GError **error)
+                      GObject *config, const ImpastoStyle *style, GError **error)
 {
   GimpDrawable *src = GIMP_DRAWABLE (source);
   gint x, y, w, h, off_x, off_y;
@@ -633,6 +666,11 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
                                      params, error);
   if (job == NULL)
     return NULL;
+  if (!impasto_job_read_style (job, config, style, error))
+    {
+      impasto_job_free (job);
+      return NULL;
+    }
   /* Strength 0 copies: the pixels travel in the layer's own space, untouched. */
   const gboolean native = params->strength <= 0.0;
   job->net_scale = impasto_net_scale (params, w, h);

@@ -9,6 +9,7 @@
 #include <libgimp/gimp.h>
 
 #include "impasto.h"
+#include "models.h"
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,7 @@ struct ImpastoJob {
   ImpastoModel *model;       /* NULL: the worker loads model_path (the job then owns it) */
   gboolean      owns_model;
   ImpastoPack      *pack;   /* arbitrary style (params.family): made by the worker, owned */
+  ImpastoImage      style_image[2]; /* what params.style / style2 point at, owned */
   ImpastoStyleDesc *style;
   ImpastoImage  in;          /* owned pixels */
   ImpastoImage  out;         /* owned pixels, same shape as in */
@@ -108,10 +110,13 @@ const Babl *impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha
 void impasto_read_pixels (GimpDrawable *drawable, gdouble x, gdouble y, gdouble scale,
                           gboolean native, const ImpastoImage *image);
 
-/* A style image, 8-bit RGB(A) (data_u8: g_free), from a file (gdk-pixbuf) or a drawable.  FALSE
- * with error set when it cannot be read. */
-gboolean impasto_read_style_file (GFile *file, ImpastoImage *image, GError **error);
-gboolean impasto_read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **error);
+/* The style images a procedure config names ("style-layer", else "style-file"; "style2-file" and
+ * "mix"), 8-bit (data_u8: g_free), into job->style_image[0..1], and params.family, style_net,
+ * style, style2 and mix set from them and the chosen style's sidecar (a fast net, family NULL:
+ * nothing is read).  FALSE with error set when an image cannot be read or a
+ * pack has none. */
+gboolean impasto_job_read_style (ImpastoJob *job, GObject *config, const ImpastoStyle *style,
+                                 GError **error);
 
 /* Why a drawable cannot be stylised (INDEXED images), or NULL.  g_free() it. */
 gchar *impasto_drawable_refusal (GimpDrawable *drawable);
@@ -122,7 +127,8 @@ gchar *impasto_drawable_refusal (GimpDrawable *drawable);
  * run in GIMP's progress bar. */
 GimpLayer *impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
                                  const gchar *layer_name, const gchar *title,
-                                 const ImpastoParams *params, GError **error);
+                                 const ImpastoParams *params, GObject *config,
+                                 const ImpastoStyle *style, GError **error);
 
 G_END_DECLS
 
