@@ -222,12 +222,12 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                     _("Arbitrary-style models (Magenta, AdaIN): the picture whose "
                                       "style is applied"),
                                     GIMP_FILE_CHOOSER_ACTION_OPEN, TRUE, NULL, G_PARAM_READWRITE);
-  gimp_procedure_add_drawable_argument (procedure, "style-layer", _("Style _layer"),
+  gimp_procedure_add_drawable_argument (procedure, "style-layer", _("S_tyle layer"),
                                         _("Arbitrary-style models: a layer (of any open image) "
                                           "whose picture is the style; takes precedence over "
                                           "style-file"),
                                         TRUE, G_PARAM_READWRITE);
-  gimp_procedure_add_file_argument (procedure, "style2-file", _("Second style image"),
+  gimp_procedure_add_file_argument (procedure, "style2-file", _("Secon_d style image"),
                                     _("Arbitrary-style models: a second style mixed in"),
                                     GIMP_FILE_CHOOSER_ACTION_OPEN, TRUE, NULL, G_PARAM_READWRITE);
   gimp_procedure_add_double_argument (procedure, "mix", _("_Mix"),
