@@ -218,11 +218,11 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                         "image scaled by 1 / stroke size (1: as the style was "
                                         "trained, 2: strokes twice as big, 0.5: half as big)"),
                                       0.25, 4.0, 1.0, G_PARAM_READWRITE);
-  gimp_procedure_add_file_argument (procedure, "style-file", _("Style _image"),
+  gimp_procedure_add_file_argument (procedure, "style-file", _("Style ima_ge"),
                                     _("Arbitrary-style models (Magenta, AdaIN): the picture whose "
                                       "style is applied"),
                                     GIMP_FILE_CHOOSER_ACTION_OPEN, TRUE, NULL, G_PARAM_READWRITE);
-  gimp_procedure_add_drawable_argument (procedure, "style-layer", _("S_tyle layer"),
+  gimp_procedure_add_drawable_argument (procedure, "style-layer", _("Layer _with the style"),
                                         _("Arbitrary-style models: a layer (of any open image) "
                                           "whose picture is the style; takes precedence over "
                                           "style-file"),
