@@ -232,6 +232,13 @@ def test_magenta(tmp):
     got = stylize(odd, os.path.join(tmp, "m-odd.png"), pack[0], "--style", starry, *pack[1:])
     check_close("magenta: 301x203 content vs ORT (padded by reflection)", got, magenta(content[:203, :301], v_starry))
 
+    # a tall narrow image runs transposed (weights and the bound style constants transposed)
+    tall = os.path.join(tmp, "tall.png")
+    save_image(np.ascontiguousarray(content[:, 300:322]), tall)
+    got = stylize(tall, os.path.join(tmp, "m-tall.png"), pack[0], "--style", starry, *pack[1:])
+    check_close("magenta: 22x512 content (runs transposed) vs ORT", got,
+                magenta(np.ascontiguousarray(content[:, 300:322]), v_starry))
+
     # strength in feature space: s * style + (1 - s) * content's own vector
     own = magenta_vector(content)
     for s in (0.0, 0.5):
