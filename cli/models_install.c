@@ -6,6 +6,7 @@
 #include "models_install.h"
 
 #include "impasto.h"
+#include "models.h"
 #include "png_write.h"
 
 #include <curl/curl.h>
@@ -51,7 +52,7 @@ entry_free (gpointer data)
   g_free (e->direction);
   g_free (e->description);
   g_free (e->author);
-  g_free (e->licence);
+  g_free (e->license);
   g_free (e->converter);
   if (e->files != NULL)
     g_ptr_array_unref (e->files);
@@ -111,7 +112,7 @@ parse_entry (JsonObject *o, GError **error)
   e->family = member_string (o, "family");
   e->description = member_string (o, "description");
   e->author = member_string (o, "author");
-  e->licence = member_string (o, "licence");
+  e->license = member_string (o, "license");
   e->converter = member_string (o, "converter");
   e->files = g_ptr_array_new_with_free_func (file_free);
 
@@ -158,8 +159,8 @@ parse_entry (JsonObject *o, GError **error)
     }
   if (e->display_name == NULL)
     e->display_name = g_strdup (e->name);
-  if (e->licence == NULL)
-    e->licence = g_strdup ("no licence stated");
+  if (e->license == NULL)
+    e->license = g_strdup ("no licence stated");
   return e;
 }
 
@@ -230,25 +231,6 @@ impasto_catalogue_find (GPtrArray *entries, const gchar *name)
 }
 
 /* ---- folders and names ---------------------------------------------------------------------- */
-
-gchar *
-impasto_models_user_folder (void)
-{
-  const gchar *gimp = g_getenv ("GIMP3_DIRECTORY");
-  gchar *profile;
-  if (gimp != NULL && *gimp != '\0')
-    profile = g_strdup (gimp);
-  else
-    {
-      const gchar *xdg = g_getenv ("XDG_CONFIG_HOME");
-      profile = (xdg != NULL && g_path_is_absolute (xdg))
-                    ? g_build_filename (xdg, "GIMP", "3.0", NULL)
-                    : g_build_filename (g_get_home_dir (), ".config", "GIMP", "3.0", NULL);
-    }
-  gchar *folder = g_build_filename (profile, "impasto", "models", NULL);
-  g_free (profile);
-  return folder;
-}
 
 /* Model names become file names: letters, digits, '.', '_', '-'; no leading '.'. */
 static gboolean
@@ -463,7 +445,7 @@ download (const ImpastoCatalogueFile *file, const gchar *dest, const ImpastoInst
 
 static gboolean
 run_converter (const gchar *converter, const gchar *out_dir, GPtrArray *inputs, GPtrArray *meta,
-               const ImpastoInstallOptions *options, GError **error)
+               const ImpastoInstallOptions *options, gchar **family, GError **error)
 {
   gchar *dir = options->converter_dir != NULL
                    ? g_strdup (options->converter_dir)
@@ -484,12 +466,12 @@ run_converter (const gchar *converter, const gchar *out_dir, GPtrArray *inputs, 
     }
   g_ptr_array_add (argv, NULL);
 
-  gchar *err_text = NULL;
+  gchar *out_text = NULL, *err_text = NULL;
   gint status = 0;
   GError *local = NULL;
   gboolean ok = FALSE;
-  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err_text, &status, &local))
+  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out_text, &err_text,
+                     &status, &local))
     {
       g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_CONVERT,
                    "cannot run the converter %s: %s", script, local->message);
@@ -507,7 +489,19 @@ run_converter (const gchar *converter, const gchar *out_dir, GPtrArray *inputs, 
                    "conversion failed: %s", *line ? line : "the converter exited with an error");
     }
   else
-    ok = TRUE;
+    {
+      /* "family FAMILY" when the converter knows it (e.g. what auto recognised) */
+      gchar **lines = g_strsplit (out_text, "\n", -1);
+      for (gchar **l = lines; *l != NULL; l++)
+        if (g_str_has_prefix (*l, "family "))
+          {
+            g_free (*family);
+            *family = g_strstrip (g_strdup (*l + strlen ("family ")));
+          }
+      g_strfreev (lines);
+      ok = TRUE;
+    }
+  g_free (out_text);
   g_free (err_text);
   g_ptr_array_unref (argv);
   g_free (script);
@@ -553,7 +547,7 @@ write_thumbnail (const gchar *model_path, const gchar *png_path, gchar **reason)
     {
       int fd = g_open (png_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       GError *local = NULL;
-      ok = fd >= 0 && impasto_png_write (fd, out, n, n, n * 3, 3, 1, &local);
+      ok = fd >= 0 && imp_png_write (fd, out, n, n, (size_t) n * 3, 3, 1, &local);
       if (fd >= 0)
         close (fd);
       if (!ok)
@@ -565,9 +559,13 @@ write_thumbnail (const gchar *model_path, const gchar *png_path, gchar **reason)
   return ok;
 }
 
+/* NAME.json in the format plugin/models.c reads: the catalogue's "sidecar" values (kind, direction,
+ * range, multiple) and name, description, license, author, family, thumbnail, and for a pack
+ * (roles not empty) "networks": ROLE -> NAME.d/ROLE.onnx.  "catalogue" and "sources" (with the
+ * sha256 of the bytes installed) record the provenance; the model module ignores them. */
 static gboolean
-write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *path, gboolean thumbnail,
-               gboolean parts, GError **error)
+write_sidecar (const ImpastoCatalogueEntry *e, const gchar *family, GPtrArray *hashes, const gchar *path,
+               gboolean thumbnail, GPtrArray *roles, GError **error)
 {
   JsonObject *o = NULL;
   if (e->sidecar_json != NULL)
@@ -583,11 +581,11 @@ write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *p
   json_object_set_string_member (o, "name", e->display_name);
   if (e->description != NULL)
     json_object_set_string_member (o, "description", e->description);
-  json_object_set_string_member (o, "licence", e->licence);
+  json_object_set_string_member (o, "license", e->license);
   if (e->author != NULL)
     json_object_set_string_member (o, "author", e->author);
-  if (e->family != NULL)
-    json_object_set_string_member (o, "family", e->family);
+  if (family != NULL)
+    json_object_set_string_member (o, "family", family);
   json_object_set_string_member (o, "catalogue", e->name);
   JsonArray *sources = json_array_new ();
   for (guint i = 0; i < e->files->len; i++)
@@ -606,11 +604,17 @@ write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *p
       json_object_set_string_member (o, "thumbnail", t);
       g_free (t);
     }
-  if (parts)
+  if (roles->len > 0)
     {
-      gchar *d = g_strconcat (e->name, ".d", NULL);
-      json_object_set_string_member (o, "parts", d);
-      g_free (d);
+      JsonObject *networks = json_object_new ();
+      for (guint i = 0; i < roles->len; i++)
+        {
+          const gchar *role = g_ptr_array_index (roles, i);
+          gchar *file = g_strdup_printf ("%s.d/%s.onnx", e->name, role);
+          json_object_set_string_member (networks, role, file);
+          g_free (file);
+        }
+      json_object_set_object_member (o, "networks", networks);
     }
   JsonNode *root = json_node_init_object (json_node_alloc (), o);
   JsonGenerator *gen = json_generator_new ();
@@ -624,6 +628,12 @@ write_sidecar (const ImpastoCatalogueEntry *e, GPtrArray *hashes, const gchar *p
 }
 
 /* ---- install / remove ----------------------------------------------------------------------- */
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar *const *) a, *(const gchar *const *) b);
+}
 
 static gboolean
 progress (const ImpastoInstallOptions *o, const gchar *stage, const gchar *detail)
@@ -657,7 +667,7 @@ adhoc_entry (const gchar *what, const ImpastoInstallOptions *o, GError **error)
   ImpastoCatalogueEntry *e = g_new0 (ImpastoCatalogueEntry, 1);
   e->name = o->name != NULL ? g_strdup (o->name) : name_from_location (what);
   e->display_name = g_strdup (e->name);
-  e->licence = g_strdup (is_url ? "unknown (installed from a URL)" : "unknown (installed from a file)");
+  e->license = g_strdup (is_url ? "unknown (installed from a URL)" : "unknown (installed from a file)");
   e->converter = g_strdup ("auto");
   e->files = g_ptr_array_new_with_free_func (file_free);
   ImpastoCatalogueFile *f = g_new0 (ImpastoCatalogueFile, 1);
@@ -673,6 +683,68 @@ adhoc_entry (const gchar *what, const ImpastoInstallOptions *o, GError **error)
       return NULL;
     }
   return e;
+}
+
+/* The models of one folder as the plug-in and `impasto models list` see them (plugin/models.c):
+ * NAME.onnx files, and packs (a sidecar with networks, no NAME.onnx). */
+static ImpastoStyleList *
+scan_one_folder (const gchar *folder)
+{
+  GPtrArray *folders = g_ptr_array_new ();
+  g_ptr_array_add (folders, (gpointer) folder);
+  ImpastoStyleList *list = impasto_style_list_scan (folders);
+  g_ptr_array_unref (folders);
+  return list;
+}
+
+static gboolean
+model_in_folder (const gchar *folder, const gchar *name)
+{
+  ImpastoStyleList *list = scan_one_folder (folder);
+  gboolean found = impasto_style_list_find (list, name) != NULL;
+  impasto_style_list_free (list);
+  return found;
+}
+
+/* The roles of a pack the converter wrote as ROLE.onnx files, sorted. */
+static GPtrArray *
+pack_roles (const gchar *out_dir)
+{
+  GPtrArray *roles = g_ptr_array_new_with_free_func (g_free);
+  GDir *dir = g_dir_open (out_dir, 0, NULL);
+  const gchar *entry;
+  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (entry, ".onnx") && strlen (entry) > strlen (".onnx"))
+      g_ptr_array_add (roles, g_strndup (entry, strlen (entry) - strlen (".onnx")));
+  if (dir != NULL)
+    g_dir_close (dir);
+  g_ptr_array_sort (roles, compare_strings);
+  return roles;
+}
+
+/* The ONNX metadata the engine reads (engine/model.c) from the catalogue's sidecar values:
+ * "range": [lo, hi] -> impasto.input_range=lo,hi; "multiple": n -> impasto.size_multiple=n. */
+static void
+add_sidecar_meta (GPtrArray *meta, const gchar *sidecar_json)
+{
+  JsonNode *node = sidecar_json != NULL ? json_from_string (sidecar_json, NULL) : NULL;
+  JsonObject *sc = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  JsonNode *range = sc != NULL ? json_object_get_member (sc, "range") : NULL;
+  JsonArray *pair = range != NULL && JSON_NODE_HOLDS_ARRAY (range) ? json_node_get_array (range) : NULL;
+  if (pair != NULL && json_array_get_length (pair) == 2)
+    {
+      gchar lo[G_ASCII_DTOSTR_BUF_SIZE], hi[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ascii_formatd (lo, sizeof lo, "%g", json_array_get_double_element (pair, 0));
+      g_ascii_formatd (hi, sizeof hi, "%g", json_array_get_double_element (pair, 1));
+      g_ptr_array_add (meta, g_strdup_printf ("impasto.input_range=%s,%s", lo, hi));
+    }
+  JsonNode *multiple = sc != NULL ? json_object_get_member (sc, "multiple") : NULL;
+  if (multiple != NULL && JSON_NODE_HOLDS_VALUE (multiple) &&
+      json_node_get_value_type (multiple) == G_TYPE_INT64)
+    g_ptr_array_add (meta, g_strdup_printf ("impasto.size_multiple=%" G_GINT64_FORMAT,
+                                            json_node_get_int (multiple)));
+  if (node != NULL)
+    json_node_unref (node);
 }
 
 static gboolean
@@ -698,13 +770,13 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
   gchar *final_json = g_strdup_printf ("%s/%s.json", folder, e->name);
   gchar *final_png = g_strdup_printf ("%s/%s.png", folder, e->name);
   gchar *final_parts = g_strdup_printf ("%s/%s.d", folder, e->name);
-  gchar *tmp = NULL, *out_dir = NULL;
+  gchar *tmp = NULL, *out_dir = NULL, *converted_family = NULL;
   GPtrArray *inputs = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *meta = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *hashes = g_ptr_array_new_with_free_func (g_free);
   gboolean ok = FALSE;
 
-  if (g_file_test (final_onnx, G_FILE_TEST_EXISTS))
+  if (model_in_folder (folder, e->name))
     {
       g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_EXISTS,
                    "'%s' is already installed in %s (remove it first: impasto models remove %s)", e->name,
@@ -749,86 +821,60 @@ install_entry (const ImpastoCatalogueEntry *e, const gchar *folder, gboolean loc
       cancelled (error);
       goto out;
     }
-  if (e->sidecar_json != NULL)
-    {
-      JsonNode *node = json_from_string (e->sidecar_json, NULL);
-      JsonObject *sc = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-      gchar *range = member_string (sc, "input_range");
-      if (range != NULL)
-        g_ptr_array_add (meta, g_strconcat ("impasto.input_range=", range, NULL));
-      if (sc != NULL && json_object_has_member (sc, "size_multiple"))
-        g_ptr_array_add (meta, g_strdup_printf ("impasto.size_multiple=%" G_GINT64_FORMAT,
-                                                json_object_get_int_member (sc, "size_multiple")));
-      g_free (range);
-      if (node != NULL)
-        json_node_unref (node);
-    }
-  g_ptr_array_add (meta, g_strconcat ("impasto.licence=", e->licence, NULL));
+  add_sidecar_meta (meta, e->sidecar_json);
+  g_ptr_array_add (meta, g_strconcat ("impasto.licence=", e->license, NULL));
   out_dir = g_build_filename (tmp, "out", NULL);
-  if (!run_converter (e->converter, out_dir, inputs, meta, o, error))
+  if (!run_converter (e->converter, out_dir, inputs, meta, o, &converted_family, error))
     goto out;
+  /* the catalogue's family, else the converter's (a URL or file outside the catalogue) */
+  const gchar *family = e->family != NULL ? e->family : converted_family;
 
+  /* out_dir holds model.onnx, or one ROLE.onnx per network of a pack (see impasto-convert.py) */
   gchar *model = g_build_filename (out_dir, "model.onnx", NULL);
   gchar *tmp_png = g_build_filename (tmp, "thumbnail.png", NULL);
   gchar *tmp_json = g_build_filename (tmp, "sidecar.json", NULL);
-  gchar *reason = NULL;
-  gboolean thumb = progress (o, "thumbnail", NULL) && write_thumbnail (model, tmp_png, &reason);
-  if (!thumb && reason != NULL)
-    progress (o, "thumbnail", reason); /* not fatal: e.g. two-input models the engine cannot run yet */
-  g_free (reason);
-
-  /* every other graph the converter wrote (e.g. Magenta's style predictor) goes to NAME.d/ */
-  GPtrArray *parts = g_ptr_array_new_with_free_func (g_free);
-  GDir *dir = g_dir_open (out_dir, 0, NULL);
-  const gchar *entry;
-  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
-    if (strcmp (entry, "model.onnx") != 0)
-      g_ptr_array_add (parts, g_strdup (entry));
-  if (dir != NULL)
-    g_dir_close (dir);
-
-  if (!g_file_test (model, G_FILE_TEST_IS_REGULAR))
+  gboolean single = g_file_test (model, G_FILE_TEST_IS_REGULAR);
+  GPtrArray *roles = single ? g_ptr_array_new_with_free_func (g_free) : pack_roles (out_dir);
+  gboolean thumb = FALSE;
+  if (!single && roles->len == 0)
     g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_CONVERT,
-                 "conversion failed: the converter wrote no model.onnx");
+                 "conversion failed: the converter wrote no model.onnx and no networks");
+  else if (!progress (o, "thumbnail", NULL))
+    cancelled (error);
   else
-    ok = write_sidecar (e, hashes, tmp_json, thumb, parts->len > 0, error) &&
-         (progress (o, "install", e->name) || cancelled (error));
+    {
+      gchar *reason = NULL;
+      thumb = single && write_thumbnail (model, tmp_png, &reason);
+      if (!single)
+        reason = g_strdup_printf ("a %s pack of %u networks", family != NULL ? family : "model",
+                                  roles->len);
+      if (!thumb)
+        progress (o, "thumbnail", reason); /* not fatal: models the engine cannot run yet */
+      g_free (reason);
+      ok = write_sidecar (e, family, hashes, tmp_json, thumb, roles, error) &&
+           (progress (o, "install", e->name) || cancelled (error));
+    }
   if (ok)
     {
-      /* Renames into place, NAME.onnx last: only then does the model become visible. */
-      gboolean moved = TRUE;
-      /* orphans of an interrupted install (its NAME.onnx does not exist) */
-      remove_tree (final_parts);
+      /* Renames into place, the file that makes the model visible last: NAME.onnx, or a pack's
+       * NAME.json (the model module lists a sidecar without NAME.onnx only when it has networks). */
+      remove_tree (final_parts); /* orphans of an interrupted install */
       if (!thumb)
         g_unlink (final_png);
-      if (parts->len > 0)
-        {
-          gchar *tmp_parts = g_build_filename (tmp, "parts", NULL);
-          moved = g_mkdir (tmp_parts, 0755) == 0;
-          for (guint i = 0; moved && i < parts->len; i++)
-            {
-              gchar *from = g_build_filename (out_dir, g_ptr_array_index (parts, i), NULL);
-              gchar *to = g_build_filename (tmp_parts, g_ptr_array_index (parts, i), NULL);
-              moved = g_rename (from, to) == 0;
-              g_free (from);
-              g_free (to);
-            }
-          moved = moved && g_rename (tmp_parts, final_parts) == 0;
-          g_free (tmp_parts);
-        }
-      moved = moved && (!thumb || g_rename (tmp_png, final_png) == 0) && g_rename (tmp_json, final_json) == 0 &&
-              g_rename (model, final_onnx) == 0;
+      gboolean moved = (single || g_rename (out_dir, final_parts) == 0) &&
+                       (!thumb || g_rename (tmp_png, final_png) == 0) &&
+                       g_rename (tmp_json, final_json) == 0 && (!single || g_rename (model, final_onnx) == 0);
       if (!moved)
         {
           g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_ARGUMENT,
                        "cannot move the model into %s: %s", folder, g_strerror (errno));
+          g_unlink (final_json);
           remove_tree (final_parts);
           g_unlink (final_png);
-          g_unlink (final_json);
           ok = FALSE;
         }
     }
-  g_ptr_array_unref (parts);
+  g_ptr_array_unref (roles);
   g_free (tmp_json);
   g_free (tmp_png);
   g_free (model);
@@ -838,6 +884,7 @@ out:
     remove_tree (tmp);
   g_free (tmp);
   g_free (out_dir);
+  g_free (converted_family);
   g_ptr_array_unref (inputs);
   g_ptr_array_unref (meta);
   g_ptr_array_unref (hashes);
@@ -854,7 +901,7 @@ impasto_models_install (const gchar *what, const gchar *dest_folder, const Impas
 {
   static const ImpastoInstallOptions defaults = { 0 };
   const ImpastoInstallOptions *o = options != NULL ? options : &defaults;
-  gchar *folder = dest_folder != NULL ? g_strdup (dest_folder) : impasto_models_user_folder ();
+  gchar *folder = dest_folder != NULL ? g_strdup (dest_folder) : impasto_user_models_folder (NULL);
   ImpastoCatalogueEntry *adhoc = NULL;
   GPtrArray *catalogue = NULL;
   const ImpastoCatalogueEntry *e = NULL;
@@ -1024,16 +1071,17 @@ impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **err
 {
   if (!check_name (name, error))
     return FALSE;
-  gchar *folder = dest_folder != NULL ? g_strdup (dest_folder) : impasto_models_user_folder ();
-  gchar *onnx = g_strdup_printf ("%s/%s.onnx", folder, name);
-  gboolean ok = g_file_test (onnx, G_FILE_TEST_IS_REGULAR);
+  gchar *folder = dest_folder != NULL ? g_strdup (dest_folder) : impasto_user_models_folder (NULL);
+  ImpastoStyleList *list = scan_one_folder (folder);
+  const ImpastoStyle *style = impasto_style_list_find (list, name);
+  gboolean ok = style != NULL;
   if (!ok)
     g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_NOT_FOUND, "no model '%s' in %s", name,
                  folder);
-  else if (g_unlink (onnx) != 0) /* first: the model disappears from every list at once */
+  else if (g_unlink (style->path) != 0) /* first: the model disappears from every list at once */
     {
-      g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_ARGUMENT, "cannot remove %s: %s", onnx,
-                   g_strerror (errno));
+      g_set_error (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_ARGUMENT, "cannot remove %s: %s",
+                   style->path, g_strerror (errno));
       ok = FALSE;
     }
   else
@@ -1046,7 +1094,7 @@ impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **err
           g_free (p);
         }
     }
-  g_free (onnx);
+  impasto_style_list_free (list);
   g_free (folder);
   return ok;
 }
@@ -1101,7 +1149,7 @@ describe_entry (FILE *f, const ImpastoCatalogueEntry *e)
   gint64 size = impasto_catalogue_entry_size (e);
   gchar *size_text = size >= 0 ? g_strdup_printf ("%.1f MB", size / 1e6) : g_strdup ("size unknown");
   fprintf (f, "%-26s %-18s %-11s %-13s %s%s\n", e->name, e->family ? e->family : "", e->kind ? e->kind : "",
-           size_text, e->licence, impasto_catalogue_entry_pinned (e) ? "" : "  [no pinned sha256]");
+           size_text, e->license, impasto_catalogue_entry_pinned (e) ? "" : "  [no pinned sha256]");
   g_free (size_text);
 }
 
@@ -1195,7 +1243,8 @@ impasto_models_command (int argc, char **argv)
       const ImpastoCatalogueEntry *e = impasto_catalogue_find (c, what);
       if (e != NULL)
         {
-          fprintf (stderr, "%s: %s (%s)\n  licence: %s\n", e->name, e->display_name, e->family, e->licence);
+          fprintf (stderr, "%s: %s (%s)\n  licence: %s\n", e->name, e->display_name,
+                   e->family != NULL ? e->family : "model", e->license);
           for (guint i = 0; i < e->files->len; i++)
             {
               const ImpastoCatalogueFile *f = g_ptr_array_index (e->files, i);
@@ -1210,7 +1259,7 @@ impasto_models_command (int argc, char **argv)
   sigaction (SIGINT, &sa, &old_int);
   sigaction (SIGTERM, &sa, &old_term);
   gchar *name = NULL;
-  gchar *dest = folder != NULL ? g_strdup (folder) : impasto_models_user_folder ();
+  gchar *dest = folder != NULL ? g_strdup (folder) : impasto_user_models_folder (NULL);
   gboolean ok = impasto_models_install (what, dest, &o, &name, &error);
   sigaction (SIGINT, &old_int, NULL);
   sigaction (SIGTERM, &old_term, NULL);

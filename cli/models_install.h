@@ -36,15 +36,15 @@ typedef struct {
 typedef struct {
   gchar *name;         /* install name, e.g. "udnie-9" */
   gchar *display_name;
-  gchar *family;       /* fast-neural-style, magenta-arbitrary, adain, cyclegan, pix2pix */
-  gchar *kind;         /* style, arbitrary (needs a style image), translation */
+  gchar *family;       /* the sidecar's family: fast, magenta, adain, cyclegan, pix2pix */
+  gchar *kind;         /* style, translation */
   gchar *direction;    /* translations: "horse → zebra"; else NULL */
   gchar *description;
   gchar *author;
-  gchar *licence;      /* "no licence stated" where the publisher gives none */
+  gchar *license;      /* "no licence stated" where the publisher gives none */
   gchar *converter;    /* tools/convert/impasto-convert.py CONVERTER */
   GPtrArray *files;    /* ImpastoCatalogueFile* */
-  gchar *sidecar_json; /* the entry's "sidecar" object, serialised */
+  gchar *sidecar_json; /* the entry's "sidecar" object (kind, direction, range, multiple), serialised */
 } ImpastoCatalogueEntry;
 
 /* Total download size in bytes, -1 when a size is unknown. */
@@ -56,10 +56,6 @@ gboolean impasto_catalogue_entry_pinned (const ImpastoCatalogueEntry *entry);
  * Returns a GPtrArray of ImpastoCatalogueEntry* (free with g_ptr_array_unref) or NULL. */
 GPtrArray *impasto_catalogue_load (const gchar *path, GError **error);
 const ImpastoCatalogueEntry *impasto_catalogue_find (GPtrArray *entries, const gchar *name);
-
-/* The user's model folder: $GIMP3_DIRECTORY, else $XDG_CONFIG_HOME/GIMP/3.0, else
- * ~/.config/GIMP/3.0; then impasto/models (the folder the plug-in reads through gimp_directory()). */
-gchar *impasto_models_user_folder (void);
 
 /* stage: "download", "convert", "thumbnail", "install"; done/total in bytes for downloads (total -1
  * when unknown), else 0/0.  Return FALSE to cancel.  Called on the installing thread. */
@@ -76,11 +72,13 @@ typedef struct {
   gpointer progress_data;
 } ImpastoInstallOptions;
 
-/* Install WHAT (a catalogue name, a URL or a local file) into dest_folder (NULL: the user folder):
- * download, check sha256, convert, write NAME.onnx + NAME.json (+ NAME.png thumbnail, + NAME.d/ for
- * extra graphs).  Everything is built in a hidden temporary folder inside dest_folder and renamed into
- * place, NAME.onnx last: an interrupted install leaves no NAME.onnx behind.  installed_name (may be
- * NULL) receives the name installed. */
+/* Install WHAT (a catalogue name, a URL or a local file) into dest_folder (NULL:
+ * impasto_user_models_folder (NULL)): download, check sha256, convert, write NAME.onnx + NAME.json
+ * (+ NAME.png thumbnail), or for a pack of several networks NAME.d/ROLE.onnx + NAME.json naming them
+ * in "networks".  The sidecar is in plugin/models.c's format.  Everything is built in a hidden
+ * temporary folder inside dest_folder and renamed into place, NAME.onnx (a pack: NAME.json) last:
+ * an interrupted install leaves no model behind.  installed_name (may be NULL) receives the name
+ * installed. */
 gboolean impasto_models_install (const gchar *what, const gchar *dest_folder,
                                  const ImpastoInstallOptions *options, gchar **installed_name,
                                  GError **error);
@@ -94,7 +92,8 @@ void impasto_models_install_async (const gchar *what, const gchar *dest_folder,
                                    GAsyncReadyCallback callback, gpointer user_data);
 gchar *impasto_models_install_finish (GAsyncResult *result, GError **error);
 
-/* Remove NAME.onnx and its sidecar, thumbnail and parts from dest_folder (NULL: the user folder). */
+/* Remove the model NAME from dest_folder (NULL: impasto_user_models_folder (NULL)): NAME.onnx or a
+ * pack's sidecar first, then its sidecar, thumbnail and NAME.d/. */
 gboolean impasto_models_remove (const gchar *name, const gchar *dest_folder, GError **error);
 
 /* `impasto models install|remove|catalogue ...` (argv[0] = "models"); returns the exit status. */

@@ -570,8 +570,9 @@ static ImpastoStatus stylize_adain (ImpastoPack *p, const ImpastoStyleDesc *styl
   if (!st) {
     ImpastoOptions run = *o;
     run.strength = 1.0f; /* applied to the features */
-    imp_image_compose_rows (p->second, in, y.data, 0, y.dims[2], y.dims[3], &run, out, p->first->pool);
-    if (o->progress && !o->progress (1.0, o->progress_data))
+    st = imp_image_compose_rows (p->second, in, y.data, 0, y.dims[2], y.dims[3], &run, out,
+                                 p->first->pool, err);
+    if (!st && o->progress && !o->progress (1.0, o->progress_data))
       st = imp_fail (err, IMPASTO_E_CANCELLED, "cancelled");
   }
   imp_free (y.data);

@@ -32,9 +32,12 @@ static ImpastoStyleList *
 scan_styles (void)
 {
   gchar *folder = plugin_folder ();
-  GPtrArray *folders = impasto_model_folders (folder);
+  gchar *beside = g_build_filename (folder, "models", NULL);
+  const gchar *installed[] = { beside, impasto_models_datadir (), NULL };
+  GPtrArray *folders = impasto_model_folders (gimp_directory (), installed);
   ImpastoStyleList *list = impasto_style_list_scan (folders);
   g_ptr_array_unref (folders);
+  g_free (beside);
   g_free (folder);
   return list;
 }

@@ -63,6 +63,20 @@ image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboole
   return pixels != NULL;
 }
 
+gboolean
+impasto_image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboolean u8)
+{
+  return image_alloc (image, width, height, channels, u8);
+}
+
+void
+impasto_image_clear (ImpastoImage *image)
+{
+  g_free (image->data);
+  g_free (image->data_u8);
+  *image = (ImpastoImage) { 0 };
+}
+
 /* The babl format of an engine image: gamma-encoded sRGB (babl's default space), as the engine's
  * pixels are, so resampling works on the values the network sees. */
 const Babl *
@@ -117,6 +131,7 @@ impasto_job_free (ImpastoJob *job)
   impasto_pack_free (job->pack);
   g_free (job->style_image[0].data_u8);
   g_free (job->style_image[1].data_u8);
+  impasto_stats_free (job->stats_out);
   g_free (job->in.data);
   g_free (job->in.data_u8);
   g_free (job->out.data);
@@ -234,18 +249,22 @@ pack_prepare (ImpastoJob *job)
   return job->style != NULL ? IMPASTO_OK : job->error.code;
 }
 
+static void
+engine_options (ImpastoJob *job, ImpastoOptions *options, gdouble strength)
+{
+  impasto_options_init (options);
+  options->strength = (float) strength;
+  options->preserve_colors = job->params.preserve_colors;
+  options->tile_size = job->params.tile_size;
+  options->progress = job_progress;
+  options->progress_data = job;
+}
+
 static ImpastoStatus
 engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble strength)
 {
   ImpastoOptions options;
-  impasto_options_init (&options);
-  options.strength = (float) strength;
-  options.preserve_colors = job->params.preserve_colors;
-  options.tile_size = job->params.tile_size;
-  options.progress = job_progress;
-  options.progress_data = job;
-  /* The preview's crops are normalised with their own statistics here; the engine's whole-image
-   * statistics (issue 12) replace this one call for preview jobs. */
+  engine_options (job, &options, strength);
   if (job->params.family != 0)
     {
       /* strength goes into the features: the job blends nothing afterwards (stylize_scaled) */
@@ -253,6 +272,20 @@ engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble 
       return st ? st : impasto_stylize_with_style (job->pack, job->style, in, out, &options, &job->error);
     }
   return impasto_stylize (job->model, in, out, &options, &job->error);
+}
+
+/* The 1:1 preview's two halves: whole's statistics (once per style), or a region with them,
+ * which equals the same region of the final layer. */
+static ImpastoStatus
+engine_run_whole (ImpastoJob *job)
+{
+  ImpastoOptions options;
+  engine_options (job, &options, job->params.strength);
+  if (job->want_stats)
+    return impasto_stats_compute (job->model, job->whole, &options, &job->stats_out, &job->error);
+  options.stats = job->stats;
+  return impasto_stylize_region (job->model, job->whole, job->region_x, job->region_y, &job->out,
+                                 &options, &job->error);
 }
 
 /* Stroke size: the network runs on in resampled by net_scale, its result is resampled back and
@@ -318,6 +351,8 @@ impasto_job_run (ImpastoJob *job)
     job->status = job->error.code != IMPASTO_OK ? job->error.code : IMPASTO_E_IO;
   else if (g_atomic_int_get (&job->cancelled))
     job->status = IMPASTO_E_CANCELLED;
+  else if (job->whole != NULL && job->params.family == 0)
+    job->status = engine_run_whole (job);
   else
     job->status = stylize_scaled (job);
   g_atomic_int_set (&job->done, 1);
@@ -420,15 +455,24 @@ impasto_job_read_style (ImpastoJob *job, GObject *config, const ImpastoStyle *st
   ImpastoParams *p = &job->params;
   p->family = 0;
   p->style = p->style2 = NULL;
-  if (style->family == NULL)
+  gboolean magenta = g_strcmp0 (style->family, "magenta") == 0;
+  if (!magenta && g_strcmp0 (style->family, "adain") != 0)
     return TRUE;
+  /* the pack's networks: the sidecar names them, or NAME.onnx is the transfer net / decoder */
+  const gchar *main_net = impasto_style_network (style, magenta ? "transfer" : "decoder");
+  if (main_net == NULL && !style->is_pack)
+    main_net = style->path;
+  if (main_net != NULL)
+    {
+      g_free (job->model_path);
+      job->model_path = g_strdup (main_net);
+    }
   GFile *file = NULL, *file2 = NULL;
   GimpDrawable *layer = NULL;
   g_object_get (config, "style-file", &file, "style-layer", &layer, "style2-file", &file2, "mix",
                 &p->mix, NULL);
-  p->family = g_strcmp0 (style->family, "magenta") == 0 ? IMPASTO_FAMILY_MAGENTA
-                                                        : IMPASTO_FAMILY_ADAIN;
-  p->style_net = style->style_net;
+  p->family = magenta ? IMPASTO_FAMILY_MAGENTA : IMPASTO_FAMILY_ADAIN;
+  p->style_net = impasto_style_network (style, magenta ? "predictor" : "encoder");
   gboolean ok = layer != NULL ? read_style_layer (layer, &job->style_image[0], error)
               : file != NULL  ? read_style_file (file, &job->style_image[0], error)
               : (g_set_error (error, IMPASTO_PLUGIN_ERROR, 0,

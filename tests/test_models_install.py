@@ -8,7 +8,9 @@ Fixtures are made here: random-weight CycleGAN, pix2pix and AdaIN checkpoints (P
 layouts), an ONNX model from ../shared/models, and the Magenta TFLite originals of ../shared/models-src
 installed through the real catalogue's entry (its pinned sizes and sha256) with the URLs pointed at
 the local copies.  Each family is installed into a temporary model folder, the installed model
-checked (it is the converter's output, sidecar keys, thumbnail), then removed.  Error paths:
+checked (it is the converter's output; the sidecar is in plugin/models.c's format and `impasto models
+list` shows the model, a pack of several networks as one entry, with its name and family; thumbnail),
+then removed.  Without --folder a model goes to the GIMP profile's impasto/models.  Error paths:
 checksum mismatch (both hashes named), truncated download, unknown format, no pinned sha256 without
 --trust-unverified, already installed, interrupted download (SIGINT); after each nothing may be left
 in the folder, hidden temporary folders included.
@@ -19,6 +21,7 @@ or no torch/onnx/onnxruntime: run it in the Debian 13 root).
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,18 +60,18 @@ def pinned(path, **extra):
                  "verified": True}, **extra)
 
 
-def entry(name, converter, files, **sidecar):
-    return {"name": name, "display_name": name.title(), "family": converter.split("-")[-1],
-            "licence": "test licence", "converter": converter, "files": files, "sidecar": sidecar}
+def entry(name, converter, files, family="cyclegan", **sidecar):
+    return {"name": name, "display_name": name.title(), "family": family,
+            "license": "test licence", "converter": converter, "files": files, "sidecar": sidecar}
 
 
-def impasto(*args, catalogue=None, folder=None):
+def impasto(*args, catalogue=None, folder=None, env=None):
     cmd = [IMPASTO, "models", *args]
     if catalogue:
         cmd += ["--catalogue", catalogue]
     if folder:
         cmd += ["--folder", folder]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(ENV, **(env or {})))
     err = "\n".join(line for line in r.stderr.splitlines() if line and not line.startswith("Schema error"))
     return r.returncode, r.stdout, err
 
@@ -77,18 +80,56 @@ def leftovers(folder):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-def check_installed(name, folder, feeds, ref, thumbnail, extra_parts=()):
-    onnx_path = os.path.join(folder, name + ".onnx")
-    if not check(f"{name}: installed as {name}.onnx", os.path.isfile(onnx_path), str(leftovers(folder))):
+def listed(folder, env):
+    """[id, display name, family] of each row of `impasto models list` found in folder."""
+    r = subprocess.run([IMPASTO, "models", "list"], capture_output=True, text=True, env=dict(ENV, **env))
+    rows = [re.split(r"\s{2,}", line.strip()) for line in r.stdout.splitlines()[1:]]
+    return [row[:3] for row in rows if len(row) == 5 and row[4] == os.path.abspath(folder)]
+
+
+def check_installed(name, folder, entry, compute, ref, thumbnail, roles=(), catalogue=None):
+    """compute({"model": NAME.onnx} or, for a pack, {role: file}) runs the installed networks."""
+    side_path = os.path.join(folder, name + ".json")
+    if not check(f"{name}: installed with its sidecar {name}.json", os.path.isfile(side_path), str(leftovers(folder))):
         return
-    got = tc.ort_run(onnx_path, feeds)
-    p = tc.psnr(got, ref, float(np.ptp(ref)) or 1.0)
-    check(f"{name}: the installed model computes what the source computes (PSNR >= 50 dB)", p >= 50, f"{p:.1f} dB")
-    with open(os.path.join(folder, name + ".json")) as f:
+    with open(side_path) as f:
         side = json.load(f)
-    check(f"{name}: sidecar names, licence, sources with their sha256",
-          side.get("name") and side.get("licence") and all(len(s.get("sha256") or "") == 64 for s in side["sources"]),
-          json.dumps(side)[:300])
+    onnx_path = os.path.join(folder, name + ".onnx")
+    if roles:
+        want = {r: f"{name}.d/{r}.onnx" for r in roles}
+        paths = {r: os.path.join(folder, want[r]) for r in roles}
+        check(f"{name}: a pack: no {name}.onnx; networks {want} relative to the sidecar, all present",
+              not os.path.exists(onnx_path) and side.get("networks") == want and
+              all(os.path.isfile(p) for p in paths.values()), f"{side.get('networks')} {leftovers(folder)}")
+    else:
+        paths = {"model": onnx_path}
+        check(f"{name}: installed as {name}.onnx, no networks", os.path.isfile(onnx_path) and "networks" not in side,
+              str(leftovers(folder)))
+    if all(os.path.isfile(p) for p in paths.values()):
+        got = compute(paths)
+        p = tc.psnr(got, ref, float(np.ptp(ref)) or 1.0)
+        check(f"{name}: the installed model computes what the source computes (PSNR >= 50 dB)", p >= 50,
+              f"{p:.1f} dB")
+        import onnx
+        lo, hi = entry["sidecar"]["range"]
+        meta = [{q.key: q.value for q in onnx.load(p, load_external_data=False).metadata_props}
+                for p in paths.values()]
+        check(f"{name}: ONNX metadata impasto.input_range / size_multiple from the sidecar's range / multiple",
+              all(m.get("impasto.input_range") == f"{lo:g},{hi:g}" and
+                  m.get("impasto.size_multiple") == str(entry["sidecar"]["multiple"]) for m in meta), str(meta))
+    sc = entry["sidecar"]
+    check(f"{name}: sidecar in the model module's format (name, license, family, kind, range, multiple, "
+          "sources with their sha256; no legacy keys)",
+          side.get("name") == entry["display_name"] and side.get("license") == entry["license"] and
+          side.get("family") == entry["family"] and side.get("kind") == sc.get("kind", "style") and
+          side.get("direction") == sc.get("direction") and side.get("range") == sc["range"] and
+          side.get("multiple") == sc["multiple"] and
+          all(len(s.get("sha256") or "") == 64 for s in side["sources"]) and
+          not {"licence", "input_range", "size_multiple", "parts", "style_predictor"} & set(side),
+          json.dumps(side)[:400])
+    rows = listed(folder, {"IMPASTO_MODEL_PATH": folder, "GIMP3_DIRECTORY": os.path.join(folder, "no-profile")})
+    check(f"{name}: `impasto models list` shows it as one entry with its name and family",
+          rows == [[name, entry["display_name"], entry["family"]]], str(rows))
     png = os.path.join(folder, name + ".png")
     if thumbnail:
         ok = os.path.isfile(png) and side.get("thumbnail") == name + ".png"
@@ -98,8 +139,9 @@ def check_installed(name, folder, feeds, ref, thumbnail, extra_parts=()):
     else:
         check(f"{name}: no thumbnail (our engine does not run this graph yet)",
               not os.path.exists(png) and "thumbnail" not in side)
-    for part in extra_parts:
-        check(f"{name}: extra graph {part} in {name}.d/", os.path.isfile(os.path.join(folder, name + ".d", part)))
+    if catalogue:
+        rc, out, err = impasto("install", name, catalogue=catalogue, folder=folder)
+        check(f"{name}: installing it again is refused", rc == 1 and "already installed" in err, err)
     rc, out, err = impasto("remove", name, folder=folder)
     check(f"{name}: remove", rc == 0 and not [f for f in leftovers(folder) if f.startswith(name)],
           f"rc {rc} {err} {leftovers(folder)}")
@@ -150,11 +192,11 @@ def main():
 
         entries = [
             entry("t-cyclegan", "pth-cyclegan", [pinned(full)], kind="translation", direction="a → b",
-                  input_range="-1,1", size_multiple=4),
-            entry("t-pix2pix", "pth-pix2pix", [pinned(os.path.join(tmp, "p2p.pth"))], input_range="-1,1",
-                  size_multiple=256),
+                  range=[-1, 1], multiple=4),
+            entry("t-pix2pix", "pth-pix2pix", [pinned(os.path.join(tmp, "p2p.pth"))], family="pix2pix",
+                  kind="style", range=[-1, 1], multiple=256),
             entry("t-adain", "pth-adain", [pinned(os.path.join(tmp, "vgg.pth")), pinned(os.path.join(tmp, "dec.pth"))],
-                  kind="arbitrary", input_range="0,1", size_multiple=8),
+                  family="adain", kind="style", range=[0, 1], multiple=8),
             magenta,
             ncnn,
             entry("t-badsum", "pth-cyclegan", [pinned(full, sha256="0" * 64)]),
@@ -164,7 +206,9 @@ def main():
             entry("t-slow", "pth-cyclegan", [dict(pinned(full), url="file://" + fifo)]),
         ]
         if os.path.isfile(udnie):
-            entries.append(entry("t-onnx", "onnx", [pinned(udnie)], input_range="0,255", size_multiple=4))
+            entries.append(entry("t-onnx", "onnx", [pinned(udnie)], family="fast", kind="style", range=[0, 255],
+                                 multiple=4))
+        by_name = {e["name"]: e for e in entries}
         with open(cat_path, "w") as f:
             json.dump({"format": 1, "entries": entries}, f)
 
@@ -184,14 +228,16 @@ def main():
             ref = cg(torch.from_numpy(x)).numpy()
         rc, out, err = install("t-cyclegan")
         check("install t-cyclegan (legacy checkpoint, file://)", rc == 0 and "installed t-cyclegan" in out, err if rc else "")
-        check_installed("t-cyclegan", folder, {"input": x}, ref, thumbnail=True)
+        check_installed("t-cyclegan", folder, by_name["t-cyclegan"], lambda p: tc.ort_run(p["model"], {"input": x}),
+                        ref, thumbnail=True)
 
         x = rng.uniform(-1, 1, (1, 3, 256, 256)).astype(np.float32)
         with torch.no_grad():
             ref = p2p(torch.from_numpy(x)).numpy()
         rc, out, err = install("t-pix2pix")
         check("install t-pix2pix", rc == 0, err if rc else "")
-        check_installed("t-pix2pix", folder, {"input": x}, ref, thumbnail=True)
+        check_installed("t-pix2pix", folder, by_name["t-pix2pix"], lambda p: tc.ort_run(p["model"], {"input": x}),
+                        ref, thumbnail=True)
 
         c = rng.random((1, 3, 48, 64), np.float32)
         s = rng.random((1, 3, 40, 40), np.float32)
@@ -199,7 +245,9 @@ def main():
             ref = tc.adain_torch(vgg, dec, torch.from_numpy(c), torch.from_numpy(s)).numpy()
         rc, out, err = install("t-adain")
         check("install t-adain (two files)", rc == 0, err if rc else "")
-        check_installed("t-adain", folder, {"content": c, "style": s}, ref, thumbnail=False)
+        check_installed("t-adain", folder, by_name["t-adain"],
+                        lambda p: tc.adain_pair_run(p["encoder"], p["decoder"], c, s), ref, thumbnail=False,
+                        roles=("decoder", "encoder"), catalogue=cat_path)
 
         if check("Magenta TFLite originals in ../shared", os.path.isdir(src)):
             content = rng.random((1, 3, 64, 96), np.float32)
@@ -209,8 +257,9 @@ def main():
             rc, out, err = install("magenta-arbitrary")
             check("install magenta-arbitrary: the catalogue's pinned sizes and sha256 match the originals",
                   rc == 0, err if rc else "")
-            check_installed("magenta-arbitrary", folder, {"content_image": content, "style_bottleneck": vec}, ref,
-                            thumbnail=False, extra_parts=("predictor.onnx",))
+            check_installed("magenta-arbitrary", folder, magenta,
+                            lambda p: tc.ort_run(p["transfer"], {"content_image": content, "style_bottleneck": vec}),
+                            ref, thumbnail=False, roles=("predictor", "transfer"), catalogue=cat_path)
 
         if check("ncnn fast-style originals in ../shared", os.path.isdir(ncnn_src) and os.path.isfile(udnie)):
             import onnx
@@ -220,7 +269,7 @@ def main():
             rc, out, err = install("udnie")
             check("install udnie (ncnn): the catalogue's pinned size and sha256 match the original", rc == 0,
                   err if rc else "")
-            check_installed("udnie", folder, {"input": x}, ref, thumbnail=True)
+            check_installed("udnie", folder, ncnn, lambda p: tc.ort_run(p["model"], {"input": x}), ref, thumbnail=True)
 
         if os.path.isfile(udnie):
             x = rng.uniform(0, 255, (1, 3, 64, 64)).astype(np.float32)
@@ -233,7 +282,8 @@ def main():
             inst = os.path.join(folder, "t-onnx.onnx")
             if os.path.isfile(inst):
                 onnx.save(free_hw(onnx.load(inst)), inst)
-            check_installed("t-onnx", folder, {"input1": x}, tc.ort_run(onnx_ref, {"input1": x}), thumbnail=True)
+            check_installed("t-onnx", folder, by_name["t-onnx"], lambda p: tc.ort_run(p["model"], {"input1": x}),
+                            tc.ort_run(onnx_ref, {"input1": x}), thumbnail=True)
 
         # ---- refusals ---------------------------------------------------------------------------
         rc, out, err = install("t-badsum")
@@ -265,9 +315,24 @@ def main():
         rc, out, err = impasto("install", full, folder=folder)
         check("a local FILE: installed under its base name", rc == 0 and os.path.isfile(os.path.join(folder, "cg.onnx")),
               err if rc else "")
+        rows = listed(folder, {"IMPASTO_MODEL_PATH": folder, "GIMP3_DIRECTORY": os.path.join(folder, "no-profile")})
+        check("a URL or FILE outside the catalogue: the sidecar's family is the one the converter recognised",
+              sorted(rows) == [["cg", "cg", "cyclegan"], ["t-url", "t-url", "cyclegan"]], str(rows))
         for n in ("t-url", "cg"):
             impasto("remove", n, folder=folder)
         check("removed: the folder is empty again", leftovers(folder) == [], str(leftovers(folder)))
+
+        # without --folder: the GIMP profile's impasto/models, the folder `impasto models list` searches
+        profile = os.path.join(tmp, "profile")
+        penv = {"GIMP3_DIRECTORY": profile, "IMPASTO_MODEL_PATH": ""}
+        user = os.path.join(profile, "impasto", "models")
+        rc, out, err = impasto("install", "t-cyclegan", catalogue=cat_path, env=penv)
+        rows = listed(user, penv)
+        check("without --folder: installed into GIMP3_DIRECTORY/impasto/models and listed from there",
+              rc == 0 and os.path.isfile(os.path.join(user, "t-cyclegan.onnx")) and
+              rows == [["t-cyclegan", by_name["t-cyclegan"]["display_name"], "cyclegan"]], f"rc {rc} {err} {rows}")
+        rc, out, err = impasto("remove", "t-cyclegan", env=penv)
+        check("without --folder: removed from there", rc == 0 and leftovers(user) == [], f"rc {rc} {err}")
         rc, out, err = install("no-such-style")
         check("unknown catalogue name refused", rc == 1 and "no-such-style" in err, err)
         rc, out, err = impasto("install", "--name", "../evil", full, folder=folder)

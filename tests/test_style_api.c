@@ -1,9 +1,10 @@
 /* test_style_api.c — the arbitrary-style C API on the shared Magenta and AdaIN packs: progress
  * and cancellation (whole and banded), a style reused over images equal to fresh ones, the mix
  * and strength end points at the API level, the errors of inputs bound by name, and argument
- * errors.  (Exactness against ONNX Runtime: tests/test_style.py.)  Skips (77) when ../shared is
- * absent. */
+ * errors.  (Exactness against ONNX Runtime: tests/test_style.py.)  Without ../shared: see
+ * data_check.h. */
 #include "impasto.h"
+#include "data_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -174,10 +175,8 @@ int main (void)
   snprintf (dec, sizeof dec, "%s/models-arch/adain-vgg-w16-random-decoder.onnx", shared);
   ImpastoError err;
   ImpastoPack *mag = impasto_pack_load (IMPASTO_FAMILY_MAGENTA, pred, trans, &err);
-  if (!mag) {
-    printf ("SKIP: %s\n", err.message);
-    return 77;
-  }
+  if (!mag)
+    return missing_data (err.message);
   ImpastoPack *ada = impasto_pack_load (IMPASTO_FAMILY_ADAIN, enc, dec, &err);
   CHECK (ada != NULL, "adain: %s", err.message);
   test_pack (mag, "magenta");

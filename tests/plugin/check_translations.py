@@ -94,8 +94,8 @@ def check_mnemonics(lang, ours, translate):
 def main():
     root = sys.argv[1]
     if shutil.which("xgettext") is None:
-        print("SKIP: xgettext not found")
-        return 77
+        print("FAIL: missing tool: xgettext (gettext)")
+        return 1
     po = os.path.join(root, "po")
     sources = [l.strip() for l in open(os.path.join(po, "POTFILES")) if l.strip()]
     pot = subprocess.run(["xgettext", "--from-code=UTF-8", "--keyword=_", "--keyword=N_",

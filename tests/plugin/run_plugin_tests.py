@@ -18,7 +18,8 @@ points IMPASTO_MODEL_PATH at $IMPASTO_SHARED/models, then
   3. GIMP's output of both sessions holds no CRITICAL.
 The Script-Fu session also checks strength 0 (an exact copy), stroke size 2 (the half-size run,
 enlarged) and a ProPhoto twin (the same result as sRGB after converting back).
-Exit status: 0 passed, 1 failed, 77 skipped (no gimp-console-3.0, no shared models, no bindings).
+Exit status: 0 passed, 1 failed (also without gimp-console-3.0, bindings or shared models), 77
+skipped (no shared models and IMPASTO_ALLOW_MISSING_DATA=1).
 """
 import argparse
 import re
@@ -29,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
 GIMP = "gimp-console-3.0"
 DOMAIN = "gimp30-impasto"
 TIMEOUT = 600
@@ -40,14 +40,14 @@ try:
     gi.require_version("GdkPixbuf", "2.0")
     from gi.repository import GdkPixbuf, GLib
 except (ImportError, ValueError) as e:
-    print(f"SKIP: needs numpy and GdkPixbuf bindings ({e})")
-    sys.exit(SKIP)
+    print(f"FAIL: missing tool: needs numpy and GdkPixbuf bindings ({e})")
+    sys.exit(1)
 
 # ---- images -------------------------------------------------------------------------------------
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pixbuf_io import load_image as load_png, save_image as save_png  # noqa: E402
-from tap import check, summary  # noqa: E402
+from tap import check, missing_data, missing_tool, summary  # noqa: E402
 from ort_model import free_hw  # noqa: E402
 
 
@@ -510,18 +510,15 @@ def main():
     args.models = os.path.realpath(os.path.join(args.shared, "models"))
 
     if shutil.which(GIMP) is None:
-        print(f"SKIP: {GIMP} not found")
-        return SKIP
+        return missing_tool(f"{GIMP} not found")
     if not os.path.exists(os.path.join(args.models, "mosaic-9.onnx")):
-        print(f"SKIP: no shared models in {args.models}")
-        return SKIP
+        return missing_data(f"no shared models in {args.models}")
     cli = args.cli if args.cli and os.access(args.cli, os.X_OK) else ""
     if not cli:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
-            print("SKIP: neither the impasto CLI nor onnxruntime is available for reference pixels")
-            return SKIP
+            return missing_tool("neither the impasto CLI nor onnxruntime for reference pixels")
 
     work = tempfile.mkdtemp(prefix="impasto-plugin-test-")
     keep = os.environ.get("IMPASTO_KEEP_TEST_DIR")

@@ -12,8 +12,11 @@ CONVERTER is one of the catalogue's converters (catalogue/catalogue.json):
   tflite-magenta  Magenta arbitrary stylization: the style predictor then the transfer .tflite
   ncnn-fast-style the ONNX model zoo's fast-neural-style TransformerNet as ncnn fp16 weights (.bin)
   auto            a single file: ONNX, or a CycleGAN / pix2pix checkpoint told apart by its tensor names
-Writes OUT_DIR/model.onnx (the network the user runs) and, for tflite-magenta, OUT_DIR/predictor.onnx.
-Needs only numpy and the onnx package.  Exit status: 0 done, 2 unknown or unsupported input, 1 other errors;
+Writes OUT_DIR/model.onnx (the network the user runs), or for a pack of several networks one
+OUT_DIR/ROLE.onnx per network: tflite-magenta predictor.onnx + transfer.onnx, pth-adain encoder.onnx +
+decoder.onnx (the roles of the sidecar's "networks").
+Prints `family FAMILY` on stdout (the sidecar's family: fast, magenta, adain, cyclegan, pix2pix) when
+the converter knows it, e.g. for a checkpoint that auto recognised.  Needs only numpy and the onnx package.  Exit status: 0 done, 2 unknown or unsupported input, 1 other errors;
 the reason is one line on stderr."""
 import os
 import sys
@@ -34,6 +37,8 @@ import tflite_reader  # noqa: E402
 
 CONVERTERS = ("onnx", "pth-cyclegan", "pth-pix2pix", "pth-adain", "tflite-magenta", "ncnn-fast-style", "auto")
 RANGE_11 = {"impasto.input_range": "-1,1"}
+FAMILIES = {"pth-cyclegan": "cyclegan", "pth-pix2pix": "pix2pix", "pth-adain": "adain", "tflite-magenta": "magenta",
+            "ncnn-fast-style": "fast"}
 
 
 class Unknown(Exception):
@@ -61,7 +66,7 @@ def pass_onnx(path, meta):
 
 
 def convert(converter, inputs, meta):
-    """{output file name: ONNX model}."""
+    """(converter used, {output file name: ONNX model}): model.onnx, or ROLE.onnx per network of a pack."""
     import gan
     if converter == "auto":
         if len(inputs) != 1:
@@ -86,6 +91,11 @@ def convert(converter, inputs, meta):
                 head = f.read(8)
             raise Unknown(f"unknown model format: {os.path.basename(path)} is neither ONNX, a PyTorch "
                           f"checkpoint nor TensorFlow Lite (first bytes {head.hex()})")
+    return converter, _convert(converter, inputs, meta)
+
+
+def _convert(converter, inputs, meta):
+    import gan
     want = {"onnx": 1, "pth-cyclegan": 1, "pth-pix2pix": 1, "pth-adain": 2, "tflite-magenta": 2,
             "ncnn-fast-style": 1}[converter]
     if len(inputs) != want:
@@ -102,9 +112,10 @@ def convert(converter, inputs, meta):
     if converter == "pth-adain":
         import adain
         vgg, dec = (pth_reader.load_state_dict(p) for p in inputs)
-        return {"model.onnx": adain.adain(vgg, dec, {"impasto.input_range": "0,1", **meta})}
+        nets = adain.adain(vgg, dec, {"impasto.input_range": "0,1", **meta})
+        return {f"{role}.onnx": m for role, m in nets.items()}
     predictor, transfer = tflite_onnx.magenta(inputs[0], inputs[1], {"impasto.input_range": "0,1", **meta})
-    return {"model.onnx": transfer, "predictor.onnx": predictor}
+    return {"predictor.onnx": predictor, "transfer.onnx": transfer}
 
 
 def main(argv):
@@ -121,7 +132,7 @@ def main(argv):
         return 2
     converter, out_dir, inputs = args[0], args[1], args[2:]
     try:
-        models = convert(converter, inputs, meta)
+        converter, models = convert(converter, inputs, meta)
     except (Unknown, pth_reader.CheckpointError, tflite_reader.TFLiteError, tflite_onnx.UnsupportedOp,
             ncnn_fns.NcnnError) as e:
         print(f"impasto-convert: {e}", file=sys.stderr)
@@ -146,6 +157,8 @@ def main(argv):
             os.unlink(path)
         print(f"impasto-convert: {converter}: the ONNX written does not pass onnx.checker: {e}", file=sys.stderr)
         return 1
+    if converter in FAMILIES:
+        print("family", FAMILIES[converter])
     return 0
 
 
