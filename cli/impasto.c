@@ -3,6 +3,9 @@
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
  *                                      [--tile-size PX] [--max-pixels N]
  *                                      [--region X,Y,W,H] [--stats-pixels N]
+ *   impasto stylize MODEL INPUT OUTPUT --style STYLE (--style-predictor P | --style-encoder E)
+ *                                      [--style2 B --mix W] [--style-scale X]
+ *   impasto stylize MODEL --style STYLE ... -o OUTDIR INPUT...
  *   impasto info MODEL
  *   impasto models list
  *
@@ -19,6 +22,7 @@
 #include "impasto.h"
 #include "models_cmd.h"
 #include "png_write.h"
+#include <json-glib/json-glib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -612,6 +616,26 @@ static void print_usage (FILE *f)
          "      --stats-pixels N  with --region: estimate the statistics from full-size tiles\n"
          "                        of at most N pixels in all (inexact); 0 = exact, the default\n"
          "\n"
+         "Any image as the style (arbitrary style models, two networks):\n"
+         "  impasto stylize TRANSFER.onnx INPUT OUTPUT --style STYLE --style-predictor PREDICT.onnx\n"
+         "  impasto stylize DECODER.onnx INPUT OUTPUT --style STYLE --style-encoder ENCODER.onnx\n"
+         "  impasto stylize MODEL --style STYLE [...] -o OUTDIR INPUT...   many inputs, one style\n"
+         "      --style FILE      the style image (Magenta: short side 256, centre crop; AdaIN:\n"
+         "                        short side at most 512)\n"
+         "      --style-predictor P  Magenta: MODEL is the transfer net, P the style predictor\n"
+         "      --style-encoder E    AdaIN: MODEL is the decoder, E the VGG encoder\n"
+         "      --style2 FILE --mix W  mix a second style in with weight W (0: only --style)\n"
+         "      --style-scale X   style image size factor, 0.25..4 (larger: larger strokes)\n"
+         "  impasto stylize MODEL INPUT OUTPUT --style STYLE [--range LO,HI] [--multiple N]\n"
+         "                        a model with two image inputs (AdaIN as one graph: content,\n"
+         "                        style): STYLE goes to the second at its own size\n"
+         "      --range LO,HI     the model's values for black and white (default: from the model)\n"
+         "      --multiple N      pad INPUT by reflection to a multiple of N (default: from the\n"
+         "                        model's strides)\n"
+         "  -o, --output-dir DIR  write OUTDIR/NAME.png for each INPUT (the style is computed once)\n"
+         "  With a style, --strength works on the network's features (0: the content through the\n"
+         "  network), not as a blend of pixels.\n"
+         "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
          "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n"
@@ -643,7 +667,17 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
   return true;
 }
 
-enum { OPT_TILE_SIZE = 1000, OPT_MAX_PIXELS, OPT_REGION, OPT_STATS_PIXELS };
+enum { OPT_TILE_SIZE = 1000, OPT_MAX_PIXELS, OPT_REGION, OPT_STATS_PIXELS, OPT_STYLE, OPT_STYLE2,
+       OPT_MIX, OPT_PREDICTOR, OPT_ENCODER, OPT_STYLE_SCALE, OPT_RANGE, OPT_MULTIPLE };
+
+/* The arbitrary-style options. */
+typedef struct {
+  const char *style, *style2, *predictor, *encoder, *output_dir;
+  double mix;
+  bool mix_set;
+  float range_lo, range_hi; /* equal: the model's */
+  int multiple;
+} StyleArgs;
 
 /* --region X,Y,W,H (w == 0: none) */
 typedef struct {
@@ -665,7 +699,7 @@ static bool parse_region (const char *s, Region *r)
 /* Parse stylize's options into options and *max_pixels; positional arguments are left in
  * argv[optind..].  Returns false after reporting a bad option. */
 static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options,
-                                   int64_t *max_pixels, Region *region)
+                                   int64_t *max_pixels, Region *region, StyleArgs *sa)
 {
   static const struct option longopts[] = {
     { "strength", required_argument, NULL, 's' },
@@ -673,6 +707,15 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "preserve-colours", no_argument, NULL, 'p' },
     { "threads", required_argument, NULL, 't' },
     { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
+    { "style", required_argument, NULL, OPT_STYLE },
+    { "style2", required_argument, NULL, OPT_STYLE2 },
+    { "mix", required_argument, NULL, OPT_MIX },
+    { "style-predictor", required_argument, NULL, OPT_PREDICTOR },
+    { "style-encoder", required_argument, NULL, OPT_ENCODER },
+    { "style-scale", required_argument, NULL, OPT_STYLE_SCALE },
+    { "output-dir", required_argument, NULL, 'o' },
+    { "range", required_argument, NULL, OPT_RANGE },
+    { "multiple", required_argument, NULL, OPT_MULTIPLE },
     { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
     { "region", required_argument, NULL, OPT_REGION },
     { "stats-pixels", required_argument, NULL, OPT_STATS_PIXELS },
@@ -683,7 +726,7 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
   optind = 1;
   int c;
   double d;
-  while ((c = getopt_long (argc, argv, ":s:pt:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, ":s:pt:o:h", longopts, NULL)) != -1) {
     switch (c) {
     case 's':
       if (!parse_double (optarg, &d) || d < 0.0 || d > 1.0) {
@@ -707,6 +750,42 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
                 "positive number of pixels", optarg);
         return false;
       }
+      break;
+    case OPT_STYLE: sa->style = optarg; break;
+    case OPT_STYLE2: sa->style2 = optarg; break;
+    case OPT_PREDICTOR: sa->predictor = optarg; break;
+    case OPT_ENCODER: sa->encoder = optarg; break;
+    case 'o': sa->output_dir = optarg; break;
+    case OPT_MIX:
+      if (!parse_double (optarg, &sa->mix) || sa->mix < 0.0 || sa->mix > 1.0) {
+        report ("invalid --mix '%s': expected a number from 0 to 1", optarg);
+        return false;
+      }
+      sa->mix_set = true;
+      break;
+    case OPT_RANGE: {
+      float lo, hi;
+      char tail;
+      if (sscanf (optarg, "%f,%f%c", &lo, &hi, &tail) != 2 || !(hi > lo) || !isfinite (lo) || !isfinite (hi)) {
+        report ("invalid --range '%s': expected LO,HI with LO < HI (e.g. 0,1)", optarg);
+        return false;
+      }
+      sa->range_lo = lo;
+      sa->range_hi = hi;
+      break;
+    }
+    case OPT_MULTIPLE:
+      if (!parse_int (optarg, 1, 1024, &sa->multiple)) {
+        report ("invalid --multiple '%s': expected a whole number from 1 to 1024", optarg);
+        return false;
+      }
+      break;
+    case OPT_STYLE_SCALE:
+      if (!parse_double (optarg, &d) || d < 0.25 || d > 4.0) {
+        report ("invalid --style-scale '%s': expected a number from 0.25 to 4", optarg);
+        return false;
+      }
+      options->style_scale = (float) d;
       break;
     case OPT_MAX_PIXELS: {
       char *end;
@@ -826,10 +905,22 @@ static void profile_phase (const char *phase)
   clock_gettime (CLOCK_MONOTONIC, &last);
 }
 
+/* An arbitrary-style pack and the style it applies (both NULL for an ordinary model). */
+typedef struct {
+  ImpastoPack *pack;
+  ImpastoStyleDesc *style;
+  /* a model with two image inputs: the style image as is */
+  const char *generic_model;
+  GdkPixbuf *style_pixbuf;
+  ImpastoImage style_image;
+  bool style_owned;
+  const StyleArgs *args;
+} Styler;
+
 /* The steps of a stylize run; false after reporting an error. */
-static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
-                           const char *output_path, OutputFormat format, int64_t max_pixels,
-                           ImpastoOptions *options, const Region *region)
+static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *model_path,
+                           const char *input_path, const char *output_path, OutputFormat format,
+                           int64_t max_pixels, ImpastoOptions *options, const Region *region)
 {
   ImpastoError err = { 0 };
   profile_phase ("start");
@@ -847,7 +938,7 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   }
   if ((run->fd = temp_file_create (output_path)) < 0)
     return false;
-  if (!(run->model = impasto_model_load (model_path, &err))) {
+  if (!styler->pack && !styler->generic_model && !(run->model = impasto_model_load (model_path, &err))) {
     report_engine (model_path, &err);
     return false;
   }
@@ -862,7 +953,9 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
   int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
-  if (!output_open (&run->in, r->w, r->h, region->w > 0, format, run->fd, output_path, threads,
+  /* a style pack or a two-input model composes its result whole */
+  bool whole_out = region->w > 0 || styler->pack || styler->generic_model;
+  if (!output_open (&run->in, r->w, r->h, whole_out, format, run->fd, output_path, threads,
                     &run->sink, &run->out))
     return false;
   bool whole = run->out.height == r->h;
@@ -877,7 +970,14 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     options->rows_data = &run->sink;
   }
   ImpastoStatus status;
-  if (region->w) {
+  const ImpastoImage *images[2] = { &run->in, &styler->style_image };
+  if (styler->pack) {
+    status = impasto_stylize_with_style (styler->pack, styler->style, &run->in, &run->out, options, &err);
+  } else if (styler->generic_model) {
+    status = impasto_stylize_images (styler->generic_model, 2, NULL, images, styler->args->range_lo,
+                                     styler->args->range_hi, styler->args->multiple, &run->out,
+                                     options, &err);
+  } else if (region->w) {
     ImpastoStats *stats = NULL;
     status = impasto_stats_compute (run->model, &run->in, options, &stats, &err);
     profile_phase ("statistics");
@@ -912,6 +1012,138 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   return true;
 }
 
+/* The style of the image at path; NULL after reporting. */
+static ImpastoStyleDesc *style_load (ImpastoPack *pack, const char *path, const ImpastoOptions *options)
+{
+  GdkPixbuf *pixbuf = image_load (path);
+  if (!pixbuf)
+    return NULL;
+  ImpastoImage img;
+  bool owned = false;
+  ImpastoStyleDesc *style = NULL;
+  if (pixbuf_to_image (pixbuf, false, &img, &owned)) {
+    ImpastoError err = { 0 };
+    if (!(style = impasto_style_new_from_image (pack, &img, options, &err)))
+      report_engine (path, &err);
+  }
+  if (owned)
+    free (img.data_u8);
+  g_object_unref (pixbuf);
+  return style;
+}
+
+/* Pack and style (mixed with --style2) for the --style options; false after reporting. */
+static bool styler_open (Styler *st, const char *model_path, const StyleArgs *sa,
+                         const ImpastoOptions *options)
+{
+  ImpastoError err = { 0 };
+  st->args = sa;
+  if (!sa->predictor && !sa->encoder) { /* one graph with a style input */
+    st->generic_model = model_path;
+    return (st->style_pixbuf = image_load (sa->style))
+        && pixbuf_to_image (st->style_pixbuf, false, &st->style_image, &st->style_owned);
+  }
+  bool magenta = sa->predictor != NULL;
+  if (!(st->pack = impasto_pack_load (magenta ? IMPASTO_FAMILY_MAGENTA : IMPASTO_FAMILY_ADAIN,
+                                      magenta ? sa->predictor : sa->encoder, model_path, &err))) {
+    report_engine (NULL, &err);
+    return false;
+  }
+  if (!(st->style = style_load (st->pack, sa->style, options)))
+    return false;
+  if (sa->style2) {
+    ImpastoStyleDesc *b = style_load (st->pack, sa->style2, options), *mixed = NULL;
+    if (b && !(mixed = impasto_style_mix (st->style, b, (float) sa->mix, &err)))
+      report_engine (NULL, &err);
+    impasto_style_free (b);
+    if (!mixed)
+      return false;
+    impasto_style_free (st->style);
+    st->style = mixed;
+  }
+  return true;
+}
+
+/* OUTDIR/NAME.png for input path INPUT (NAME: its base name without the extension). */
+static char *batch_output (const char *dir, const char *input)
+{
+  char *base = g_path_get_basename (input);
+  char *dot = strrchr (base, '.');
+  if (dot && dot != base)
+    *dot = '\0';
+  char *name = g_strconcat (base, ".png", NULL);
+  char *path = g_build_filename (dir, name, NULL);
+  g_free (base);
+  g_free (name);
+  return path;
+}
+
+static int stylize_command (int argc, char **argv, ImpastoOptions *o, StyleArgs *sap,
+                            const char *model, int64_t max_pixels, const Region *region);
+
+/* The networks of a pack sidecar NAME.json, paths made relative to its folder. */
+typedef struct {
+  char *model, *predictor, *encoder; /* g_free */
+} PackFiles;
+
+/* networks.KEY of sidecar o, beside the sidecar; NULL after reporting when absent. */
+static char *pack_network (JsonObject *networks, const char *key, const char *path)
+{
+  const char *rel = networks && json_object_has_member (networks, key)
+                  ? json_object_get_string_member_with_default (networks, key, NULL) : NULL;
+  if (!rel || !rel[0]) {
+    report ("%s: the pack has no \"%s\" network (\"networks\": {\"%s\": FILE.onnx, ...})", path, key, key);
+    return NULL;
+  }
+  char *dir = g_path_get_dirname (path);
+  char *full = g_path_is_absolute (rel) ? g_strdup (rel) : g_build_filename (dir, rel, NULL);
+  g_free (dir);
+  return full;
+}
+
+/* MODEL given as a NAME.json pack: "family" magenta (networks predictor + transfer) or adain
+ * (encoder + decoder, or one graph "model" with "range" and "multiple").  False after reporting. */
+static bool pack_read (const char *path, StyleArgs *sa, PackFiles *pf)
+{
+  GError *gerr = NULL;
+  JsonParser *parser = json_parser_new ();
+  bool ok = json_parser_load_from_file (parser, path, &gerr);
+  JsonNode *root = ok ? json_parser_get_root (parser) : NULL;
+  if (!ok || !root || !JSON_NODE_HOLDS_OBJECT (root)) {
+    report ("%s: not a model sidecar: %s", path, gerr ? gerr->message : "not a JSON object");
+    g_clear_error (&gerr);
+    g_object_unref (parser);
+    return false;
+  }
+  JsonObject *o = json_node_get_object (root);
+  const char *family = json_object_get_string_member_with_default (o, "family", "fast");
+  JsonObject *networks = json_object_has_member (o, "networks")
+                       ? json_object_get_object_member (o, "networks") : NULL;
+  JsonArray *range = json_object_has_member (o, "range") ? json_object_get_array_member (o, "range") : NULL;
+  if (range && json_array_get_length (range) == 2) {
+    sa->range_lo = (float) json_array_get_double_element (range, 0);
+    sa->range_hi = (float) json_array_get_double_element (range, 1);
+  }
+  int64_t mult = json_object_get_int_member_with_default (o, "multiple", 0);
+  if (mult >= 1 && mult <= 1024)
+    sa->multiple = (int) mult;
+  if (!strcmp (family, "magenta")) {
+    ok = (pf->predictor = pack_network (networks, "predictor", path))
+      && (pf->model = pack_network (networks, "transfer", path));
+    sa->predictor = pf->predictor;
+  } else if (!strcmp (family, "adain") && networks && json_object_has_member (networks, "model")) {
+    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+  } else if (!strcmp (family, "adain")) {
+    ok = (pf->encoder = pack_network (networks, "encoder", path))
+      && (pf->model = pack_network (networks, "decoder", path));
+    sa->encoder = pf->encoder;
+  } else {
+    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+  }
+  g_object_unref (parser);
+  return ok;
+}
+
 static int cmd_stylize (int argc, char **argv)
 {
   ImpastoOptions options;
@@ -922,19 +1154,64 @@ static int cmd_stylize (int argc, char **argv)
   if (ram_mb && *ram_mb)
     options.stream_ram_mb = atoi (ram_mb) > 0 ? atoi (ram_mb) : -1;
   options.scratch_dir = getenv ("IMPASTO_SCRATCH_DIR");
+  StyleArgs sa = { 0 };
   int64_t max_pixels = DEFAULT_MAX_PIXELS;
   Region region = { 0 };
-  if (!parse_stylize_options (argc, argv, &options, &max_pixels, &region))
+  if (!parse_stylize_options (argc, argv, &options, &max_pixels, &region, &sa))
     return EXIT_USAGE;
-  if (argc - optind != 3) {
-    report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS] (see impasto --help)");
+  PackFiles pf = { 0 };
+  if (optind < argc && g_str_has_suffix (argv[optind], ".json")) {
+    if (sa.predictor || sa.encoder) {
+      report ("a pack sidecar names its networks: drop --style-predictor / --style-encoder");
+      return EXIT_USAGE;
+    }
+    if (!pack_read (argv[optind], &sa, &pf)) {
+      g_free (pf.model), g_free (pf.predictor), g_free (pf.encoder);
+      return EXIT_RUNTIME;
+    }
+  }
+  int status = stylize_command (argc, argv, &options, &sa, pf.model, max_pixels, &region);
+  g_free (pf.model);
+  g_free (pf.predictor);
+  g_free (pf.encoder);
+  return status;
+}
+
+/* cmd_stylize once options and a pack sidecar are read; model: the sidecar's network or NULL. */
+static int stylize_command (int argc, char **argv, ImpastoOptions *o, StyleArgs *sap,
+                            const char *model, int64_t max_pixels, const Region *regionp)
+{
+  Region region = *regionp;
+  ImpastoOptions options = *o;
+  StyleArgs sa = *sap;
+  bool styled = sa.style || sa.style2 || sa.predictor || sa.encoder || sa.mix_set;
+  if (styled && (!sa.style || (sa.predictor && sa.encoder))) {
+    report ("a style needs --style and at most one of --style-predictor (Magenta) or "
+            "--style-encoder (AdaIN)");
     return EXIT_USAGE;
   }
-  const char *model_path = argv[optind], *input_path = argv[optind + 1];
-  const char *output_path = argv[optind + 2];
-  OutputFormat format = format_from_name (output_path);
-  if (format == FORMAT_NONE) {
-    report ("cannot tell the format of '%s': use a .png, .jpg or .jpeg name", output_path);
+  if (styled && region.w) {
+    report ("--region does not go with a style");
+    return EXIT_USAGE;
+  }
+  if (sa.style2 && !sa.predictor && !sa.encoder) {
+    report ("--style2 needs a style pack (--style-predictor or --style-encoder)");
+    return EXIT_USAGE;
+  }
+  if (!sa.style2 != !sa.mix_set) {
+    report ("--style2 and --mix go together");
+    return EXIT_USAGE;
+  }
+  if (sa.output_dir ? argc - optind < 2 : argc - optind != 3) {
+    report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS], or MODEL -o OUTDIR INPUT... "
+            "(see impasto --help)");
+    return EXIT_USAGE;
+  }
+  const char *model_path = model ? model : argv[optind];
+  int n_inputs = sa.output_dir ? argc - optind - 1 : 1;
+  char **inputs = argv + optind + 1;
+  if (!sa.output_dir && format_from_name (argv[optind + 2]) == FORMAT_NONE) {
+    report ("cannot tell the format of '%s': use a .png, .jpg or .jpeg name", argv[optind + 2]);
     return EXIT_USAGE;
   }
 
@@ -942,13 +1219,25 @@ static int cmd_stylize (int argc, char **argv)
   if (!model_file)
     return EXIT_RUNTIME;
   install_signal_handlers ();
-  StylizeRun run = { .fd = -1 };
-  bool ok = stylize_steps (&run, model_file, input_path, output_path, format, max_pixels,
-                           &options, &region);
-  stylize_run_clear (&run);
+  Styler styler = { 0 };
+  bool ok = !styled || styler_open (&styler, model_file, &sa, &options);
+  for (int i = 0; ok && i < n_inputs; i++) {
+    char *output_path = sa.output_dir ? batch_output (sa.output_dir, inputs[i]) : g_strdup (argv[optind + 2]);
+    StylizeRun run = { .fd = -1 };
+    ok = stylize_steps (&run, &styler, model_file, inputs[i], output_path,
+                        format_from_name (output_path), max_pixels, &options, &region);
+    stylize_run_clear (&run);
+    if (!ok)
+      temp_file_discard ();
+    g_free (output_path);
+  }
+  impasto_style_free (styler.style);
+  impasto_pack_free (styler.pack);
+  if (styler.style_owned)
+    free (styler.style_image.data_u8);
+  if (styler.style_pixbuf)
+    g_object_unref (styler.style_pixbuf);
   free (model_file);
-  if (!ok)
-    temp_file_discard ();
   return ok ? EXIT_SUCCESS : EXIT_RUNTIME;
 }
 

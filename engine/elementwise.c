@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* elementwise.c — unary activations, broadcasting binary arithmetic, GlobalAveragePool. */
+/* elementwise.c — unary activations, broadcasting binary arithmetic, GlobalAveragePool,
+ * ReduceMean. */
 #include "kernels.h"
 #include "util.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 /* Elements per pool task: large enough to amortise the task hand-out, small enough for balance. */
 #define CHUNK ((size_t) 32768)
@@ -18,6 +20,7 @@ static inline float unary_one (ImpUnaryOp op, float alpha, float beta, float v)
   case IMP_UNARY_SIGMOID:    return 1.0f / (1.0f + expf (-v));
   case IMP_UNARY_TANH:       return tanhf (v);
   case IMP_UNARY_CLIP:       return fminf (fmaxf (v, alpha), beta); /* ONNX: min(max(x, lo), hi) */
+  case IMP_UNARY_SQRT:       return sqrtf (v);
   }
   return v;
 }
@@ -230,4 +233,40 @@ void imp_global_avgpool_ref (int c, size_t hw, const float *x, float *y)
       s += x[(size_t) ch * hw + i];
     y[ch] = (float) (s / (double) hw);
   }
+}
+
+void imp_reduce_mean_ref (int rank, const int64_t *dims, const bool *reduce, const float *x, float *y)
+{
+  size_t n, m = 1;
+  int64_t odims[MAX_RANK];
+  if (rank < 1 || rank > MAX_RANK)
+    return;
+  for (int d = 0; d < rank; d++) {
+    odims[d] = reduce[d] ? 1 : dims[d];
+    m *= reduce[d] ? (size_t) dims[d] : 1;
+  }
+  if (!imp_dims_count (odims, rank, &n) || m == 0)
+    return;
+  double *acc = calloc (n, sizeof (double)); /* statistics: summed in double */
+  if (!acc) {
+    for (size_t i = 0; i < n; i++)
+      y[i] = NAN;
+    return;
+  }
+  size_t total = n * m;
+  for (size_t i = 0; i < total; i++) {
+    size_t rem = i, o = 0, os = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+      size_t idx = rem % (size_t) dims[d];
+      rem /= (size_t) dims[d];
+      if (!reduce[d]) {
+        o += idx * os;
+        os *= (size_t) dims[d];
+      }
+    }
+    acc[o] += x[i];
+  }
+  for (size_t i = 0; i < n; i++)
+    y[i] = (float) (acc[i] / (double) m);
+  free (acc);
 }

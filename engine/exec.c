@@ -106,17 +106,22 @@ static void exec_cleanup (ImpExec *x, int keep)
   imp_free (x->slots);
 }
 
-/* Pass 1: shapes, reads per value, total cost.  Fills x->slots from the input. */
-static ImpastoStatus plan_shapes (ImpExec *x, const ImpTensor *input, bool whole, double *total)
+/* Pass 1: shapes, reads per value, total cost.  Fills x->slots from the n inputs (inputs[k]
+ * feeds value values[k]). */
+static ImpastoStatus plan_shapes (ImpExec *x, int n, const int *values, const ImpTensor *inputs,
+                                  bool whole, double *total)
 {
   ImpastoModel *m = x->m;
   const ImpGraph *g = m->graph;
   for (int v = 0; v < g->n_values; v++)
     if (g->values[v].is_const)
       x->slots[v].t = g->values[v].t; /* borrowed */
-  if (input->rank != 4 || input->dtype != IMP_DT_FLOAT)
-    return imp_fail (x->err, IMPASTO_E_SHAPE, "the input must be a 4-D float tensor");
-  x->slots[m->input].t = *input; /* borrowed */
+  for (int k = 0; k < n; k++) {
+    if (inputs[k].rank != 4 || inputs[k].dtype != IMP_DT_FLOAT)
+      return imp_fail (x->err, IMPASTO_E_SHAPE, "input '%s' must be a 4-D float tensor",
+                       g->values[values[k]].name);
+    x->slots[values[k]].t = inputs[k]; /* borrowed */
+  }
   *total = 0;
   ImpastoStatus st = IMPASTO_OK;
   for (int i = 0; !st && i < m->n_steps; i++) {
@@ -140,7 +145,7 @@ ImpastoStatus imp_model_shapes (ImpastoModel *m, const int64_t in_dims[4], bool 
   ImpTensor input = { .dtype = IMP_DT_FLOAT, .rank = 4 };
   memcpy (input.dims, in_dims, 4 * sizeof (int64_t));
   double total;
-  ImpastoStatus st = plan_shapes (&x, &input, whole, &total);
+  ImpastoStatus st = plan_shapes (&x, 1, &m->input, &input, whole, &total);
   for (int v = 0; !st && v < m->graph->n_values; v++) {
     shapes[v] = x.slots[v].t;
     shapes[v].data = NULL;
@@ -152,13 +157,21 @@ ImpastoStatus imp_model_shapes (ImpastoModel *m, const int64_t in_dims[4], bool 
 ImpastoStatus imp_model_exec (ImpastoModel *m, const ImpTensor *input, ImpTensor *out,
                               ImpProgressCb progress, void *progress_data, ImpastoError *err)
 {
+  return imp_model_exec_inputs (m, 1, &m->input, input, out, progress, progress_data, err);
+}
+
+ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *values,
+                                     const ImpTensor *inputs, ImpTensor *out, ImpProgressCb progress,
+                                     void *progress_data, ImpastoError *err)
+{
   const ImpGraph *g = m->graph;
   ImpExec x = { .m = m, .err = err };
   x.slots = imp_alloc0 ((size_t) g->n_values, sizeof (ImpSlot), "value slots", err);
   if (!x.slots)
     return IMPASTO_E_NOMEM;
   double total, done = 0;
-  ImpastoStatus st = plan_shapes (&x, input, true, &total);
+  total = 0;
+  ImpastoStatus st = plan_shapes (&x, n_in, values, inputs, true, &total);
   bool profile = getenv ("IMPASTO_PROFILE") != NULL; /* per-step wall times on stderr */
 
   /* pass 2: run */

@@ -546,6 +546,106 @@ static ImpastoStatus fold_identity (ImpGraph *g, const ImpNode *n, ImpastoError 
   return IMPASTO_OK;
 }
 
+/* Conv with every input constant: the Magenta transfer net's conditional scale and shift are 1x1
+ * convs of the style vector, which is bound as a constant per style (model.c, bound inputs).
+ * Plain 2-D, no padding, unit strides and dilations, one group: what those take. */
+static ImpastoStatus fold_conv (ImpGraph *g, const ImpNode *n, ImpastoError *err)
+{
+  const ImpTensor *x = input_tensor (g, n, 0), *w = input_tensor (g, n, 1), *b = input_tensor (g, n, 2);
+  if (!x || !w || x->dtype != IMP_DT_FLOAT || w->dtype != IMP_DT_FLOAT || x->rank != 4 || w->rank != 4
+      || (b && (b->dtype != IMP_DT_FLOAT || imp_tensor_count (b) != (size_t) w->dims[0])))
+    return IMPASTO_E_UNSUPPORTED;
+  for (int a = 0; a < n->n_attrs; a++) {
+    const ImpAttr *at = &n->attrs[a];
+    bool ones = at->type == IMP_ATTR_INTS, zeros = at->type == IMP_ATTR_INTS;
+    for (int i = 0; at->type == IMP_ATTR_INTS && i < at->n; i++) {
+      ones = ones && at->ints[i] == 1;
+      zeros = zeros && at->ints[i] == 0;
+    }
+    bool ok = !strcmp (at->name, "kernel_shape")
+           || ((!strcmp (at->name, "strides") || !strcmp (at->name, "dilations")) && ones)
+           || (!strcmp (at->name, "pads") && zeros)
+           || (!strcmp (at->name, "group") && at->type == IMP_ATTR_INT && at->i == 1)
+           || (!strcmp (at->name, "auto_pad") && at->type == IMP_ATTR_STRING && !strcmp (at->s, "NOTSET"));
+    if (!ok)
+      return IMPASTO_E_UNSUPPORTED; /* anything else is left to the conv step */
+  }
+  int64_t co = w->dims[0], ci = w->dims[1], kh = w->dims[2], kw = w->dims[3];
+  int64_t oh = x->dims[2] - kh + 1, ow = x->dims[3] - kw + 1;
+  if (x->dims[1] != ci || oh < 1 || ow < 1)
+    return bad (err, n, "the weights do not fit the input");
+  int64_t od[4] = { x->dims[0], co, oh, ow };
+  ImpTensor *out = new_output (g, n, 0, IMP_DT_FLOAT, 4, od, err);
+  if (!out)
+    return err->code;
+  const float *xd = x->data, *wd = w->data, *bd = b ? b->data : NULL;
+  float *o = out->data;
+  for (int64_t nn = 0; nn < od[0]; nn++)
+    for (int64_t c = 0; c < co; c++)
+      for (int64_t y = 0; y < oh; y++)
+        for (int64_t xx = 0; xx < ow; xx++) {
+          double acc = bd ? bd[c] : 0.0;
+          for (int64_t k = 0; k < ci; k++)
+            for (int64_t i = 0; i < kh; i++)
+              for (int64_t j = 0; j < kw; j++)
+                acc += (double) xd[((nn * ci + k) * x->dims[2] + y + i) * x->dims[3] + xx + j]
+                     * wd[((c * ci + k) * kh + i) * kw + j];
+          *o++ = (float) acc;
+        }
+  return IMPASTO_OK;
+}
+
+/* ReduceProd over every axis, or the axes of the attribute (the unbiased-variance count N of
+ * AdaIN written as ONNX primitives: a product of feature dimensions, known once shapes are). */
+static ImpastoStatus fold_reduce_prod (ImpGraph *g, const ImpNode *n, ImpastoError *err)
+{
+  const ImpTensor *x = input_tensor (g, n, 0);
+  if (!x || n->n_inputs > 1)
+    return IMPASTO_E_UNSUPPORTED;
+  bool reduce[IMP_MAX_RANK];
+  const ImpAttr *axes = imp_node_attr (n, "axes");
+  for (int d = 0; d < x->rank; d++)
+    reduce[d] = !axes;
+  for (int i = 0; axes && i < axes->n; i++) {
+    int64_t a = axes->ints[i] < 0 ? axes->ints[i] + x->rank : axes->ints[i];
+    if (axes->type != IMP_ATTR_INTS || a < 0 || a >= x->rank)
+      return bad (err, n, "an axis is out of range");
+    reduce[a] = true;
+  }
+  bool keep = imp_node_attr (n, "keepdims") ? imp_node_attr (n, "keepdims")->i != 0 : true;
+  int64_t od[IMP_MAX_RANK], ostr[IMP_MAX_RANK], kd[IMP_MAX_RANK];
+  int rank = 0;
+  for (int d = 0; d < x->rank; d++) {
+    kd[d] = reduce[d] ? 1 : x->dims[d];
+    if (!reduce[d] || keep)
+      od[rank++] = kd[d];
+  }
+  ImpTensor *out = new_output (g, n, 0, x->dtype, rank, od, err);
+  if (!out)
+    return err->code;
+  size_t count = imp_tensor_count (out), total = imp_tensor_count (x);
+  for (size_t o = 0; o < count; o++) {
+    if (x->dtype == IMP_DT_FLOAT)
+      ((float *) out->data)[o] = 1.0f;
+    else
+      ((int64_t *) out->data)[o] = 1;
+  }
+  strides_of (kd, x->rank, ostr);
+  for (size_t i = 0; i < total; i++) {
+    size_t rem = i, o = 0;
+    for (int d = x->rank - 1; d >= 0; d--) {
+      size_t idx = rem % (size_t) x->dims[d];
+      rem /= (size_t) x->dims[d];
+      o += reduce[d] ? 0 : idx * (size_t) ostr[d];
+    }
+    if (x->dtype == IMP_DT_FLOAT)
+      ((float *) out->data)[o] *= ((const float *) x->data)[i];
+    else
+      ((int64_t *) out->data)[o] = (int64_t) ((uint64_t) ((int64_t *) out->data)[o] * (uint64_t) elem_as_int (x, i));
+  }
+  return IMPASTO_OK;
+}
+
 ImpastoStatus imp_fold_node (ImpGraph *g, const ImpNode *n, ImpastoError *err)
 {
   const char *op = n->op_type;
@@ -564,6 +664,8 @@ ImpastoStatus imp_fold_node (ImpGraph *g, const ImpNode *n, ImpastoError *err)
   if (!strcmp (op, "Gather")) return fold_gather (g, n, err);
   if (!strcmp (op, "Shape")) return fold_shape (g, n, err);
   if (!strcmp (op, "Identity")) return fold_identity (g, n, err);
+  if (!strcmp (op, "Conv")) return fold_conv (g, n, err);
+  if (!strcmp (op, "ReduceProd")) return fold_reduce_prod (g, n, err);
   if (!strcmp (op, "Add")) return fold_arith (g, n, '+', err);
   if (!strcmp (op, "Sub")) return fold_arith (g, n, '-', err);
   if (!strcmp (op, "Mul")) return fold_arith (g, n, '*', err);

@@ -39,6 +39,11 @@ static void get_rgb (const ImpastoImage *im, int64_t x, int64_t y, float rgb[3])
   }
 }
 
+void imp_image_get_rgb (const ImpastoImage *im, int64_t x, int64_t y, float rgb[3])
+{
+  get_rgb (im, x, y, rgb);
+}
+
 static float luma (const float rgb[3])
 {
   return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];

@@ -9,6 +9,9 @@
 ImpastoStatus imp_image_check (const ImpastoImage *in, const ImpastoImage *out,
                                const ImpastoOptions *o, ImpastoError *err);
 
+/* The RGB of pixel (x, y), 0..1 (gray replicated, alpha ignored). */
+void imp_image_get_rgb (const ImpastoImage *im, int64_t x, int64_t y, float rgb[3]);
+
 /* Rows [r0, r1) of the model input, planar [3, r1 - r0, pw] in the model's value range.  Rows and
  * columns past the image's bottom/right edge are mirrored (repeatedly, so tiny images work). */
 void imp_image_input_rows (const ImpastoModel *m, const ImpastoImage *in, int64_t r0, int64_t r1,

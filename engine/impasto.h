@@ -40,6 +40,23 @@ typedef struct ImpastoModel ImpastoModel;
 ImpastoModel *impasto_model_load (const char *path, ImpastoError *err);
 void impasto_model_free (ImpastoModel *model);
 
+/* A value for a named graph input: float32, row-major, dims[0..rank); data NULL gives only the
+ * input's shape (impasto_stylize_images). */
+typedef struct {
+  const char *name;
+  int rank;
+  int64_t dims[8];
+  const float *data;
+} ImpastoInput;
+
+/* Load a model with several runtime inputs, binding every input but the image to the values
+ * given (copied; e.g. Magenta's [1,100,1,1] style vector).  What depends only on them is computed
+ * once here, so the result stylises like a single-image model (whole or banded).  Errors name the
+ * input: one that does not exist, a shape that differs from the declared one, or more than one
+ * input left unbound. */
+ImpastoModel *impasto_model_load_with_inputs (const char *path, int n_inputs,
+                                              const ImpastoInput *inputs, ImpastoError *err);
+
 /* Human-readable description (inputs/outputs, opset, op histogram, parameter count, metadata).
  * Returns a malloc'd string; free() it. */
 char *impasto_model_describe (const ImpastoModel *model);
@@ -75,6 +92,10 @@ typedef struct {
    * of those files (NULL or "": $TMPDIR, else /var/tmp). */
   int stream_ram_mb;
   const char *scratch_dir;
+  /* Style packs (impasto_style_new_from_image): the style image's size relative to its usual
+   * one (Magenta: short side 256 then a 256x256 centre crop; AdaIN: short side at most 512);
+   * larger gives larger brush strokes.  0.25..4; 0 means 1. */
+  float style_scale;
   /* Optional: hand the result over in rows instead of holding it whole (a huge image's result
    * never exists in memory at once).  out is then a row buffer of any height >= 1: the engine
    * fills it from its top with consecutive rows and passes the filled part to rows() whenever it
@@ -117,6 +138,56 @@ typedef struct ImpastoImage {
 ImpastoStatus impasto_stylize (ImpastoModel *model, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *options, ImpastoError *err);
 
+/* A model with several image inputs (e.g. AdaIN as one graph with `content` and `style`):
+ * images[k] feeds the input names[k] (names NULL: the model's inputs in order).  images[0] is
+ * the content: reflected on the bottom and right to a multiple of `multiple` (0: none), the
+ * result cropped back into out; the others go in at their own size.  The model is loaded and
+ * prepared for these sizes on each call (its shape arithmetic folds then).  Pixel values 0..1
+ * map to range_lo..range_hi in the model (equal: from its metadata or last op, as
+ * impasto_model_load).  Runs whole. */
+ImpastoStatus impasto_stylize_images (const char *path, int n, const char *const *names,
+                                      const ImpastoImage *const *images, float range_lo,
+                                      float range_hi, int multiple, ImpastoImage *out,
+                                      const ImpastoOptions *options, ImpastoError *err);
+
+/* ---- arbitrary style: any image is the style ------------------------------------------------ */
+
+typedef enum {
+  IMPASTO_FAMILY_MAGENTA = 1, /* style predictor + transfer net conditioned on a style vector */
+  IMPASTO_FAMILY_ADAIN = 2,   /* VGG encoder + decoder, AdaIN between them (computed here) */
+} ImpastoFamily;
+
+/* Two networks used as one model. */
+typedef struct ImpastoPack ImpastoPack;
+/* A style computed once from an image (Magenta: the predictor's vector; AdaIN: the per-channel
+ * mean and standard deviation of the encoder's features), applied to any number of images. */
+typedef struct ImpastoStyleDesc ImpastoStyleDesc;
+
+/* Magenta: first = style predictor, second = transfer net.  AdaIN: first = encoder, second =
+ * decoder.  Both are loaded and checked against each other here. */
+ImpastoPack *impasto_pack_load (ImpastoFamily family, const char *first, const char *second,
+                                ImpastoError *err);
+void impasto_pack_free (ImpastoPack *pack);
+ImpastoFamily impasto_pack_family (const ImpastoPack *pack);
+
+/* The style of image (any size from 8x8; gray, RGB, alpha ignored), pre-processed as the family
+ * wants (options->style_scale; threads).  options may be NULL. */
+ImpastoStyleDesc *impasto_style_new_from_image (ImpastoPack *pack, const ImpastoImage *image,
+                                            const ImpastoOptions *options, ImpastoError *err);
+/* (1 - weight) * a + weight * b, both from the same pack; weight 0 and 1 give a and b exactly. */
+ImpastoStyleDesc *impasto_style_mix (const ImpastoStyleDesc *a, const ImpastoStyleDesc *b, float weight,
+                                 ImpastoError *err);
+void impasto_style_free (ImpastoStyleDesc *style);
+/* The descriptor's values (owned by style) and their count. */
+const float *impasto_style_values (const ImpastoStyleDesc *style, size_t *count);
+
+/* Stylise content with style.  options->strength works in feature space: Magenta blends the
+ * style vector with the content's own (s * style + (1 - s) * own), AdaIN blends the features
+ * (s * AdaIN(c, style) + (1 - s) * c); 0 gives the content back through the network.  The other
+ * options as for impasto_stylize (Magenta runs banded for large images). */
+ImpastoStatus impasto_stylize_with_style (ImpastoPack *pack, const ImpastoStyleDesc *style,
+                                          const ImpastoImage *content, ImpastoImage *out,
+                                          const ImpastoOptions *options, ImpastoError *err);
 /* Run the model over the whole of in (reduced first when options->stats_pixels asks for it) and
  * record each instance norm's statistics into *stats (free with impasto_stats_free).  Costs one
  * stylisation of that image; options->progress reports it. */

@@ -95,6 +95,7 @@ typedef enum {
   IMP_UNARY_SIGMOID,
   IMP_UNARY_TANH,
   IMP_UNARY_CLIP,       /* alpha = min, beta = max */
+  IMP_UNARY_SQRT,
 } ImpUnaryOp;
 
 /* y[i] = op(x[i]); y may equal x. */
@@ -140,5 +141,16 @@ void imp_resize_nearest (int c, int h, int w, const float *x, int oh, int ow, fl
 
 /* GlobalAveragePool: x [c, hw] -> y [c]. */
 void imp_global_avgpool_ref (int c, size_t hw, const float *x, float *y);
+
+/* Mean over the axes marked in reduce: x has dims[0..rank), y the same with those axes 1. */
+void imp_reduce_mean_ref (int rank, const int64_t *dims, const bool *reduce, const float *x, float *y);
+
+/* 2-D max pooling window: kernel, strides, pads (t, l, b, r), ceil_mode (ONNX MaxPool). */
+typedef struct { int kh, kw, sh, sw, pt, pl, pb, pr; bool ceil_mode; } ImpPoolShape;
+/* Output H and W for an input of h x w; false when the window does not fit. */
+bool imp_maxpool_out_size (const ImpPoolShape *p, int64_t h, int64_t w, int64_t *oh, int64_t *ow);
+/* Planes x [c, h, w] -> y [c, oh, ow]: the largest input value under each window (padding never
+ * wins).  Naive, and the reference the tests hold it to. */
+void imp_maxpool_ref (const ImpPoolShape *p, int c, int64_t h, int64_t w, const float *x, float *y);
 
 #endif

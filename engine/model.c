@@ -69,16 +69,19 @@ static void choose_value_range (ImpastoModel *m)
   m->in_offset = m->out_offset = lo;
 }
 
-/* H and W must be multiples of the product of the conv strides (the total downsampling). */
+/* H and W must be multiples of the product of the conv and pooling strides (the total
+ * downsampling). */
 static void choose_size_rules (ImpastoModel *m)
 {
   int mult = 1;
-  for (int i = 0; i < m->n_steps; i++)
-    if (m->steps[i].op == &imp_op_conv) {
+  for (int i = 0; i < m->n_steps; i++) {
+    if (m->steps[i].op == &imp_op_conv)
       mult *= m->steps[i].u.conv.shape.stride_h;
-      if (mult > 256)
-        mult = 256;
-    }
+    if (m->steps[i].op == &imp_op_maxpool)
+      mult *= m->steps[i].u.maxpool.shape.sh;
+    if (mult > 256)
+      mult = 256;
+  }
   const char *meta = impasto_model_metadata (m, "impasto.size_multiple");
   if (meta && atoi (meta) >= 1 && atoi (meta) <= 1024)
     mult = atoi (meta);
@@ -86,43 +89,113 @@ static void choose_size_rules (ImpastoModel *m)
   m->min_size = IMP_MAX (16, mult);
 }
 
-static ImpastoStatus check_io (ImpastoModel *m, ImpastoError *err)
+/* The graph's one remaining runtime input and its first output; with rgb, the input must be an
+ * RGB image tensor. */
+static ImpastoStatus check_io (ImpastoModel *m, bool rgb, ImpastoError *err)
 {
   const ImpGraph *g = m->graph;
-  if (g->n_inputs != 1)
+  m->n_inputs = g->n_inputs;
+  if (g->n_inputs != 1 && !m->static_shapes)
     return imp_fail (err, IMPASTO_E_UNSUPPORTED,
-                     "%s: the model has %d inputs; only single-image models can stylise images",
+                     "%s: the model has %d runtime inputs; bind all but the image by name "
+                     "(impasto_model_load_with_inputs) or load it as a style pack",
                      g->path ? g->path : "model", g->n_inputs);
   m->input = g->inputs[0];
   m->output = g->outputs[0];
   const ImpTensor *t = &g->values[m->input].t;
-  if (t->rank != 4 || (t->dims[1] >= 0 && t->dims[1] != 3))
-    return imp_fail (err, IMPASTO_E_UNSUPPORTED,
-                     "input '%s' is not an RGB image tensor [N, 3, H, W]", g->values[m->input].name);
+  if (t->rank != 4 || (rgb && t->dims[1] >= 0 && t->dims[1] != 3))
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED, "input '%s' is not %s",
+                     g->values[m->input].name,
+                     rgb ? "an RGB image tensor [N, 3, H, W]" : "a tensor [N, C, H, W]");
+  return IMPASTO_OK;
+}
+
+/* Turn the named runtime inputs of g into constants holding the given values: what depends on
+ * them alone is folded at prepare, and the rest of the graph sees per-channel constants (the
+ * Magenta style vector's conditional scale and shift), so it runs whole or banded like a
+ * single-input net. */
+static ImpastoStatus bind_inputs (ImpGraph *g, int n, const ImpastoInput *inputs, bool *hinted,
+                                  ImpastoError *err)
+{
+  const char *file = g->path ? g->path : "model";
+  for (int i = 0; i < n; i++) {
+    const ImpastoInput *in = &inputs[i];
+    int k = 0;
+    while (k < g->n_inputs && (!in->name || strcmp (g->values[g->inputs[k]].name, in->name)))
+      k++;
+    if (k == g->n_inputs)
+      return imp_fail (err, IMPASTO_E_ARGUMENT, "%s: no runtime input named '%s'", file,
+                       in->name ? in->name : "(null)");
+    ImpValue *v = &g->values[g->inputs[k]];
+    size_t count;
+    if (in->rank < 1 || in->rank > IMP_MAX_RANK || !imp_dims_count (in->dims, in->rank, &count)
+        || count == 0 || count > IMP_MAX_TENSOR_ELEMS)
+      return imp_fail (err, IMPASTO_E_ARGUMENT, "%s: input '%s': an invalid shape", file, in->name);
+    if (v->t.rank >= 0 && v->t.rank != in->rank)
+      return imp_fail (err, IMPASTO_E_SHAPE, "%s: input '%s' has rank %d, the value given rank %d",
+                       file, in->name, v->t.rank, in->rank);
+    for (int d = 0; v->t.rank >= 0 && d < in->rank; d++)
+      if (v->t.dims[d] >= 0 && v->t.dims[d] != in->dims[d])
+        return imp_fail (err, IMPASTO_E_SHAPE, "%s: input '%s': dimension %d is %lld, the value given has %lld",
+                         file, in->name, d, (long long) v->t.dims[d], (long long) in->dims[d]);
+    if (v->t.rank >= 0 && v->t.dtype != IMP_DT_FLOAT)
+      return imp_fail (err, IMPASTO_E_UNSUPPORTED, "%s: input '%s' is not a float tensor", file, in->name);
+    if (!in->data) { /* its shape only: it stays a runtime input */
+      v->t.rank = in->rank;
+      memcpy (v->t.dims, in->dims, sizeof (int64_t) * (size_t) in->rank);
+      *hinted = true;
+      continue;
+    }
+    float *data = imp_alloc (count, sizeof (float), "bound input", err);
+    if (!data)
+      return IMPASTO_E_NOMEM;
+    memcpy (data, in->data, count * sizeof (float));
+    imp_free (v->t.data);
+    v->t.dtype = IMP_DT_FLOAT;
+    v->t.rank = in->rank;
+    memcpy (v->t.dims, in->dims, sizeof (int64_t) * (size_t) in->rank);
+    v->t.data = data;
+    v->is_const = true;
+    v->is_input = false;
+    memmove (&g->inputs[k], &g->inputs[k + 1], sizeof (int) * (size_t) (g->n_inputs - k - 1));
+    g->n_inputs--;
+  }
   return IMPASTO_OK;
 }
 
 static void release_tsteps (ImpastoModel *m, int n);
 
-ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
+ImpastoModel *imp_model_load_net (const char *path, int n_inputs, const ImpastoInput *inputs,
+                                  bool rgb, ImpastoError *err)
 {
   imp_error_clear (err);
   if (!path) {
     imp_fail (err, IMPASTO_E_ARGUMENT, "no model path given");
     return NULL;
   }
+  if (n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+    imp_fail (err, IMPASTO_E_ARGUMENT, "bad list of bound inputs");
+    return NULL;
+  }
   ImpGraph *g = imp_onnx_load (path, err);
   if (!g)
     return NULL;
+  bool hinted = false;
+  ImpastoStatus st = bind_inputs (g, n_inputs, inputs, &hinted, err);
+  if (st) {
+    imp_graph_free (g);
+    return NULL;
+  }
   ImpastoModel *m = calloc (1, sizeof *m);
   if (!m) {
     imp_graph_free (g);
     imp_fail (err, IMPASTO_E_NOMEM, "out of memory");
     return NULL;
   }
-  ImpastoStatus st = imp_model_prepare (m, g, err);
+  m->static_shapes = hinted;
+  st = imp_model_prepare (m, g, err);
   if (!st)
-    st = check_io (m, err);
+    st = check_io (m, rgb, err);
   if (st) {
     impasto_model_free (m);
     return NULL;
@@ -132,6 +205,17 @@ ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
   static atomic_uint_fast64_t serials;
   m->serial = atomic_fetch_add (&serials, 1) + 1;
   return m;
+}
+
+ImpastoModel *impasto_model_load_with_inputs (const char *path, int n_inputs,
+                                              const ImpastoInput *inputs, ImpastoError *err)
+{
+  return imp_model_load_net (path, n_inputs, inputs, true, err);
+}
+
+ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
+{
+  return imp_model_load_net (path, 0, NULL, true, err);
 }
 
 void impasto_model_free (ImpastoModel *m)
@@ -285,7 +369,7 @@ static int64_t round_up (int64_t v, int64_t mult)
   return (v + mult - 1) / mult * mult;
 }
 
-static ImpastoStatus ensure_pool (ImpastoModel *m, int threads)
+ImpastoStatus imp_model_ensure_pool (ImpastoModel *m, int threads)
 {
   if (threads <= 0)
     threads = imp_cpu_count ();
@@ -467,7 +551,7 @@ static ImpastoStatus stylize_oriented (ImpastoModel *m, const ImpastoImage *in, 
 ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                  const ImpastoOptions *o, ImpastoError *err)
 {
-  ensure_pool (m, o->threads);
+  imp_model_ensure_pool (m, o->threads);
   int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
   int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
   if (transpose_wanted (m, in, ph, pw))
@@ -494,5 +578,98 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   m->stats_use = o->stats;
   st = imp_model_stylize (m, in, out, o, err);
   m->stats_use = NULL;
+  return st;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Several image inputs.                                                                        */
+
+ImpastoStatus impasto_stylize_images (const char *path, int n, const char *const *names,
+                                      const ImpastoImage *const *images, float range_lo,
+                                      float range_hi, int multiple, ImpastoImage *out,
+                                      const ImpastoOptions *o, ImpastoError *err)
+{
+  imp_error_clear (err);
+  ImpastoOptions defaults;
+  if (!o) {
+    impasto_options_init (&defaults);
+    o = &defaults;
+  }
+  if (n < 1 || n > IMP_STEP_MAX_INPUTS || !images || !images[0] || multiple < 0 || multiple > 1024)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "give 1 to %d images and a multiple from 0 to 1024",
+                     IMP_STEP_MAX_INPUTS);
+  ImpastoStatus st = imp_image_check (images[0], out, o, err);
+  for (int k = 1; !st && k < n; k++)
+    if (!images[k] || imp_image_check (images[k], images[k], o, err))
+      st = imp_fail (err, IMPASTO_E_ARGUMENT, "image %d: %s", k + 1, images[k] ? err->message : "missing");
+  if (st)
+    return st;
+  /* names: given, or the model's inputs in order (known once loaded: the shapes go by index) */
+  ImpGraph *g = imp_onnx_load (path, err);
+  if (!g)
+    return err->code;
+  char *owned[IMP_STEP_MAX_INPUTS] = { NULL };
+  ImpastoInput hints[IMP_STEP_MAX_INPUTS];
+  int64_t mult = multiple > 0 ? multiple : 1;
+  for (int k = 0; !st && k < n; k++) {
+    if (!names && k >= g->n_inputs) {
+      st = imp_fail (err, IMPASTO_E_ARGUMENT, "%s: the model has %d inputs, %d images were given",
+                     path, g->n_inputs, n);
+      break;
+    }
+    const char *name = names ? names[k] : g->values[g->inputs[k]].name;
+    if (!(owned[k] = strdup (name)))
+      st = imp_fail (err, IMPASTO_E_NOMEM, "out of memory");
+    int64_t h = images[k]->height, w = images[k]->width;
+    if (k == 0) { /* the content: padded by reflection to the multiple, cropped back */
+      h = IMP_MAX (round_up (h, mult), 16);
+      w = IMP_MAX (round_up (w, mult), 16);
+    }
+    hints[k] = (ImpastoInput) { .name = owned[k], .rank = 4, .dims = { 1, 3, h, w } };
+  }
+  imp_graph_free (g);
+  ImpastoModel *m = st ? NULL : imp_model_load_net (path, n, hints, false, err);
+  if (!st && !m)
+    st = err->code;
+  if (!st && m->n_inputs != n)
+    st = imp_fail (err, IMPASTO_E_ARGUMENT, "%s: the model has %d inputs, %d images were given",
+                   path, m->n_inputs, n);
+  if (!st && range_hi > range_lo) {
+    m->in_scale = m->out_scale = range_hi - range_lo;
+    m->in_offset = m->out_offset = range_lo;
+  }
+  float *data[IMP_STEP_MAX_INPUTS] = { NULL };
+  ImpTensor tensors[IMP_STEP_MAX_INPUTS];
+  int values[IMP_STEP_MAX_INPUTS];
+  if (!st)
+    imp_model_ensure_pool (m, o->threads);
+  for (int k = 0; !st && k < n; k++) {
+    int64_t h = hints[k].dims[2], w = hints[k].dims[3];
+    if (!(data[k] = imp_alloc (3 * (size_t) h, (size_t) w * sizeof (float), "model input", err))) {
+      st = IMPASTO_E_NOMEM;
+      break;
+    }
+    imp_image_input_rows (m, images[k], 0, h, w, data[k], m->pool); /* [3, h, w] */
+    tensors[k] = (ImpTensor) { .dtype = IMP_DT_FLOAT, .rank = 4, .dims = { 1, 3, h, w }, .data = data[k] };
+    values[k] = -1;
+    for (int i = 0; i < m->graph->n_inputs; i++)
+      if (!strcmp (m->graph->values[m->graph->inputs[i]].name, owned[k]))
+        values[k] = m->graph->inputs[i];
+  }
+  ImpTensor result = { 0 };
+  if (!st)
+    st = imp_model_exec_inputs (m, n, values, tensors, &result, o->progress, o->progress_data, err);
+  if (!st && (result.rank != 4 || result.dims[1] != 3 || result.dims[2] < images[0]->height
+              || result.dims[3] < images[0]->width))
+    st = imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the content's size");
+  if (!st)
+    st = imp_image_compose_rows (m, images[0], result.data, 0, result.dims[2], result.dims[3], o,
+                                 out, m->pool, err);
+  imp_free (result.data);
+  for (int k = 0; k < n; k++) {
+    imp_free (data[k]);
+    free (owned[k]);
+  }
+  impasto_model_free (m);
   return st;
 }

@@ -38,6 +38,9 @@ typedef struct {
     struct { float scale_h, scale_w; int64_t size_h, size_w; ImpCoordMode coord;
              ImpNearestMode nearest; } resize;
     struct { int axis; } concat;
+    struct { ImpPoolShape shape; } maxpool;
+    struct { int count; int axes[8]; bool keepdims; } reduce;
+    struct { int rank; int64_t dims[IMP_MAX_RANK]; } reshape;
   } u;
 } ImpStep;
 
@@ -46,6 +49,8 @@ struct ImpastoModel {
   ImpStep *steps;
   int n_steps;
   int input;          /* the image input value */
+  int n_inputs;       /* runtime inputs: graph->inputs[0..n_inputs), input among them */
+  bool static_shapes; /* every input's shape was given at load: prepare records value shapes */
   int output;         /* the image output value */
   int n_params;       /* parameter count for describe */
   /* Mapping between image values 0..1 and the model's input/output domain:
@@ -66,6 +71,12 @@ struct ImpastoModel {
   uint64_t serial;    /* unique per load in this process: statistics name the model they are of */
 };
 
+/* model.c: load path with the named inputs bound to constant values (none: n_inputs 0); exactly
+ * one runtime input must remain, an RGB image when rgb.  impasto_model_load is (path, 0, NULL, true). */
+ImpastoModel *imp_model_load_net (const char *path, int n_inputs, const ImpastoInput *inputs,
+                                  bool rgb, ImpastoError *err);
+/* model.c: the worker pool for threads (0: every CPU) */
+ImpastoStatus imp_model_ensure_pool (ImpastoModel *m, int threads);
 /* model.c: impasto_stylize after its checks (the caller sets stats_use / stats_record). */
 ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                  const ImpastoOptions *o, ImpastoError *err);
@@ -103,6 +114,11 @@ ImpastoStatus imp_fold_node (ImpGraph *graph, const ImpNode *node, ImpastoError 
 typedef bool (*ImpProgressCb) (double fraction, void *user);
 ImpastoStatus imp_model_exec (ImpastoModel *model, const ImpTensor *input, ImpTensor *out,
                               ImpProgressCb progress, void *progress_data, ImpastoError *err);
+
+/* exec.c: the same with every runtime input given (values[k] is the graph value inputs[k] feeds). */
+ImpastoStatus imp_model_exec_inputs (ImpastoModel *model, int n, const int *values,
+                                     const ImpTensor *inputs, ImpTensor *out, ImpProgressCb progress,
+                                     void *progress_data, ImpastoError *err);
 
 /* exec.c: infer the shape of every value for an input of in_dims [N, C, H, W]; shapes has one
  * entry per graph value (dims only, data NULL).  Checks every dimension against limits; with

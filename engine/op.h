@@ -63,7 +63,8 @@ struct ImpOp {
 /* THE table of operators: one X per file in engine/ops/. */
 #define IMP_OP_LIST(X)                                                                           \
   X (conv) X (convt) X (pad) X (instnorm) X (batchnorm) X (unary) X (binary) X (resize)          \
-  X (concat) X (global_avgpool) X (identity)
+  X (concat) X (global_avgpool) X (identity) X (maxpool)          \
+  X (reduce_mean) X (reshape)
 
 #define IMP_OP_DECLARE(ident) extern const ImpOp imp_op_##ident;
 IMP_OP_LIST (IMP_OP_DECLARE)

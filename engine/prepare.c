@@ -121,6 +121,43 @@ static bool all_inputs_const (const ImpGraph *g, const ImpNode *n)
   return true;
 }
 
+/* A Shape whose input's dimensions are all known (shapes given at load) is a constant. */
+static bool shape_known (const ImpGraph *g, const ImpNode *n)
+{
+  if (strcmp (n->op_type, "Shape") || n->n_inputs != 1 || n->inputs[0] < 0)
+    return false;
+  const ImpTensor *t = &g->values[n->inputs[0]].t;
+  for (int d = 0; d < t->rank; d++)
+    if (t->dims[d] < 0)
+      return false;
+  return t->rank >= 0;
+}
+
+/* Shapes given at load (impasto_model_load_with_inputs without data): record the output shape
+ * of step s in the graph, so that Shape nodes downstream fold and the ONNX shape arithmetic
+ * around them (Gather, Concat, ReduceProd...) with them. */
+static void record_shape (ImpGraph *g, const ImpStep *s)
+{
+  const ImpTensor *in[IMP_STEP_MAX_INPUTS] = { NULL };
+  for (int k = 0; k < s->n_inputs; k++) {
+    in[k] = &g->values[s->inputs[k]].t;
+    if (in[k]->rank < 0)
+      return;
+    for (int d = 0; d < in[k]->rank; d++)
+      if (in[k]->dims[d] < 0)
+        return;
+  }
+  ImpTensor out = *in[0]; /* an op without infer keeps its input's shape (exec.c) */
+  out.data = NULL;
+  out.dtype = IMP_DT_FLOAT;
+  if (s->op->infer && s->op->infer (s, in, &out))
+    return; /* the run reports it, naming the node */
+  ImpTensor *t = &g->values[s->output].t;
+  t->dtype = IMP_DT_FLOAT;
+  t->rank = out.rank;
+  memcpy (t->dims, out.dims, sizeof t->dims);
+}
+
 ImpastoStatus imp_model_prepare (ImpastoModel *m, ImpGraph *g, ImpastoError *err)
 {
   m->graph = g;
@@ -151,7 +188,7 @@ ImpastoStatus imp_model_prepare (ImpastoModel *m, ImpGraph *g, ImpastoError *err
   ImpastoStatus st = (ImpastoStatus) imp_graph_topo_order (g, order, err);
   for (int k = 0; !st && k < g->n_nodes; k++) {
     const ImpNode *n = &g->nodes[order[k]];
-    if (all_inputs_const (g, n)) {
+    if (all_inputs_const (g, n) || (m->static_shapes && shape_known (g, n))) {
       st = imp_fold_node (g, n, err);
       if (st != IMPASTO_E_UNSUPPORTED)
         continue;
@@ -159,10 +196,13 @@ ImpastoStatus imp_model_prepare (ImpastoModel *m, ImpGraph *g, ImpastoError *err
       imp_error_clear (err);
     }
     st = build_step (g, order[k], &m->steps[m->n_steps], err);
-    if (st)
+    if (st) {
       imp_node_context (g, order[k], err);
-    else
+    } else {
+      if (m->static_shapes)
+        record_shape (g, &m->steps[m->n_steps]);
       m->n_steps++;
+    }
   }
   imp_free (order);
   if (st)

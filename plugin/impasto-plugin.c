@@ -137,7 +137,7 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
     }
 
   gchar *model_id = NULL;
-  ImpastoParams params;
+  ImpastoParams params = { 0 };
   g_object_get (config, "model", &model_id, "strength", &params.strength, "preserve-colors",
                 &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
                 &params.stroke_size, NULL);
@@ -156,7 +156,7 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   gchar *layer_name = g_strdup_printf (_("%s (Impasto)"), style->name);
   GError *error = NULL;
   GimpLayer *layer = impasto_render_layer (image, GIMP_LAYER (drawable), style->path, layer_name,
-                                           title, &params, &error);
+                                           title, &params, G_OBJECT (config), style, &error);
   g_free (layer_name);
   g_free (title);
   g_free (model_id);
@@ -221,6 +221,22 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                         "image scaled by 1 / stroke size (1: as the style was "
                                         "trained, 2: strokes twice as big, 0.5: half as big)"),
                                       0.25, 4.0, 1.0, G_PARAM_READWRITE);
+  gimp_procedure_add_file_argument (procedure, "style-file", _("Style ima_ge"),
+                                    _("Arbitrary-style models (Magenta, AdaIN): the picture whose "
+                                      "style is applied"),
+                                    GIMP_FILE_CHOOSER_ACTION_OPEN, TRUE, NULL, G_PARAM_READWRITE);
+  gimp_procedure_add_drawable_argument (procedure, "style-layer", _("Layer _with the style"),
+                                        _("Arbitrary-style models: a layer (of any open image) "
+                                          "whose picture is the style; takes precedence over "
+                                          "style-file"),
+                                        TRUE, G_PARAM_READWRITE);
+  gimp_procedure_add_file_argument (procedure, "style2-file", _("Secon_d style image"),
+                                    _("Arbitrary-style models: a second style mixed in"),
+                                    GIMP_FILE_CHOOSER_ACTION_OPEN, TRUE, NULL, G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument (procedure, "mix", _("_Mix"),
+                                      _("Weight of the second style (0: only the first, 1: only "
+                                        "the second)"),
+                                      0.0, 1.0, 0.0, G_PARAM_READWRITE);
   gimp_procedure_add_layer_return_value (procedure, "layer", _("Layer"),
                                          _("The new layer with the stylised pixels"), FALSE,
                                          G_PARAM_READWRITE);

@@ -8,6 +8,8 @@
  */
 #include "render.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
+
 #include "i18n.h"
 
 #include <math.h>
@@ -125,6 +127,10 @@ impasto_job_free (ImpastoJob *job)
     g_thread_join (job->thread);
   if (job->owns_model)
     impasto_model_free (job->model);
+  impasto_style_free (job->style);
+  impasto_pack_free (job->pack);
+  g_free (job->style_image[0].data_u8);
+  g_free (job->style_image[1].data_u8);
   impasto_stats_free (job->stats_out);
   g_free (job->in.data);
   g_free (job->in.data_u8);
@@ -214,6 +220,35 @@ blend_with_source (const ImpastoImage *in, ImpastoImage *out, gdouble strength)
     }
 }
 
+/* The pack and the (mixed) style of an arbitrary-style job, made once. */
+static ImpastoStatus
+pack_prepare (ImpastoJob *job)
+{
+  const ImpastoParams *p = &job->params;
+  if (job->style != NULL)
+    return IMPASTO_OK;
+  if (p->style_net == NULL || p->style == NULL)
+    {
+      job->error.code = IMPASTO_E_ARGUMENT;
+      g_snprintf (job->error.message, sizeof job->error.message, "%s",
+                  p->style == NULL ? "this style takes a style image (style-file or style-layer)"
+                                   : "the pack's sidecar names no predictor / encoder network");
+      return job->error.code;
+    }
+  if (job->pack == NULL
+      && !(job->pack = impasto_pack_load (p->family, p->style_net, job->model_path, &job->error)))
+    return job->error.code;
+  ImpastoStyleDesc *a = impasto_style_new_from_image (job->pack, p->style, NULL, &job->error);
+  ImpastoStyleDesc *b = a && p->style2 ? impasto_style_new_from_image (job->pack, p->style2, NULL, &job->error) : NULL;
+  if (a && p->style2 && b)
+    job->style = impasto_style_mix (a, b, (float) p->mix, &job->error);
+  else if (a && !p->style2)
+    job->style = g_steal_pointer (&a);
+  impasto_style_free (a);
+  impasto_style_free (b);
+  return job->style != NULL ? IMPASTO_OK : job->error.code;
+}
+
 static void
 engine_options (ImpastoJob *job, ImpastoOptions *options, gdouble strength)
 {
@@ -230,6 +265,12 @@ engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble 
 {
   ImpastoOptions options;
   engine_options (job, &options, strength);
+  if (job->params.family != 0)
+    {
+      /* strength goes into the features: the job blends nothing afterwards (stylize_scaled) */
+      ImpastoStatus st = pack_prepare (job);
+      return st ? st : impasto_stylize_with_style (job->pack, job->style, in, out, &options, &job->error);
+    }
   return impasto_stylize (job->model, in, out, &options, &job->error);
 }
 
@@ -271,11 +312,12 @@ stylize_scaled (ImpastoJob *job)
   else
     {
       resample (&job->in, &small_in);
-      status = engine_run (job, &small_in, &small_out, 1.0);
+      gboolean pack = job->params.family != 0; /* strength in feature space */
+      status = engine_run (job, &small_in, &small_out, pack ? job->params.strength : 1.0);
       if (status == IMPASTO_OK)
         {
           resample (&small_out, &job->out);
-          blend_with_source (&job->in, &job->out, job->params.strength);
+          blend_with_source (&job->in, &job->out, pack ? 1.0 : job->params.strength);
         }
     }
   g_free (small_in.data);
@@ -300,16 +342,16 @@ impasto_job_run (ImpastoJob *job)
         g_idle_add (job_done_idle, job);
       return;
     }
-  if (job->model == NULL)
+  if (job->model == NULL && job->params.family == 0)
     {
       job->model = impasto_model_load (job->model_path, &job->error);
       job->owns_model = (job->model != NULL);
     }
-  if (job->model == NULL)
+  if (job->model == NULL && job->params.family == 0)
     job->status = job->error.code != IMPASTO_OK ? job->error.code : IMPASTO_E_IO;
   else if (g_atomic_int_get (&job->cancelled))
     job->status = IMPASTO_E_CANCELLED;
-  else if (job->whole != NULL)
+  else if (job->whole != NULL && job->params.family == 0)
     job->status = engine_run_whole (job);
   else
     job->status = stylize_scaled (job);
@@ -358,6 +400,93 @@ impasto_job_steal_model (ImpastoJob *job)
 }
 
 /* ---------------------------------------------------------------- GEGL I/O */
+
+static gboolean
+read_style_file (GFile *file, ImpastoImage *image, GError **error)
+{
+  gchar *path = g_file_get_path (file);
+  GError *gerr = NULL;
+  GdkPixbuf *raw = path != NULL ? gdk_pixbuf_new_from_file (path, &gerr) : NULL;
+  GdkPixbuf *pixbuf = raw != NULL ? gdk_pixbuf_apply_embedded_orientation (raw) : NULL;
+  g_clear_object (&raw);
+  gboolean ok = pixbuf != NULL && gdk_pixbuf_get_bits_per_sample (pixbuf) == 8
+             && gdk_pixbuf_get_colorspace (pixbuf) == GDK_COLORSPACE_RGB;
+  if (ok)
+    {
+      gint w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
+      gint n = gdk_pixbuf_get_n_channels (pixbuf), rs = gdk_pixbuf_get_rowstride (pixbuf);
+      ok = image_alloc (image, w, h, n, TRUE);
+      const guint8 *src = gdk_pixbuf_read_pixels (pixbuf);
+      for (gint y = 0; ok && y < h; y++)
+        memcpy (image->data_u8 + (gsize) y * image->stride, src + (gsize) y * (gsize) rs, (gsize) w * (gsize) n);
+      if (!ok)
+        set_out_of_memory (error, w, h);
+    }
+  else
+    {
+      gchar *name = g_file_get_parse_name (file);
+      g_set_error (error, IMPASTO_PLUGIN_ERROR, 0, _("Cannot read the style image %s: %s"), name,
+                   gerr != NULL ? gerr->message : _("not an 8-bit RGB picture"));
+      g_free (name);
+    }
+  g_clear_error (&gerr);
+  g_clear_object (&pixbuf);
+  g_free (path);
+  return ok;
+}
+
+static gboolean
+read_style_layer (GimpDrawable *drawable, ImpastoImage *image, GError **error)
+{
+  gint w = gimp_drawable_get_width (drawable), h = gimp_drawable_get_height (drawable);
+  if (!image_alloc (image, w, h, impasto_drawable_channels (drawable), TRUE))
+    {
+      set_out_of_memory (error, w, h);
+      return FALSE;
+    }
+  impasto_read_pixels (drawable, 0, 0, 1.0, FALSE, image);
+  return TRUE;
+}
+
+gboolean
+impasto_job_read_style (ImpastoJob *job, GObject *config, const ImpastoStyle *style,
+                        GError **error)
+{
+  ImpastoParams *p = &job->params;
+  p->family = 0;
+  p->style = p->style2 = NULL;
+  gboolean magenta = g_strcmp0 (style->family, "magenta") == 0;
+  if (!magenta && g_strcmp0 (style->family, "adain") != 0)
+    return TRUE;
+  /* the pack's networks: the sidecar names them, or NAME.onnx is the transfer net / decoder */
+  const gchar *main_net = impasto_style_network (style, magenta ? "transfer" : "decoder");
+  if (main_net == NULL && !style->is_pack)
+    main_net = style->path;
+  if (main_net != NULL)
+    {
+      g_free (job->model_path);
+      job->model_path = g_strdup (main_net);
+    }
+  GFile *file = NULL, *file2 = NULL;
+  GimpDrawable *layer = NULL;
+  g_object_get (config, "style-file", &file, "style-layer", &layer, "style2-file", &file2, "mix",
+                &p->mix, NULL);
+  p->family = magenta ? IMPASTO_FAMILY_MAGENTA : IMPASTO_FAMILY_ADAIN;
+  p->style_net = impasto_style_network (style, magenta ? "predictor" : "encoder");
+  gboolean ok = layer != NULL ? read_style_layer (layer, &job->style_image[0], error)
+              : file != NULL  ? read_style_file (file, &job->style_image[0], error)
+              : (g_set_error (error, IMPASTO_PLUGIN_ERROR, 0,
+                              _("The style %s takes a style image: give style-file or style-layer."),
+                              style->name), FALSE);
+  if (ok)
+    p->style = &job->style_image[0];
+  if (ok && file2 != NULL && (ok = read_style_file (file2, &job->style_image[1], error)))
+    p->style2 = &job->style_image[1];
+  g_clear_object (&file);
+  g_clear_object (&file2);
+  g_clear_object (&layer);
+  return ok;
+}
 
 gint
 impasto_drawable_channels (GimpDrawable *drawable)
@@ -562,7 +691,7 @@ write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gin
 GimpLayer *
 impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
                       const gchar *layer_name, const gchar *title, const ImpastoParams *params,
-                      GError **error)
+                      GObject *config, const ImpastoStyle *style, GError **error)
 {
   GimpDrawable *src = GIMP_DRAWABLE (source);
   gint x, y, w, h, off_x, off_y;
@@ -581,6 +710,11 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
                                      params, error);
   if (job == NULL)
     return NULL;
+  if (!impasto_job_read_style (job, config, style, error))
+    {
+      impasto_job_free (job);
+      return NULL;
+    }
   /* Strength 0 copies: the pixels travel in the layer's own space, untouched. */
   const gboolean native = params->strength <= 0.0;
   job->net_scale = impasto_net_scale (params, w, h);

@@ -9,6 +9,7 @@
 #include <libgimp/gimp.h>
 
 #include "impasto.h"
+#include "models.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,13 @@ typedef struct {
   gint     tile_size;
   gdouble  stroke_size; /* 1: the network sees the pixels as they are; 2: at half size (strokes
                          * twice as big); 0.5: at double size */
+  /* Arbitrary-style packs (family set): the other network, the style image(s) and the mix
+   * weight of the second (borrowed for the job's life); strength then works on the features. */
+  gint                family;    /* ImpastoFamily, 0: a fast net */
+  const gchar        *style_net;
+  const ImpastoImage *style;
+  const ImpastoImage *style2;    /* or NULL */
+  gdouble             mix;
 } ImpastoParams;
 
 /* Network pixels per image pixel for a stroke size, clamped so that the network never sees fewer
@@ -37,6 +45,9 @@ struct ImpastoJob {
   gchar        *model_path;
   ImpastoModel *model;       /* NULL: the worker loads model_path (the job then owns it) */
   gboolean      owns_model;
+  ImpastoPack      *pack;   /* arbitrary style (params.family): made by the worker, owned */
+  ImpastoImage      style_image[2]; /* what params.style / style2 point at, owned */
+  ImpastoStyleDesc *style;
   ImpastoImage  in;          /* owned pixels */
   ImpastoImage  out;         /* owned pixels, same shape as in */
   ImpastoParams params;
@@ -113,6 +124,14 @@ const Babl *impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha
 void impasto_read_pixels (GimpDrawable *drawable, gdouble x, gdouble y, gdouble scale,
                           gboolean native, const ImpastoImage *image);
 
+/* The style images a procedure config names ("style-layer", else "style-file"; "style2-file" and
+ * "mix"), 8-bit (data_u8: g_free), into job->style_image[0..1], and params.family, style_net,
+ * style, style2 and mix set from them and the chosen style's sidecar (a fast net, family NULL:
+ * nothing is read).  FALSE with error set when an image cannot be read or a
+ * pack has none. */
+gboolean impasto_job_read_style (ImpastoJob *job, GObject *config, const ImpastoStyle *style,
+                                 GError **error);
+
 /* Why a drawable cannot be stylised (INDEXED images), or NULL.  g_free() it. */
 gchar *impasto_drawable_refusal (GimpDrawable *drawable);
 
@@ -122,7 +141,8 @@ gchar *impasto_drawable_refusal (GimpDrawable *drawable);
  * run in GIMP's progress bar. */
 GimpLayer *impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
                                  const gchar *layer_name, const gchar *title,
-                                 const ImpastoParams *params, GError **error);
+                                 const ImpastoParams *params, GObject *config,
+                                 const ImpastoStyle *style, GError **error);
 
 G_END_DECLS
 

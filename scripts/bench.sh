@@ -6,6 +6,9 @@
 #                    [--model mosaic-9] [--image kodim23] [--build-dir build-bench] [--cli PATH]
 #                    [--ort-mem-gib 20]
 #
+# --model magenta: the Magenta arbitrary-style pack (../shared/models-magenta), style
+# ref/style_starry_night_256.png; both sides run the predictor on the style and the transfer net.
+#
 # Runs inside the Debian 13 root (re-executes itself through scripts/in-trixie.sh when needed),
 # makes a release build, makes the inputs (a Kodak image resized with numpy), then for each size
 # runs ours and ORT alternately N times and prints median wall time, the ratio ours/ORT, median CPU
@@ -47,6 +50,13 @@ done
 
 shared=$(cd "$top/../shared" && pwd)
 model_path=$shared/models/$model.onnx
+style_args=()
+if [ "$model" = magenta ]; then
+  model_path=$shared/models-magenta/magenta-style-transfer.onnx
+  predictor=$shared/models-magenta/magenta-style-predict.onnx
+  style=$shared/models-magenta/ref/style_starry_night_256.png
+  style_args=(--style "$style" --style-predictor "$predictor")
+fi
 kodak=$shared/models-src/images-kodak/$image.png
 [ -f "$model_path" ] || { echo "bench.sh: no model $model_path" >&2; exit 1; }
 [ -f "$kodak" ] || { echo "bench.sh: no image $kodak" >&2; exit 1; }
@@ -66,7 +76,12 @@ fi
 work=$(mktemp -d /tmp/impasto-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 ort_model=$work/$model-ort.onnx
-python3 "$here/bench_ort.py" prepare "$model_path" "$ort_model"
+ort_run=(run "$ort_model")
+if [ "$model" = magenta ]; then
+  ort_run=(run-magenta "$predictor" "$model_path" "$style")
+else
+  python3 "$here/bench_ort.py" prepare "$model_path" "$ort_model"
+fi
 
 # One whole-process run of "$@": appends wall seconds to $1.t, peak RSS (KiB) to $1.rss and CPU
 # seconds (user + system) to $1.cpu.  On failure (e.g. out of memory) logs why and returns 1.
@@ -105,11 +120,11 @@ for size in "${size_list[@]}"; do
   python3 "$here/bench_ort.py" make-input "$kodak" "$w" "$h" "$input"
   for side in ours ort; do : > "$work/$side.t"; : > "$work/$side.rss"; : > "$work/$side.cpu"; done
   rm -f "$work/ours.png" "$work/ort.png"
-  ours_cmd=("$cli" stylize "$model_path" "$input" "$work/ours.png" --threads "$threads")
+  ours_cmd=("$cli" stylize "$model_path" "$input" "$work/ours.png" --threads "$threads" "${style_args[@]}")
   # ORT gets an address-space cap (default 20 GiB of this 24 GiB machine): at 24 MP it needs more,
   # and a cap makes it fail cleanly instead of waking the OOM killer.
   ort_cmd=(bash -c 'ulimit -v "$1"; shift; exec "$@"' _ $((ort_mem_gib * 1024 * 1024))
-           python3 "$here/bench_ort.py" run "$ort_model" "$input" "$work/ort.png" "$threads")
+           python3 "$here/bench_ort.py" "${ort_run[@]}" "$input" "$work/ort.png" "$threads")
   ours_ok=1; ort_ok=1
   # One untimed run of each first (small sizes only), so both start with warm caches.
   if (( w * h <= 4 * 1024 * 1024 )); then

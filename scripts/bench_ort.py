@@ -5,6 +5,9 @@
   bench_ort.py make-input KODAK.png W H OUT.png     resize (bilinear, numpy) to W x H, write PNG
   bench_ort.py prepare MODEL OUT.onnx               make H/W symbolic (opset-9 files say 224x224)
   bench_ort.py run MODEL INPUT.png OUTPUT.png N     stylise with ONNX Runtime, N intra-op threads
+  bench_ort.py run-magenta PREDICT TRANSFER STYLE.png INPUT.png OUTPUT.png N
+                                                    Magenta: the style vector of STYLE.png (a 256x256
+                                                    crop, used as is), then the transfer net
   bench_ort.py compare A.png B.png                  print "PSNR max|diff|" of two images
 
 `run` is what the benchmark times as a whole process, like the impasto CLI: decode the image,
@@ -55,13 +58,31 @@ def cmd_prepare(model, out):
     onnx.save(m, out)
 
 
-def cmd_run(model, src, out, threads):
+def session(model, threads):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
-    sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+
+
+def planar01(rgb):
+    """uint8 [H, W, 3] -> float [1, 3, H, W], 0..1"""
+    return np.ascontiguousarray((rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
+
+
+def cmd_run_magenta(predictor, transfer, style, src, out, threads):
+    vector = session(predictor, threads).run(None, {"style_image": planar01(load_rgb(style))})[0]
+    rgb = load_rgb(src)
+    h, w, _ = rgb.shape
+    x = np.pad(rgb, ((0, (-h) % 4), (0, (-w) % 4), (0, 0)), mode="reflect")
+    y = session(transfer, threads).run(None, {"content_image": planar01(x), "style_bottleneck": vector})[0][0]
+    save_rgb(np.rint(np.clip(y[:, :h, :w].transpose(1, 2, 0), 0, 1) * 255), out)
+
+
+def cmd_run(model, src, out, threads):
+    sess = session(model, threads)
     rgb = load_rgb(src)
     h, w, _ = rgb.shape
     x = np.pad(rgb.astype(np.float32), ((0, (-h) % 4), (0, (-w) % 4), (0, 0)), mode="reflect")
@@ -82,7 +103,7 @@ def cmd_compare(a, b):
 
 
 COMMANDS = {"make-input": (cmd_make_input, 4), "prepare": (cmd_prepare, 2),
-            "run": (cmd_run, 4), "compare": (cmd_compare, 2)}
+            "run": (cmd_run, 4), "run-magenta": (cmd_run_magenta, 6), "compare": (cmd_compare, 2)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS or len(sys.argv) - 2 != COMMANDS[sys.argv[1]][1]:

@@ -3,8 +3,9 @@
 """The naive kernel references of engine/kernels.h against ONNX Runtime.
 
 Random single-node ONNX models (Conv, Pad+Conv, ConvTranspose, Resize nearest,
-InstanceNormalization) are run by onnxruntime and by the *_ref functions, loaded with ctypes from
-the shared module built by tests/meson.build.  Fails without onnxruntime, e.g.
+InstanceNormalization, MaxPool with ceil_mode, ReduceMean, Sqrt) are run by onnxruntime and by the
+*_ref functions, loaded with ctypes from the shared module built by tests/meson.build.  Fails
+without onnxruntime, e.g.
 natively on Debian 12; runs in the trixie root:  scripts/in-trixie.sh meson test -C build-trixie
 
 Two ONNX Runtime behaviours that differ from the operator spec are left out (the references follow
@@ -78,6 +79,18 @@ lib.imp_convt_out_size.argtypes = [ctypes.POINTER(ConvTShape), ctypes.c_int64, c
 lib.imp_resize_nearest_ref.argtypes = [ctypes.c_int] * 3 + [P, ctypes.c_int, ctypes.c_int, ctypes.c_float,
                                                             ctypes.c_float, ctypes.c_int, ctypes.c_int, P]
 lib.imp_instnorm_ref.argtypes = [ctypes.c_int, ctypes.c_size_t, P, P, P, ctypes.c_float, P]
+
+
+class PoolShape(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int) for n in 'kh kw sh sw pt pl pb pr'.split()] + [('ceil_mode', ctypes.c_bool)]
+
+
+lib.imp_maxpool_out_size.argtypes = [ctypes.POINTER(PoolShape), ctypes.c_int64, ctypes.c_int64, I64P, I64P]
+lib.imp_maxpool_out_size.restype = ctypes.c_bool
+lib.imp_maxpool_ref.argtypes = [ctypes.POINTER(PoolShape), ctypes.c_int, ctypes.c_int64, ctypes.c_int64, P, P]
+lib.imp_reduce_mean_ref.argtypes = [ctypes.c_int, I64P, ctypes.POINTER(ctypes.c_bool), P, P]
+lib.imp_unary_ref.argtypes = [ctypes.c_int, ctypes.c_float, ctypes.c_float, ctypes.c_size_t, P, P]
+IMP_UNARY_SQRT = 5
 
 
 def ints(lo, hi, n):
@@ -184,9 +197,52 @@ def test_instnorm():
     return c
 
 
+def test_maxpool():
+    c = Counter('maxpool (ceil_mode)')
+    for _ in range(200):
+        kh, kw = ints(1, 4, 2)
+        sh, sw = ints(1, 3, 2)
+        pads = [int(rng.integers(0, k)) for k in (kh, kw, kh, kw)]
+        ceil = bool(rng.integers(0, 2))
+        ch = ints(1, 3, 1)[0]
+        h, w = ints(max(kh, 1), 17, 1)[0], ints(max(kw, 1), 17, 1)[0]
+        ps = PoolShape(kh, kw, sh, sw, pads[0], pads[1], pads[2], pads[3], ceil)
+        oh, ow = ctypes.c_int64(), ctypes.c_int64()
+        if not lib.imp_maxpool_out_size(ctypes.byref(ps), h, w, ctypes.byref(oh), ctypes.byref(ow)):
+            continue
+        x = rng.standard_normal((1, ch, h, w)).astype(np.float32)
+        y = np.zeros((1, ch, oh.value, ow.value), np.float32)
+        lib.imp_maxpool_ref(ctypes.byref(ps), ch, h, w, ptr(x), ptr(y))
+        nodes = [helper.make_node('MaxPool', ['x'], ['y'], kernel_shape=[kh, kw], strides=[sh, sw],
+                                  pads=pads, ceil_mode=int(ceil))]
+        c.check('maxpool k%s s%s p%s ceil %d on %dx%d' % ((kh, kw), (sh, sw), pads, ceil, h, w),
+                y, run_ort(nodes, x, {}), 0)
+    return c
+
+
+def test_reduce_mean():
+    c = Counter('reduce_mean, sqrt')
+    for _ in range(60):
+        rank = ints(1, 4, 1)[0]
+        dims = ints(1, 9, rank)
+        axes = sorted({int(a) for a in rng.integers(0, rank, ints(1, rank, 1)[0])})
+        keep = int(rng.integers(0, 2))
+        x = (rng.standard_normal(dims) * 4 + 2).astype(np.float32)
+        red = (ctypes.c_bool * rank)(*[d in axes for d in range(rank)])
+        y = np.zeros([1 if d in axes else n for d, n in enumerate(dims)], np.float32)
+        lib.imp_reduce_mean_ref(rank, np.array(dims, np.int64).ctypes.data_as(I64P), red, ptr(x), ptr(y))
+        want = run_ort([helper.make_node('ReduceMean', ['x'], ['y'], axes=axes, keepdims=keep)], x, {})
+        c.check('reduce_mean %s axes %s' % (dims, axes), y.reshape(want.shape), want, 1e-5)
+        a = np.abs(x)
+        r = np.zeros_like(a)
+        lib.imp_unary_ref(IMP_UNARY_SQRT, 0, 0, a.size, ptr(a), ptr(r))
+        c.check('sqrt %s' % dims, r, run_ort([helper.make_node('Sqrt', ['x'], ['y'])], a, {}), 1e-6)
+    return c
+
+
 print('seed %d, onnxruntime %s' % (SEED, ort.__version__))
 passed = failed = 0
-for t in (test_conv, test_convt, test_resize, test_instnorm):
+for t in (test_conv, test_convt, test_resize, test_instnorm, test_maxpool, test_reduce_mean):
     c = t()
     print('%-22s %5d passed, %d failed' % (c.name, c.passed, c.failed))
     passed += c.passed

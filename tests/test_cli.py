@@ -40,37 +40,13 @@ LUMA = np.array([0.299, 0.587, 0.114])
 # ---- images through gdk-pixbuf ---------------------------------------------------------------
 
 from pixbuf_io import load_image, save_image  # noqa: E402  (tests/, beside this file)
-from ort_model import free_hw  # noqa: E402
+from ort_model import QuietStderr, free_hw  # noqa: E402
 from tap import check, missing_data, summary  # noqa: E402
 
 
 # ---- ONNX Runtime reference --------------------------------------------------------------------
 
 _sessions = {}
-
-
-class QuietStderr:
-    """Silence fd 2 (C++ libraries included) for a block; replay it if the block raises.
-
-    Debian's onnx and onnxruntime share the ONNX schema registry, and once both are loaded the
-    registry prints hundreds of harmless "Schema error: ... already registered" lines."""
-
-    def __enter__(self):
-        sys.stderr.flush()
-        self.saved = os.dup(2)
-        self.buf = tempfile.TemporaryFile()
-        os.dup2(self.buf.fileno(), 2)
-        return self
-
-    def __exit__(self, kind, value, tb):
-        sys.stderr.flush()
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-        if kind is not None:
-            self.buf.seek(0)
-            sys.stderr.write(self.buf.read().decode(errors="replace")[-4000:])
-        self.buf.close()
-        return False
 
 
 def session_for(model_path, tmp):

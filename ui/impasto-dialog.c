@@ -57,6 +57,7 @@ typedef struct {
   GtkWidget  *combo;      /* the style list */
   GtkWidget  *thumbnail;
   GtkWidget  *info;       /* description, author, licence of the chosen style */
+  GtkWidget  *style_box;  /* style image choosers, shown for arbitrary-style packs */
   GtkWidget  *area;       /* the preview */
   GtkWidget  *zoom;       /* combo: fit, 50, 100, 200 % */
   GtkWidget  *split;      /* toggle */
@@ -355,7 +356,7 @@ start_preview (PreviewState *state)
       return;
     }
 
-  ImpastoParams params;
+  ImpastoParams params = { 0 };
   g_object_get (state->config, "strength", &params.strength, "preserve-colors",
                 &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
                 &params.stroke_size, NULL);
@@ -370,13 +371,17 @@ start_preview (PreviewState *state)
       return;
     }
 
-  const gboolean exact = exact_region (state, &params, scale, &x, &y, &width, &height);
+  /* an arbitrary-style pack's preview is computed on the view alone */
+  const gboolean pack = g_strcmp0 (style->family, "magenta") == 0 || g_strcmp0 (style->family, "adain") == 0;
+  const gboolean exact = !pack && exact_region (state, &params, scale, &x, &y, &width, &height);
   const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, id) : NULL;
 
   GError *error = NULL;
   ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
                                      height, impasto_drawable_channels (state->drawable), TRUE,
                                      &params, &error);
+  if (job != NULL && !impasto_job_read_style (job, G_OBJECT (state->config), style, &error))
+    g_clear_pointer (&job, impasto_job_free); /* the preview says what is missing */
   if (job == NULL)
     {
       set_status (state, error->message);
@@ -606,6 +611,8 @@ update_style_info (PreviewState *state)
     g_string_append_printf (text, "%s%s %s", text->len ? "\n" : "", _("Licence:"), style->license);
   gtk_label_set_text (GTK_LABEL (state->info), text->str);
   g_string_free (text, TRUE);
+  gtk_widget_set_visible (state->style_box, style != NULL && (g_strcmp0 (style->family, "magenta") == 0
+                                                              || g_strcmp0 (style->family, "adain") == 0));
 }
 
 /* OK only with an installed style chosen. */
@@ -740,6 +747,26 @@ make_settings (GimpProcedureDialog *dialog, PreviewState *state)
   gtk_widget_set_valign (state->info, GTK_ALIGN_START);
   gtk_box_pack_start (GTK_BOX (style_row), state->info, TRUE, TRUE, 0);
   gtk_box_pack_start (GTK_BOX (vbox), style_row, FALSE, FALSE, 0);
+
+  /* Arbitrary-style packs (Magenta, AdaIN): any picture is the style, from a layer of an open
+   * image (a thumbnail chooser) or a file, and a second one mixed in. */
+  state->style_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  GtkWidget *heading = gtk_label_new (_("Style image: a layer, or else a file"));
+  gtk_label_set_xalign (GTK_LABEL (heading), 0.0f);
+  gtk_box_pack_start (GTK_BOX (state->style_box), heading, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (state->style_box),
+                      gimp_procedure_dialog_get_widget (dialog, "style-layer", G_TYPE_NONE),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (state->style_box),
+                      gimp_procedure_dialog_get_widget (dialog, "style-file", G_TYPE_NONE),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (state->style_box),
+                      gimp_procedure_dialog_get_widget (dialog, "style2-file", G_TYPE_NONE),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (state->style_box), wide_scale (dialog, "mix"), FALSE, FALSE, 0);
+  gtk_widget_show_all (state->style_box);
+  gtk_widget_set_no_show_all (state->style_box, TRUE); /* update_style_info shows it for packs */
+  gtk_box_pack_start (GTK_BOX (vbox), state->style_box, FALSE, FALSE, 0);
 
   gtk_box_pack_start (GTK_BOX (vbox), wide_scale (dialog, "strength"), FALSE, FALSE, 0);
   gtk_box_pack_start (GTK_BOX (vbox), wide_scale (dialog, "stroke-size"), FALSE, FALSE, 0);

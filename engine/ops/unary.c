@@ -1,4 +1,4 @@
-/* ops/unary.c — Relu, LeakyRelu, Sigmoid, Tanh, Clip: elementwise, in place when possible; banded
+/* ops/unary.c — Relu, LeakyRelu, Sigmoid, Tanh, Clip, Sqrt: elementwise, in place when possible; banded
  * a view (a Relu on a norm view turns that view's relu on). */
 #include "exec.h"
 #include "op.h"
@@ -20,6 +20,7 @@ static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoEr
   if (!strcmp (op, "Relu")) { s->u.unary.op = IMP_UNARY_RELU; return imp_op_check_attrs (n, none, err); }
   if (!strcmp (op, "Sigmoid")) { s->u.unary.op = IMP_UNARY_SIGMOID; return imp_op_check_attrs (n, none, err); }
   if (!strcmp (op, "Tanh")) { s->u.unary.op = IMP_UNARY_TANH; return imp_op_check_attrs (n, none, err); }
+  if (!strcmp (op, "Sqrt")) { s->u.unary.op = IMP_UNARY_SQRT; return imp_op_check_attrs (n, none, err); }
   if (!strcmp (op, "LeakyRelu")) {
     s->u.unary.op = IMP_UNARY_LEAKY_RELU;
     s->u.unary.alpha = imp_op_attr_float (n, "alpha", 0.01f);
@@ -74,6 +75,6 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
   return IMPASTO_OK;
 }
 
-static const char *const onnx_ops[] = { "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", NULL };
+static const char *const onnx_ops[] = { "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Sqrt", NULL };
 IMP_OP (unary, IMP_STREAM_VIEW, .name = "Unary", .onnx_ops = onnx_ops, .build = build, .run = run,
         .view = view, .transpose = imp_op_transpose_copy);

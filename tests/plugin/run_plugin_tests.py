@@ -322,6 +322,9 @@ def check_twin(test_dir):
           f"mean {diff.mean():.3f}/255, max {diff.max()}/255")
 
 
+HELPERS_SCM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers.scm")
+
+
 def scriptfu_session(args, work, plugin_folder, ref):
     test_dir = os.path.join(work, "sf")
     os.makedirs(test_dir)
@@ -334,7 +337,7 @@ def scriptfu_session(args, work, plugin_folder, ref):
         return ""
     rc, log = run_gimp(profile, args.models, "plug-in-script-fu-eval",
                        f'(begin (define test-dir "{test_dir}") (define prophoto-icc "{prophoto}") '
-                       f'(define srgb-icc "{srgb}") (load "{scm}"))')
+                       f'(define srgb-icc "{srgb}") (define helpers-scm "{HELPERS_SCM}") (load "{scm}"))')
     with open(os.path.join(work, "scriptfu.log"), "w") as f:
         f.write(log)
     facts = parse_facts(log)
