@@ -453,6 +453,9 @@ static void print_usage (FILE *f)
          "  -p, --preserve-colors keep the original colours, take lightness from the style\n"
          "  -t, --threads N       worker threads; 0 = all CPUs (default 0)\n"
          "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
+         "      --batchnorm MODE  batch norm statistics: image-statistics (this image's, as\n"
+         "                        pix2pix's test mode) or running (stored); default: the\n"
+         "                        model's metadata impasto.batchnorm, else running\n"
          "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
@@ -483,7 +486,7 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
   return true;
 }
 
-enum { OPT_TILE_SIZE = 1000 };
+enum { OPT_TILE_SIZE = 1000, OPT_BATCHNORM };
 
 /* Parse stylize's options into options; positional arguments are left in argv[optind..].
  * Returns false after reporting a bad option. */
@@ -495,6 +498,7 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "preserve-colours", no_argument, NULL, 'p' },
     { "threads", required_argument, NULL, 't' },
     { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
+    { "batchnorm", required_argument, NULL, OPT_BATCHNORM },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -524,6 +528,12 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
       if (!parse_int (optarg, -1, 1 << 20, &options->tile_size)) {
         report ("invalid --tile-size '%s': expected -1 (automatic), 0 (whole image) or a "
                 "positive number of pixels", optarg);
+        return false;
+      }
+      break;
+    case OPT_BATCHNORM:
+      if (!impasto_batchnorm_parse (optarg, &options->batchnorm)) {
+        report ("invalid --batchnorm '%s': expected image-statistics or running", optarg);
         return false;
       }
       break;

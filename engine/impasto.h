@@ -50,6 +50,19 @@ const char *impasto_model_metadata (const ImpastoModel *model, const char *key);
 /* Called with fraction in 0..1.  Return false to cancel the run (IMPASTO_E_CANCELLED). */
 typedef bool (*ImpastoProgressFunc) (double fraction, void *user_data);
 
+/* Which statistics BatchNormalization normalises with. */
+typedef enum {
+  IMPASTO_BATCHNORM_AUTO = 0, /* the model's metadata "impasto.batchnorm" decides; else RUNNING */
+  IMPASTO_BATCHNORM_RUNNING,  /* the stored running mean and variance (inference mode) */
+  IMPASTO_BATCHNORM_IMAGE     /* this image's per-channel mean and variance over the whole image,
+                                 as pix2pix's published test mode (BatchNorm left in training mode
+                                 with a batch of one); banded runs give the same result */
+} ImpastoBatchNorm;
+
+/* "image-statistics" -> IMAGE, "running" -> RUNNING (the sidecar's and metadata's words);
+ * false for anything else (*mode untouched). */
+bool impasto_batchnorm_parse (const char *text, ImpastoBatchNorm *mode);
+
 typedef struct {
   float strength;        /* 0..1: blend of stylised over original; default 1 */
   bool preserve_colors;  /* keep the original colours, take lightness from the stylised image */
@@ -62,6 +75,7 @@ typedef struct {
    * of those files (NULL or "": $TMPDIR, else /var/tmp). */
   int stream_ram_mb;
   const char *scratch_dir;
+  ImpastoBatchNorm batchnorm;
 } ImpastoOptions;
 
 void impasto_options_init (ImpastoOptions *options);

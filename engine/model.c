@@ -436,6 +436,17 @@ static ImpastoStatus stylize_oriented (ImpastoModel *m, const ImpastoImage *in, 
   return stylize_whole (m, in, out, o, ph, pw, err);
 }
 
+bool impasto_batchnorm_parse (const char *text, ImpastoBatchNorm *mode)
+{
+  if (text && !strcmp (text, "image-statistics"))
+    *mode = IMPASTO_BATCHNORM_IMAGE;
+  else if (text && !strcmp (text, "running"))
+    *mode = IMPASTO_BATCHNORM_RUNNING;
+  else
+    return false;
+  return true;
+}
+
 ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *o, ImpastoError *err)
 {
@@ -451,6 +462,11 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   if (st)
     return st;
   ensure_pool (m, o->threads);
+  ImpastoBatchNorm bn = o->batchnorm;
+  if (bn == IMPASTO_BATCHNORM_AUTO
+      && !impasto_batchnorm_parse (impasto_model_metadata (m, "impasto.batchnorm"), &bn))
+    bn = IMPASTO_BATCHNORM_RUNNING;
+  m->bn_image = bn == IMPASTO_BATCHNORM_IMAGE;
   int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
   int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
   if (transpose_wanted (m, in, ph, pw))

@@ -1,5 +1,7 @@
-/* ops/batchnorm.c — BatchNormalization (inference: the stored statistics), folded at build into
- * one per-channel y = x * mul + add; banded it is a view. */
+/* ops/batchnorm.c — BatchNormalization.  With the stored statistics (inference) it is folded at
+ * build into one per-channel y = x * mul + add; with the image's statistics (ImpastoOptions
+ * .batchnorm, pix2pix's test mode) it is an instance norm with BatchNorm's scale and bias.
+ * Banded it is a view either way (the image's statistics from the stored input's sums). */
 #include "exec.h"
 #include "op.h"
 #include "stream.h"
@@ -33,6 +35,9 @@ static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoEr
     s->u.batchnorm.add[i] = bias[i] - mean[i] * m;
   }
   s->u.batchnorm.channels = (int) c;
+  s->u.batchnorm.scale = scale;
+  s->u.batchnorm.bias = bias;
+  s->u.batchnorm.eps = eps;
   s->cost = 0.2;
   return IMPASTO_OK;
 }
@@ -54,14 +59,25 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   if (st)
     return st;
   size_t hw = imp_spatial_count (out), item = (size_t) c * hw;
+  if (x->m->bn_image && out->dims[0] != 1)
+    return imp_fail (x->err, IMPASTO_E_UNSUPPORTED,
+                     "the image's statistics need a batch of one image");
   for (int64_t b = 0; b < out->dims[0]; b++)
-    imp_channel_affine (c, hw, src + (size_t) b * item, s->u.batchnorm.mul, s->u.batchnorm.add,
-                        s->u.batchnorm.relu, (float *) out->data + (size_t) b * item, x->m->pool);
+    if (x->m->bn_image)
+      imp_instnorm (c, hw, src + (size_t) b * item, s->u.batchnorm.scale, s->u.batchnorm.bias,
+                    s->u.batchnorm.eps, s->u.batchnorm.relu, (float *) out->data + (size_t) b * item,
+                    x->m->pool);
+    else
+      imp_channel_affine (c, hw, src + (size_t) b * item, s->u.batchnorm.mul, s->u.batchnorm.add,
+                          s->u.batchnorm.relu, (float *) out->data + (size_t) b * item, x->m->pool);
   return IMPASTO_OK;
 }
 
 static ImpastoStatus view (ImpStream *s, ImpStep *st)
 {
+  if (s->m->bn_image)
+    return imp_stream_norm_view (s, st, st->u.batchnorm.scale, st->u.batchnorm.bias,
+                                 st->u.batchnorm.eps, st->u.batchnorm.relu);
   SVal *out = &s->v[st->output];
   out->mul = st->u.batchnorm.mul;
   out->add = st->u.batchnorm.add;

@@ -49,7 +49,8 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   return IMPASTO_OK;
 }
 
-static ImpastoStatus view (ImpStream *s, ImpStep *st)
+ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const float *scale,
+                                    const float *bias, float eps, bool relu)
 {
   SVal *out = &s->v[st->output], *in = &s->v[st->inputs[0]];
   int c = out->c;
@@ -75,15 +76,21 @@ static ImpastoStatus view (ImpStream *s, ImpStep *st)
       var = sumsq[ch] / count - mean * mean;
       var = var > 0 ? var : 0;
     }
-    double k = st->u.instnorm.scale[ch] / sqrt (var + st->u.instnorm.eps);
+    double k = scale[ch] / sqrt (var + eps);
     out->mul[ch] = (float) k;
-    out->add[ch] = (float) (st->u.instnorm.bias[ch] - mean * k);
+    out->add[ch] = (float) (bias[ch] - mean * k);
   }
   imp_free (sum);
   imp_free (sumsq);
-  out->relu = st->u.instnorm.relu;
+  out->relu = relu;
   imp_stream_view_of (s, st, SV_AFFINE);
   return rc;
+}
+
+static ImpastoStatus view (ImpStream *s, ImpStep *st)
+{
+  return imp_stream_norm_view (s, st, st->u.instnorm.scale, st->u.instnorm.bias,
+                               st->u.instnorm.eps, st->u.instnorm.relu);
 }
 
 static const char *const onnx_ops[] = { "InstanceNormalization", NULL };
