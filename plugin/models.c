@@ -3,6 +3,9 @@
  * A model is a file NAME.onnx.  Next to it may lie NAME.json (an object) or NAME.ini (GKeyFile with a
  * [style] group); both know the keys name, description, license (or licence), author and thumbnail
  * (a PNG path, relative to the model's folder).  In NAME.ini the keys may be localised (name[de]=…).
+ * Also: kind ("translation" for CycleGAN/pix2pix generators), direction (a translation's label,
+ * "photo → Monet") and batchnorm ("image-statistics": normalise with the image's statistics, as
+ * pix2pix's test mode).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,6 +29,9 @@ style_free (gpointer data)
   g_free (style->license);
   g_free (style->author);
   g_free (style->thumbnail);
+  g_free (style->kind);
+  g_free (style->direction);
+  g_free (style->batchnorm);
   g_free (style);
 }
 
@@ -124,6 +130,9 @@ read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
           set_field (&style->license, json_string_member (object, "license"));
           set_field (&style->author, json_string_member (object, "author"));
           set_field (thumbnail, json_string_member (object, "thumbnail"));
+          set_field (&style->kind, json_string_member (object, "kind"));
+          set_field (&style->direction, json_string_member (object, "direction"));
+          set_field (&style->batchnorm, json_string_member (object, "batchnorm"));
           ok = TRUE;
         }
     }
@@ -147,6 +156,10 @@ read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
       set_field (&style->license, g_key_file_get_string (key_file, g, "license", NULL));
       set_field (&style->author, g_key_file_get_string (key_file, g, "author", NULL));
       set_field (thumbnail, g_key_file_get_string (key_file, g, "thumbnail", NULL));
+      set_field (&style->kind, g_key_file_get_string (key_file, g, "kind", NULL));
+      set_field (&style->direction,
+                 g_key_file_get_locale_string (key_file, g, "direction", NULL, NULL));
+      set_field (&style->batchnorm, g_key_file_get_string (key_file, g, "batchnorm", NULL));
     }
   g_key_file_free (key_file);
   return ok;
@@ -218,7 +231,17 @@ compare_styles (gconstpointer a, gconstpointer b)
   return strcmp (sa->id, sb->id);
 }
 
-/* Label = name, unless another model has the same name: then "name (id)" for both. */
+/* What a model is listed as: a translation by its direction, anything else by its name. */
+static const gchar *
+list_name (const ImpastoStyle *style)
+{
+  if (g_strcmp0 (style->kind, "translation") == 0 && style->direction != NULL &&
+      style->direction[0] != '\0')
+    return style->direction;
+  return style->name;
+}
+
+/* Label = list name, unless another model has the same one: then "name (id)" for both. */
 static void
 assign_labels (GPtrArray *styles)
 {
@@ -229,10 +252,10 @@ assign_labels (GPtrArray *styles)
       for (guint j = 0; j < styles->len && !shared; j++)
         {
           const ImpastoStyle *other = g_ptr_array_index (styles, j);
-          shared = (j != i && g_strcmp0 (other->name, style->name) == 0);
+          shared = (j != i && g_strcmp0 (list_name (other), list_name (style)) == 0);
         }
-      style->label = shared ? g_strdup_printf ("%s (%s)", style->name, style->id)
-                            : g_strdup (style->name);
+      style->label = shared ? g_strdup_printf ("%s (%s)", list_name (style), style->id)
+                            : g_strdup (list_name (style));
     }
 }
 

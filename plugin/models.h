@@ -1,4 +1,5 @@
 /* models.h — discovery of installed style models (NAME.onnx + optional NAME.json / NAME.ini sidecar).
+ * A translation (CycleGAN, pix2pix: sidecar "kind": "translation") is listed by its "direction".
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -18,6 +19,10 @@ typedef struct {
   gchar *license;     /* may be NULL */
   gchar *author;      /* may be NULL */
   gchar *thumbnail;   /* absolute path of a PNG, or NULL */
+  gchar *kind;        /* sidecar "kind": "style" (or NULL), "translation", ... */
+  gchar *direction;   /* a translation's "photo → Monet": its label in the lists; may be NULL */
+  gchar *batchnorm;   /* sidecar "batchnorm" ("image-statistics", "running"), or NULL: the model
+                         decides (impasto_batchnorm_parse) */
 } ImpastoStyle;
 
 typedef struct {

@@ -136,6 +136,7 @@ impasto_job_run (ImpastoJob *job)
       options.strength = (float) job->params.strength;
       options.preserve_colors = job->params.preserve_colors;
       options.tile_size = job->params.tile_size;
+      options.batchnorm = job->params.batchnorm;
       options.progress = job_progress;
       options.progress_data = job;
       job->status = impasto_stylize (job->model, &job->in, &job->out, &options, &job->error);

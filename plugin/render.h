@@ -19,6 +19,7 @@ typedef struct {
   gdouble  strength;
   gboolean preserve_colors;
   gint     tile_size;
+  ImpastoBatchNorm batchnorm; /* from the style's sidecar (AUTO: the model decides) */
 } ImpastoParams;
 
 typedef struct ImpastoJob ImpastoJob;

@@ -114,6 +114,8 @@ start_preview (PreviewState *state)
   ImpastoParams params;
   g_object_get (state->config, "strength", &params.strength, "preserve-colors",
                 &params.preserve_colors, "tile-size", &params.tile_size, NULL);
+  params.batchnorm = IMPASTO_BATCHNORM_AUTO;
+  impasto_batchnorm_parse (style->batchnorm, &params.batchnorm);
 
   gint x, y, width, height;
   GimpPreview *preview = GIMP_PREVIEW (state->preview);

@@ -97,6 +97,16 @@ test_scan (const gchar *root)
   write_file (env2, "broken-9.onnx", "x");
   write_file (env2, "broken-9.json", "{ not json");
   write_file (env2, "notes.txt", "not a model");
+  write_file (env2, "monet.onnx", "x");
+  write_file (env2, "monet.json",
+              "{\"name\": \"Monet\", \"kind\": \"translation\", "
+              "\"direction\": \"photo \u2192 Monet\", \"batchnorm\": \"image-statistics\"}");
+  write_file (env2, "facades.onnx", "x");
+  write_file (env2, "facades.ini",
+              "[style]\nname=Facades\nkind=translation\ndirection=labels \u2192 facade\n"
+              "direction[de]=Beschriftung \u2192 Fassade\n");
+  write_file (env2, "zebra.onnx", "x");
+  write_file (env2, "zebra.json", "{\"name\": \"Zebra\", \"direction\": \"horse \u2192 zebra\"}");
   write_file (env2, ".onnx", "no name");
   write_file (profile_models, "udnie-9.onnx", "x");
   write_file (profile_models, "udnie-13-dynamic.onnx", "x");
@@ -128,7 +138,7 @@ test_scan (const gchar *root)
       ids = more;
     }
   check_str ("models found, sorted, each id once", ids,
-             "broken-9,candy-9,mosaic-9,pointilism-9,udnie-13-dynamic,udnie-9");
+             "broken-9,candy-9,facades,monet,mosaic-9,pointilism-9,udnie-13-dynamic,udnie-9,zebra");
   g_free (ids);
 
   const ImpastoStyle *mosaic = impasto_style_list_find (list, "mosaic-9");
@@ -182,6 +192,23 @@ test_scan (const gchar *root)
     }
   else
     check ("udnie-9 and udnie-13-dynamic found", FALSE, NULL);
+
+  const ImpastoStyle *monet = impasto_style_list_find (list, "monet");
+  const ImpastoStyle *facades = impasto_style_list_find (list, "facades");
+  const ImpastoStyle *zebra = impasto_style_list_find (list, "zebra");
+  if (monet != NULL && facades != NULL && zebra != NULL)
+    {
+      check_str ("translation: kind", monet->kind, "translation");
+      check_str ("translation: listed by its direction", monet->label, "photo \u2192 Monet");
+      check_str ("translation: name kept for the layer", monet->name, "Monet");
+      check_str ("translation: batchnorm", monet->batchnorm, "image-statistics");
+      check_str ("INI translation: direction localised for LANGUAGE=de", facades->label,
+                 "Beschriftung \u2192 Fassade");
+      check ("no batchnorm in the sidecar: the model decides", facades->batchnorm == NULL, NULL);
+      check_str ("a direction without kind translation: listed by name", zebra->label, "Zebra");
+    }
+  else
+    check ("monet, facades and zebra found", FALSE, NULL);
 
   check ("unknown id not found", impasto_style_list_find (list, "nope") == NULL, NULL);
   gchar *text = impasto_style_list_folders_text (list);
