@@ -59,6 +59,7 @@ bool imp_convt_out_size (const ImpConvTShape *s, int64_t h, int64_t w, int64_t *
 void imp_convt2d_ref (const ImpConvTShape *s, int h, int w, const float *x, const float *weight,
                       const float *bias, float *y);
 typedef struct ImpConvT ImpConvT;
+/* weight is borrowed: it must outlive the conv (the model's constants do) */
 ImpConvT *imp_convt_new (const ImpConvTShape *s, const float *weight, const float *bias,
                          ImpastoError *err);
 void imp_convt_free (ImpConvT *conv);
