@@ -1,10 +1,14 @@
 /* impasto.c — the `impasto` command: stylise an image file with an ONNX style model.
  *
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
- *                                      [--tile-size PX]
+ *                                      [--tile-size PX] [--max-pixels N]
  *   impasto info MODEL
+ *   impasto models list
  *
- * Uses only the engine's public API (impasto.h); images are read and written with gdk-pixbuf.
+ * MODEL is a file or an installed model's name (models_cmd.c).
+ * Uses only the engine's public API (impasto.h).  Images are read with gdk-pixbuf (after a cheap
+ * check of the file's claimed size); PNG results are written by png_write.c from rows the engine
+ * hands over as it finishes them (ImpastoOptions.rows), JPEG results by gdk-pixbuf.
  * On failure the command prints exactly one line starting with "impasto: " on stderr, exits with
  * a nonzero status and leaves no output file behind (the result is written to a temporary file in
  * the output's folder and renamed into place only when complete).
@@ -12,6 +16,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto.h"
+#include "models_cmd.h"
 #include "png_write.h"
 
 #include <errno.h>
@@ -253,6 +258,134 @@ static void progress_finish (Progress *p, bool success)
 
 /* ---- images ---------------------------------------------------------------------------------- */
 
+/* Refuse before decoding what cannot be a real image: more than max_pixels pixels, or a PNG whose
+ * header claims far more pixels than its compressed data can hold (a truncated or hostile file
+ * would otherwise cost the whole image's memory and decoding time before failing).  Deflate
+ * expands at most 1032:1 (a 258-byte match in 2 bits), so a PNG needs at least 1/1032 of its raw
+ * pixel bytes as IDAT data.  false after reporting. */
+#define DEFLATE_MAX_RATIO 1032.0
+
+static uint32_t be32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+static bool png_check_data (const char *path, FILE *f, int64_t max_pixels)
+{
+  struct stat st;
+  uint8_t head[8 + 8 + 13];
+  if (fstat (fileno (f), &st) != 0 || fseeko (f, 0, SEEK_SET) != 0
+      || fread (head, 1, sizeof head, f) != sizeof head
+      || memcmp (head + 12, "IHDR", 4) != 0)
+    return true; /* gdk-pixbuf names the problem */
+  uint32_t w = be32 (head + 16), h = be32 (head + 20);
+  static const int samples[7] = { 1, 0, 3, 1, 2, 0, 4 }; /* per colour type; 0: invalid */
+  int depth = head[24], ctype = head[25];
+  int bits = ctype <= 6 ? samples[ctype] * depth : 0;
+  double pixels = (double) w * (double) h;
+  /* IDAT bytes present in the file: chunk lengths, cut at the end of a truncated file */
+  double idat = 0;
+  off_t pos = 8 + 8 + 13 + 4;
+  uint8_t chunk[8];
+  while (pos + 8 <= st.st_size && fseeko (f, pos, SEEK_SET) == 0 && fread (chunk, 1, 8, f) == 8) {
+    uint32_t len = be32 (chunk);
+    if (memcmp (chunk + 4, "IDAT", 4) == 0)
+      idat += (double) MIN ((off_t) len, st.st_size - pos - 8);
+    if (memcmp (chunk + 4, "IEND", 4) == 0)
+      break;
+    pos += 12 + (off_t) len;
+  }
+  double raw = pixels * bits / 8.0;
+  if (raw > DEFLATE_MAX_RATIO * (idat + 64)) {
+    report ("cannot read image '%s': its header claims %u x %u pixels, but it holds only %.0f "
+            "bytes of compressed pixel data (truncated or corrupt file)", path, w, h, idat);
+    return false;
+  }
+  if (pixels > (double) max_pixels) {
+    report ("cannot read image '%s': %u x %u pixels is more than the limit of %lld "
+            "(--max-pixels)", path, w, h, (long long) max_pixels);
+    return false;
+  }
+  return true;
+}
+
+/* The same for a Huffman-coded JPEG: every 8x8 block of every component costs at least one bit
+ * (its DC code), so the file must hold at least one byte per 8 blocks.  (Arithmetic coding has
+ * no such floor and is not checked.)  Reads markers up to the frame header only. */
+static bool jpeg_check_data (const char *path, FILE *f)
+{
+  struct stat st;
+  if (fstat (fileno (f), &st) != 0 || fseeko (f, 2, SEEK_SET) != 0)
+    return true;
+  for (;;) {
+    int c = getc (f), m;
+    if (c != 0xff)
+      return true; /* not a marker where one belongs: gdk-pixbuf names the problem */
+    while ((m = getc (f)) == 0xff) /* fill bytes */
+      ;
+    if (m == EOF || m == 0xda /* start of scan: no frame header before it */)
+      return true;
+    if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) /* markers without a length */
+      continue;
+    uint8_t seg[2 + 6];
+    if (fread (seg, 1, 2, f) != 2)
+      return true;
+    unsigned len = (unsigned) seg[0] << 8 | seg[1];
+    bool sof = m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc;
+    if (!sof) {
+      if (len < 2 || fseeko (f, (off_t) len - 2, SEEK_CUR) != 0)
+        return true;
+      continue;
+    }
+    if (m >= 0xc9 || fread (seg + 2, 1, 6, f) != 6)
+      return true; /* arithmetic coding (SOF9..SOF15) or a cut header */
+    unsigned h = (unsigned) seg[3] << 8 | seg[4], w = (unsigned) seg[5] << 8 | seg[6];
+    int n = seg[7], hs[4], vs[4], hmax = 1, vmax = 1;
+    if (n < 1 || n > 4 || h == 0 || w == 0)
+      return true;
+    for (int i = 0; i < n; i++) {
+      uint8_t comp[3];
+      if (fread (comp, 1, 3, f) != 3)
+        return true;
+      hs[i] = MAX (comp[1] >> 4, 1), vs[i] = MAX (comp[1] & 15, 1);
+      hmax = MAX (hmax, hs[i]), vmax = MAX (vmax, vs[i]);
+    }
+    double blocks = 0; /* a component's size is the image's scaled by its sampling factors */
+    for (int i = 0; i < n; i++)
+      blocks += ceil (ceil ((double) w * hs[i] / hmax) / 8)
+                * ceil (ceil ((double) h * vs[i] / vmax) / 8);
+    if ((double) st.st_size < blocks / 8) {
+      report ("cannot read image '%s': its header claims %u x %u pixels, but the file holds only "
+              "%lld bytes (truncated or corrupt file)", path, w, h, (long long) st.st_size);
+      return false;
+    }
+    return true;
+  }
+}
+
+static bool image_check_header (const char *path, int64_t max_pixels)
+{
+  static const uint8_t png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  FILE *f = fopen (path, "rb");
+  if (!f)
+    return true; /* gdk-pixbuf reports it */
+  uint8_t sig[8];
+  size_t got = fread (sig, 1, 8, f);
+  bool ok = true, png = got == 8 && memcmp (sig, png_signature, 8) == 0;
+  if (png)
+    ok = png_check_data (path, f, max_pixels);
+  else if (got >= 2 && sig[0] == 0xff && sig[1] == 0xd8)
+    ok = jpeg_check_data (path, f);
+  fclose (f);
+  int w, h;
+  if (ok && !png && gdk_pixbuf_get_file_info (path, &w, &h) && (double) w * h > (double) max_pixels) {
+    report ("cannot read image '%s': %d x %d pixels is more than the limit of %lld "
+            "(--max-pixels)", path, w, h, (long long) max_pixels);
+    ok = false;
+  }
+  return ok;
+}
+
 /* Load INPUT as 8-bit RGB or RGBA, upright (EXIF orientation applied).  NULL after reporting. */
 static GdkPixbuf *image_load (const char *path)
 {
@@ -339,50 +472,6 @@ static bool pixbuf_to_image (const GdkPixbuf *pixbuf, bool gray, ImpastoImage *i
   return true;
 }
 
-/* The output pixbuf (RGB, or RGBA when keep_alpha) and the engine's output image.  When the
- * layouts agree the engine writes into the pixbuf itself; otherwise (gray, or alpha dropped for
- * JPEG) into a separate image that image_finish copies over.  false after reporting. */
-static bool output_prepare (const ImpastoImage *in, bool keep_alpha, GdkPixbuf **pixbuf,
-                            ImpastoImage *out, bool *owned)
-{
-  int w = in->width, h = in->height;
-  *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, keep_alpha, 8, w, h);
-  if (!*pixbuf) {
-    report ("image of %dx%d is too large for the available memory", w, h);
-    return false;
-  }
-  int nch = gdk_pixbuf_get_n_channels (*pixbuf);
-  *owned = in->channels != nch;
-  if (*owned)
-    return image_alloc (out, w, h, in->channels);
-  *out = (ImpastoImage) { .width = w, .height = h, .channels = nch,
-                          .stride = (size_t) gdk_pixbuf_get_rowstride (*pixbuf),
-                          .type = IMPASTO_PIXEL_U8, .data_u8 = gdk_pixbuf_get_pixels (*pixbuf) };
-  return true;
-}
-
-/* Copy a separate output image into the pixbuf: gray expands to R = G = B; alpha comes byte for
- * byte from the input pixbuf. */
-static void output_finish (const ImpastoImage *img, const GdkPixbuf *input, GdkPixbuf *out)
-{
-  int out_nch = gdk_pixbuf_get_n_channels (out), out_stride = gdk_pixbuf_get_rowstride (out);
-  int in_nch = gdk_pixbuf_get_n_channels (input), in_stride = gdk_pixbuf_get_rowstride (input);
-  guint8 *out_pixels = gdk_pixbuf_get_pixels (out);
-  const guint8 *in_pixels = gdk_pixbuf_read_pixels (input);
-  bool gray = img->channels <= 2, keep_alpha = out_nch == 4;
-  for (int y = 0; y < img->height; y++) {
-    const uint8_t *src = img->data_u8 + (size_t) y * img->stride;
-    const guint8 *in = in_pixels + (size_t) y * (size_t) in_stride;
-    guint8 *dst = out_pixels + (size_t) y * (size_t) out_stride;
-    for (int x = 0; x < img->width; x++, src += img->channels, in += in_nch, dst += out_nch) {
-      for (int c = 0; c < 3; c++)
-        dst[c] = src[gray ? 0 : c];
-      if (keep_alpha)
-        dst[3] = in[3];
-    }
-  }
-}
-
 typedef enum { FORMAT_NONE, FORMAT_PNG, FORMAT_JPEG } OutputFormat;
 
 static OutputFormat format_from_name (const char *path)
@@ -397,6 +486,34 @@ static OutputFormat format_from_name (const char *path)
       || strcasecmp (dot, ".jpe") == 0)
     return FORMAT_JPEG;
   return FORMAT_NONE;
+}
+
+/* Where the result's rows go as the engine finishes them: straight into the PNG file, or (JPEG,
+ * which gdk-pixbuf encodes only whole) into an RGB pixbuf. */
+typedef struct {
+  ImpPngWriter *png;
+  GdkPixbuf *jpeg;
+  GError *error; /* why the sink stopped the run */
+} OutputSink;
+
+/* ImpastoRowsFunc: rows in the engine's layout (the input's channels).  JPEG has no alpha and
+ * gdk-pixbuf saves no gray: gray expands to R = G = B, alpha is dropped. */
+static bool sink_rows (const ImpastoImage *rows, int y, void *data)
+{
+  OutputSink *sink = data;
+  if (sink->png)
+    return imp_png_writer_rows (sink->png, rows->data_u8, rows->stride, rows->height, &sink->error);
+  int stride = gdk_pixbuf_get_rowstride (sink->jpeg);
+  guint8 *pixels = gdk_pixbuf_get_pixels (sink->jpeg);
+  bool gray = rows->channels <= 2;
+  for (int r = 0; r < rows->height; r++) {
+    const uint8_t *src = rows->data_u8 + (size_t) r * rows->stride;
+    guint8 *dst = pixels + (size_t) (y + r) * (size_t) stride;
+    for (int x = 0; x < rows->width; x++, src += rows->channels, dst += 3)
+      for (int c = 0; c < 3; c++)
+        dst[c] = src[gray ? 0 : c];
+  }
+  return true;
 }
 
 /* gdk_pixbuf_save_to_callback sink: write everything to the fd in *data. */
@@ -418,25 +535,58 @@ static gboolean write_to_fd (const gchar *buf, gsize count, GError **error, gpoi
   return TRUE;
 }
 
-/* PNG goes through our multi-threaded writer (png_threads compress at once), JPEG through
- * gdk-pixbuf. */
-static bool image_save (GdkPixbuf *pixbuf, OutputFormat format, int fd, const char *output,
-                        int png_threads)
+/* Bytes of result rows per PNG thread that the engine hands over at a time: each thread
+ * compresses a block of about this size (a fresh deflate stream, so not much smaller), and the
+ * batch stays small beside the image. */
+#define OUTPUT_BLOCK_BYTES ((size_t) 1 << 20)
+
+/* The sink for format and the engine's row buffer (the whole image when IMPASTO_WHOLE_OUTPUT is
+ * set: the result is then composed whole and written at the end, for comparison).  false after
+ * reporting. */
+static bool output_open (const ImpastoImage *in, OutputFormat format, int fd, const char *output,
+                         int png_threads, OutputSink *sink, ImpastoImage *buf)
 {
-  GError *gerr = NULL;
-  gboolean ok;
-  if (format == FORMAT_JPEG)
-    ok = gdk_pixbuf_save_to_callback (pixbuf, write_to_fd, &fd, "jpeg", &gerr,
-                                      "quality", "95", NULL);
-  else
-    ok = impasto_png_write (fd, gdk_pixbuf_read_pixels (pixbuf), gdk_pixbuf_get_width (pixbuf),
-                            gdk_pixbuf_get_height (pixbuf), gdk_pixbuf_get_rowstride (pixbuf),
-                            gdk_pixbuf_get_n_channels (pixbuf), png_threads, &gerr);
-  if (!ok) {
-    report ("cannot write '%s': %s", output, gerr ? gerr->message : "unknown error");
-    g_clear_error (&gerr);
+  int w = in->width, h = in->height;
+  size_t row_bytes = (size_t) w * (size_t) in->channels;
+  png_threads = CLAMP (png_threads, 1, IMP_PNG_MAX_THREADS);
+  size_t batch = (size_t) png_threads * MAX (OUTPUT_BLOCK_BYTES / row_bytes, 16);
+  int rows = (int) MIN ((size_t) h, batch);
+  if (getenv ("IMPASTO_WHOLE_OUTPUT"))
+    rows = h;
+  if (format == FORMAT_JPEG) {
+    if (!(sink->jpeg = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h))) {
+      report ("image of %dx%d is too large for the available memory", w, h);
+      return false;
+    }
+  } else if (!(sink->png = imp_png_writer_new (fd, w, h, in->channels, png_threads,
+                                                &sink->error))) {
+    report ("cannot write '%s': %s", output, sink->error->message);
+    return false;
   }
+  return image_alloc (buf, w, rows, in->channels);
+}
+
+/* Complete the file: the rows of a whole-image buffer, then the PNG trailer or the JPEG. */
+static bool output_close (OutputSink *sink, const ImpastoImage *buf, bool whole, int fd,
+                          const char *output)
+{
+  bool ok = !whole || sink_rows (buf, 0, sink);
+  if (ok && sink->png)
+    ok = imp_png_writer_finish (sink->png, &sink->error);
+  else if (ok)
+    ok = gdk_pixbuf_save_to_callback (sink->jpeg, write_to_fd, &fd, "jpeg", &sink->error,
+                                      "quality", "95", NULL);
+  if (!ok)
+    report ("cannot write '%s': %s", output, sink->error ? sink->error->message : "unknown error");
   return ok;
+}
+
+static void output_clear (OutputSink *sink)
+{
+  imp_png_writer_free (sink->png);
+  if (sink->jpeg)
+    g_object_unref (sink->jpeg);
+  g_clear_error (&sink->error);
 }
 
 /* ---- command line --------------------------------------------------------------------------- */
@@ -446,6 +596,8 @@ static void print_usage (FILE *f)
   fputs ("Usage:\n"
          "  impasto stylize MODEL INPUT OUTPUT [OPTIONS]   stylise INPUT into OUTPUT (.png, .jpg)\n"
          "  impasto info MODEL                             describe an ONNX style model\n"
+         "  impasto models list                            list the installed models\n"
+         "  impasto models catalogue|install|remove ...    get more styles (impasto models --help)\n"
          "  impasto --help | --version\n"
          "\n"
          "Options for stylize:\n"
@@ -456,11 +608,14 @@ static void print_usage (FILE *f)
          "      --batchnorm MODE  batch norm statistics: image-statistics (this image's, as\n"
          "                        pix2pix's test mode) or running (stored); default: the\n"
          "                        model's metadata impasto.batchnorm, else running\n"
+         "      --max-pixels N    refuse larger input images (default 300000000)\n"
          "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
-         "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n",
+         "(JPEG output has no alpha: it is dropped) and gray images give gray results.\n"
+         "PNG results are written row by row as they are computed.\n",
          f);
+  impasto_cli_print_model_help (f);
 }
 
 /* Parse a whole-string number; false if S is not a finite number. */
@@ -486,11 +641,15 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
   return true;
 }
 
-enum { OPT_TILE_SIZE = 1000, OPT_BATCHNORM };
+enum { OPT_TILE_SIZE = 1000, OPT_BATCHNORM, OPT_MAX_PIXELS };
 
-/* Parse stylize's options into options; positional arguments are left in argv[optind..].
- * Returns false after reporting a bad option. */
-static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options)
+/* A 144-megapixel photo must pass; a 20000 x 20000 claim (1.2 GB decoded) needs the option. */
+#define DEFAULT_MAX_PIXELS 300000000LL
+
+/* Parse stylize's options into options and *max_pixels; positional arguments are left in
+ * argv[optind..].  Returns false after reporting a bad option. */
+static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options,
+                                   int64_t *max_pixels)
 {
   static const struct option longopts[] = {
     { "strength", required_argument, NULL, 's' },
@@ -499,6 +658,7 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "threads", required_argument, NULL, 't' },
     { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
     { "batchnorm", required_argument, NULL, OPT_BATCHNORM },
+    { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -537,6 +697,17 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
         return false;
       }
       break;
+    case OPT_MAX_PIXELS: {
+      char *end;
+      errno = 0;
+      long long v = strtoll (optarg, &end, 10);
+      if (end == optarg || *end != '\0' || errno != 0 || v < 1) {
+        report ("invalid --max-pixels '%s': expected a positive whole number", optarg);
+        return false;
+      }
+      *max_pixels = v;
+      break;
+    }
     case 'h':
       print_usage (stdout);
       exit (EXIT_SUCCESS);
@@ -559,12 +730,17 @@ static int cmd_info (int argc, char **argv)
     report ("usage: impasto info MODEL");
     return EXIT_USAGE;
   }
+  char *path = impasto_cli_model_path (argv[1]);
+  if (!path)
+    return EXIT_RUNTIME;
   ImpastoError err = { 0 };
-  ImpastoModel *model = impasto_model_load (argv[1], &err);
+  ImpastoModel *model = impasto_model_load (path, &err);
   if (!model) {
-    report_engine (argv[1], &err);
+    report_engine (path, &err);
+    free (path);
     return EXIT_RUNTIME;
   }
+  free (path);
   char *text = impasto_model_describe (model);
   impasto_model_free (model);
   if (!text) {
@@ -587,15 +763,16 @@ static int cmd_info (int argc, char **argv)
 typedef struct {
   ImpastoModel *model;
   GdkPixbuf *input;
-  GdkPixbuf *output;
   ImpastoImage in;
-  ImpastoImage out;
-  bool in_owned, out_owned; /* the images own their pixels (else they are the pixbufs') */
+  ImpastoImage out; /* the engine's row buffer */
+  bool in_owned;    /* in owns its pixels (else they are the pixbuf's) */
+  OutputSink sink;
   int fd;
 } StylizeRun;
 
 static void stylize_run_clear (StylizeRun *run)
 {
+  output_clear (&run->sink);
   if (run->fd >= 0)
     close (run->fd);
   run->fd = -1;
@@ -603,12 +780,9 @@ static void stylize_run_clear (StylizeRun *run)
     impasto_model_free (run->model);
   if (run->input)
     g_object_unref (run->input);
-  if (run->output)
-    g_object_unref (run->output);
   if (run->in_owned)
     free (run->in.data_u8);
-  if (run->out_owned)
-    free (run->out.data_u8);
+  free (run->out.data_u8);
 }
 
 /* IMPASTO_PROFILE=1: the wall time of each phase of a run on stderr (the engine adds its steps). */
@@ -628,15 +802,23 @@ static void profile_phase (const char *phase)
 
 /* The steps of a stylize run; false after reporting an error. */
 static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
-                           const char *output_path, OutputFormat format, ImpastoOptions *options)
+                           const char *output_path, OutputFormat format, int64_t max_pixels,
+                           ImpastoOptions *options)
 {
   ImpastoError err = { 0 };
   profile_phase ("start");
 
   /* Cheap checks first, so a typo does not cost a model load. */
-  if (!(run->input = image_load (input_path)))
+  if (!image_check_header (input_path, max_pixels) || !(run->input = image_load (input_path)))
     return false;
   profile_phase ("read image");
+  bool gray = pixbuf_is_gray (run->input);
+  if (!pixbuf_to_image (run->input, gray, &run->in, &run->in_owned))
+    return false;
+  if (run->in_owned) { /* the gray copy is all that is needed */
+    g_object_unref (run->input);
+    run->input = NULL;
+  }
   if ((run->fd = temp_file_create (output_path)) < 0)
     return false;
   if (!(run->model = impasto_model_load (model_path, &err))) {
@@ -645,22 +827,27 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   }
   profile_phase ("load model");
 
-  /* JPEG has no alpha channel: such outputs drop it. */
-  bool keep_alpha = gdk_pixbuf_get_has_alpha (run->input) && format == FORMAT_PNG;
-  bool gray = pixbuf_is_gray (run->input);
-  if (!pixbuf_to_image (run->input, gray, &run->in, &run->in_owned)
-      || !output_prepare (&run->in, keep_alpha, &run->output, &run->out, &run->out_owned))
+  int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
+  if (!output_open (&run->in, format, run->fd, output_path, threads, &run->sink, &run->out))
     return false;
-
+  bool whole = run->out.height == run->in.height;
   profile_phase ("prepare images");
   Progress progress = { .enabled = isatty (STDERR_FILENO), .shown_percent = -1 };
   pthread_mutex_init (&progress.lock, NULL);
   clock_gettime (CLOCK_MONOTONIC, &progress.start);
   options->progress = progress_cb;
   options->progress_data = &progress;
+  if (!whole) {
+    options->rows = sink_rows;
+    options->rows_data = &run->sink;
+  }
   ImpastoStatus status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
   progress_finish (&progress, status == IMPASTO_OK);
   pthread_mutex_destroy (&progress.lock);
+  if (status != IMPASTO_OK && run->sink.error) {
+    report ("cannot write '%s': %s", output_path, run->sink.error->message);
+    return false;
+  }
   if (status != IMPASTO_OK) {
     if (!err.message[0])
       snprintf (err.message, sizeof err.message, "stylisation failed (status %d)", (int) status);
@@ -669,10 +856,7 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   }
 
   profile_phase ("stylize");
-  if (run->out_owned)
-    output_finish (&run->out, run->input, run->output);
-  int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
-  if (!image_save (run->output, format, run->fd, output_path, threads))
+  if (!output_close (&run->sink, &run->out, whole, run->fd, output_path))
     return false;
   profile_phase ("write image");
   if (!temp_file_commit (run->fd, output_path))
@@ -691,7 +875,8 @@ static int cmd_stylize (int argc, char **argv)
   if (ram_mb && *ram_mb)
     options.stream_ram_mb = atoi (ram_mb) > 0 ? atoi (ram_mb) : -1;
   options.scratch_dir = getenv ("IMPASTO_SCRATCH_DIR");
-  if (!parse_stylize_options (argc, argv, &options))
+  int64_t max_pixels = DEFAULT_MAX_PIXELS;
+  if (!parse_stylize_options (argc, argv, &options, &max_pixels))
     return EXIT_USAGE;
   if (argc - optind != 3) {
     report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS] (see impasto --help)");
@@ -705,10 +890,15 @@ static int cmd_stylize (int argc, char **argv)
     return EXIT_USAGE;
   }
 
+  char *model_file = impasto_cli_model_path (model_path);
+  if (!model_file)
+    return EXIT_RUNTIME;
   install_signal_handlers ();
   StylizeRun run = { .fd = -1 };
-  bool ok = stylize_steps (&run, model_path, input_path, output_path, format, &options);
+  bool ok = stylize_steps (&run, model_file, input_path, output_path, format, max_pixels,
+                           &options);
   stylize_run_clear (&run);
+  free (model_file);
   if (!ok)
     temp_file_discard ();
   return ok ? EXIT_SUCCESS : EXIT_RUNTIME;
@@ -734,6 +924,8 @@ int main (int argc, char **argv)
     return cmd_stylize (argc - 1, argv + 1);
   if (strcmp (cmd, "info") == 0)
     return cmd_info (argc - 1, argv + 1);
+  if (strcmp (cmd, "models") == 0)
+    return impasto_cli_models_command (argc - 1, argv + 1);
   report ("unknown command '%s' (see impasto --help)", cmd);
   return EXIT_USAGE;
 }

@@ -58,9 +58,13 @@ ImpastoStatus imp_image_check (const ImpastoImage *in, const ImpastoImage *out,
   if (in->width < 1 || in->height < 1 || in->channels < 1 || in->channels > 4)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "invalid image: %d x %d with %d channels",
                      in->width, in->height, in->channels);
-  if (out->width != in->width || out->height != in->height || out->channels != in->channels)
-    return imp_fail (err, IMPASTO_E_ARGUMENT,
-                     "the output image must have the input's size and channels");
+  if (o->rows ? out->width != in->width || out->height < 1
+              : out->width != in->width || out->height != in->height)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, o->rows
+                     ? "the output row buffer must have the input's width and at least one row"
+                     : "the output image must have the input's size and channels");
+  if (out->channels != in->channels)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "the output image must have the input's channels");
   if (row_stride (in) < (size_t) in->width * (size_t) in->channels
       || row_stride (out) < (size_t) out->width * (size_t) out->channels)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "image stride is smaller than a row");
@@ -95,6 +99,8 @@ typedef struct {
   const float *styled;
   float *dst;
   int64_t r0, n, width; /* band start, band rows, planar row width */
+  int64_t first;        /* compose_row: band row of job row 0 */
+  int64_t out_y0;       /* compose_row: image row held in out's row 0 */
 } RowJob;
 
 static void input_row (void *ctx, int64_t i, int thread)
@@ -122,9 +128,8 @@ static void compose_row (void *ctx, int64_t i, int thread)
 {
   const RowJob *j = ctx;
   const ImpastoImage *in = j->in;
-  int64_t y = j->r0 + i;
-  if (y >= in->height)
-    return;
+  i += j->first;
+  int64_t y = j->r0 + i, oy = y - j->out_y0;
   size_t plane = (size_t) j->n * (size_t) j->width;
   const float *s = j->styled + (size_t) i * (size_t) j->width;
   float k = j->o->strength, scale = j->m->out_scale, offset = j->m->out_offset;
@@ -142,20 +147,53 @@ static void compose_row (void *ctx, int64_t i, int thread)
       res[c] = k == 1.0f ? st[c] : orig[c] + k * (st[c] - orig[c]);
     if (in->channels >= 3) {
       for (int c = 0; c < 3; c++)
-        set (j->out, x, y, c, res[c]);
+        set (j->out, x, oy, c, res[c]);
     } else {
-      set (j->out, x, y, 0, clamp01 (luma (res)));
+      set (j->out, x, oy, 0, clamp01 (luma (res)));
     }
     if (in->channels == 2 || in->channels == 4) /* alpha passes through */
-      set (j->out, x, y, in->channels - 1, get (in, x, y, in->channels - 1));
+      set (j->out, x, oy, in->channels - 1, get (in, x, y, in->channels - 1));
   }
 }
 
-void imp_image_compose_rows (const ImpastoModel *m, const ImpastoImage *in, const float *styled,
-                             int64_t r0, int64_t r1, int64_t tw, const ImpastoOptions *o,
-                             ImpastoImage *out, ImpPool *pool)
+ImpastoStatus imp_image_compose_rows (const ImpastoModel *m, const ImpastoImage *in,
+                                      const float *styled, int64_t r0, int64_t r1, int64_t tw,
+                                      const ImpastoOptions *o, ImpastoImage *out, ImpPool *pool,
+                                      ImpastoError *err)
 {
   RowJob j = { .m = m, .in = in, .out = out, .o = o, .styled = styled, .r0 = r0, .n = r1 - r0,
                .width = tw };
-  imp_pool_run (pool, r1 - r0, compose_row, &j);
+  r1 = IMP_MIN (r1, (int64_t) in->height); /* padding rows are dropped */
+  if (r1 <= r0)
+    return IMPASTO_OK;
+  if (!o->rows) {
+    imp_pool_run (pool, r1 - r0, compose_row, &j);
+    return IMPASTO_OK;
+  }
+  /* Row y sits in buffer row y mod height: rows arrive in order, so which rows the buffer holds
+   * and when it is full follow from y alone, with no state kept between bands. */
+  int64_t bh = out->height;
+  for (int64_t a = r0; a < r1;) {
+    int64_t start = a - a % bh, b = IMP_MIN (r1, start + bh);
+    j.first = a - r0;
+    j.out_y0 = start;
+    imp_pool_run (pool, b - a, compose_row, &j);
+    if (b == start + bh || b == in->height) {
+      ImpastoImage rows = *out;
+      rows.height = (int) (b - start);
+      ImpastoStatus st = imp_image_hand_rows (o, &rows, (int) start, err);
+      if (st)
+        return st;
+    }
+    a = b;
+  }
+  return IMPASTO_OK;
+}
+
+ImpastoStatus imp_image_hand_rows (const ImpastoOptions *o, const ImpastoImage *rows, int y,
+                                   ImpastoError *err)
+{
+  if (!o->rows (rows, y, o->rows_data))
+    return imp_fail (err, IMPASTO_E_CANCELLED, "stopped by the output rows callback");
+  return IMPASTO_OK;
 }

@@ -14,10 +14,18 @@ ImpastoStatus imp_image_check (const ImpastoImage *in, const ImpastoImage *out,
 void imp_image_input_rows (const ImpastoModel *m, const ImpastoImage *in, int64_t r0, int64_t r1,
                            int64_t pw, float *dst, ImpPool *pool);
 
-/* Composes rows [r0, r1) of the model output (planar [3, r1 - r0, tw], model range) into out,
- * rows beyond the image are ignored. */
-void imp_image_compose_rows (const ImpastoModel *m, const ImpastoImage *in, const float *styled,
-                             int64_t r0, int64_t r1, int64_t tw, const ImpastoOptions *o,
-                             ImpastoImage *out, ImpPool *pool);
+/* Composes rows [r0, r1) of the model output (planar [3, r1 - r0, tw], model range) into out;
+ * rows beyond the image are ignored.  With o->rows, out is a row buffer handed to o->rows as it
+ * fills: every call must continue where the previous one ended, starting at row 0.  Fails only
+ * when o->rows asks to stop (IMPASTO_E_CANCELLED). */
+ImpastoStatus imp_image_compose_rows (const ImpastoModel *m, const ImpastoImage *in,
+                                      const float *styled, int64_t r0, int64_t r1, int64_t tw,
+                                      const ImpastoOptions *o, ImpastoImage *out, ImpPool *pool,
+                                      ImpastoError *err);
+
+/* Hands rows (image rows [y, y + rows->height)) to o->rows; IMPASTO_E_CANCELLED when it asks to
+ * stop. */
+ImpastoStatus imp_image_hand_rows (const ImpastoOptions *o, const ImpastoImage *rows, int y,
+                                   ImpastoError *err);
 
 #endif

@@ -62,6 +62,13 @@ typedef enum {
 /* "image-statistics" -> IMAGE, "running" -> RUNNING (the sidecar's and metadata's words);
  * false for anything else (*mode untouched). */
 bool impasto_batchnorm_parse (const char *text, ImpastoBatchNorm *mode);
+struct ImpastoImage;
+
+/* Receives finished rows of the result in order, top to bottom: rows->height rows starting at
+ * row y of the image, in the layout of the out image given to impasto_stylize (its width,
+ * channels, type and stride), valid only during the call.  Return false to stop the run
+ * (impasto_stylize then fails with IMPASTO_E_CANCELLED). */
+typedef bool (*ImpastoRowsFunc) (const struct ImpastoImage *rows, int y, void *user_data);
 
 typedef struct {
   float strength;        /* 0..1: blend of stylised over original; default 1 */
@@ -76,6 +83,12 @@ typedef struct {
   int stream_ram_mb;
   const char *scratch_dir;
   ImpastoBatchNorm batchnorm;
+  /* Optional: hand the result over in rows instead of holding it whole (a huge image's result
+   * never exists in memory at once).  out is then a row buffer of any height >= 1: the engine
+   * fills it from its top with consecutive rows and passes the filled part to rows() whenever it
+   * is full, and at the end. */
+  ImpastoRowsFunc rows;
+  void *rows_data;
 } ImpastoOptions;
 
 void impasto_options_init (ImpastoOptions *options);
@@ -88,7 +101,7 @@ typedef enum {
 /* An interleaved image with gamma-encoded sRGB values (as stored in files).
  * channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.  stride counts elements (floats or bytes) per
  * row; 0 means width * channels.  type selects data (float 0..1) or data_u8 (0..255). */
-typedef struct {
+typedef struct ImpastoImage {
   int width;
   int height;
   int channels;
@@ -98,8 +111,9 @@ typedef struct {
   uint8_t *data_u8;
 } ImpastoImage;
 
-/* Stylise in into out (same width, height and channels, allocated by the caller; may not alias).
- * Alpha is copied unchanged; gray input is stylised as RGB and converted back to gray. */
+/* Stylise in into out (same width, height and channels, allocated by the caller; may not alias;
+ * with options->rows, out is a row buffer of any height).  Alpha is copied unchanged; gray input
+ * is stylised as RGB and converted back to gray. */
 ImpastoStatus impasto_stylize (ImpastoModel *model, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *options, ImpastoError *err);
 

@@ -314,9 +314,10 @@ static ImpastoStatus stylize_whole (ImpastoModel *m, const ImpastoImage *in, Imp
     imp_free (result.data);
     return imp_fail (err, IMPASTO_E_SHAPE, "the model's output is not an RGB image of the input's size");
   }
-  imp_image_compose_rows (m, in, result.data, 0, result.dims[2], result.dims[3], o, out, m->pool);
+  st = imp_image_compose_rows (m, in, result.data, 0, result.dims[2], result.dims[3], o, out,
+                               m->pool, err);
   imp_free (result.data);
-  return IMPASTO_OK;
+  return st;
 }
 
 /* ---- tall narrow images ------------------------------------------------------------------ *
@@ -368,8 +369,9 @@ static void ensure_transposed (ImpastoModel *m)
   }
 }
 
-/* in (w x h) -> out (h x w), any pixel type; strides as in ImpastoImage. */
-static void transpose_image (const ImpastoImage *in, ImpastoImage *out)
+/* Columns [x0, x0 + n) of in (w x h) -> rows [0, n) of out (h wide), any pixel type; strides as
+ * in ImpastoImage. */
+static void transpose_image (const ImpastoImage *in, int x0, int n, ImpastoImage *out)
 {
   size_t px = (size_t) in->channels, elem = in->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (float);
   size_t is = in->stride ? in->stride : (size_t) in->width * px;
@@ -377,8 +379,8 @@ static void transpose_image (const ImpastoImage *in, ImpastoImage *out)
   const char *src = in->type == IMPASTO_PIXEL_U8 ? (const char *) in->data_u8 : (const char *) in->data;
   char *dst = out->type == IMPASTO_PIXEL_U8 ? (char *) out->data_u8 : (char *) out->data;
   for (int y = 0; y < in->height; y++)
-    for (int x = 0; x < in->width; x++)
-      memcpy (dst + ((size_t) x * os + (size_t) y * px) * elem,
+    for (int x = x0; x < x0 + n; x++)
+      memcpy (dst + ((size_t) (x - x0) * os + (size_t) y * px) * elem,
               src + ((size_t) y * is + (size_t) x * px) * elem, px * elem);
 }
 
@@ -395,15 +397,38 @@ static bool transpose_wanted (ImpastoModel *m, const ImpastoImage *in, int64_t p
   return m->tsteps != NULL;
 }
 
-/* Stylise the transposed image with the transposed steps, transpose the result back. */
+/* The transposed result tres back into out: whole, or with o->rows through out's row buffer
+ * (each of its rows is a column of tres, so they come only once tres is complete). */
+static ImpastoStatus transpose_back (const ImpastoImage *tres, ImpastoImage *out,
+                                     const ImpastoOptions *o, ImpastoError *err)
+{
+  if (!o->rows) {
+    transpose_image (tres, 0, tres->width, out);
+    return IMPASTO_OK;
+  }
+  for (int y = 0; y < tres->width; y += out->height) {
+    ImpastoImage rows = *out;
+    rows.height = IMP_MIN (out->height, tres->width - y);
+    transpose_image (tres, y, rows.height, &rows);
+    ImpastoStatus st = imp_image_hand_rows (o, &rows, y, err);
+    if (st)
+      return st;
+  }
+  return IMPASTO_OK;
+}
+
+/* Stylise the transposed image with the transposed steps, transpose the result back.  The
+ * transposed result is held whole even with o->rows: transpose_wanted bounds its size. */
 static ImpastoStatus stylize_transposed (ImpastoModel *m, const ImpastoImage *in,
                                          ImpastoImage *out, const ImpastoOptions *o,
                                          ImpastoError *err)
 {
   ImpastoImage tin = { .width = in->height, .height = in->width, .channels = in->channels,
                        .type = in->type };
-  ImpastoImage tout = { .width = out->height, .height = out->width, .channels = out->channels,
+  ImpastoImage tout = { .width = in->height, .height = in->width, .channels = out->channels,
                         .type = out->type };
+  ImpastoOptions to = *o;
+  to.rows = NULL;
   size_t elem = in->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (float);
   size_t n = (size_t) in->width * (size_t) in->height * (size_t) in->channels;
   void *a = imp_alloc (n, elem, "transposed image", err), *b = imp_alloc (n, elem, "transposed image", err);
@@ -413,12 +438,12 @@ static ImpastoStatus stylize_transposed (ImpastoModel *m, const ImpastoImage *in
       tin.data_u8 = a, tout.data_u8 = b;
     else
       tin.data = a, tout.data = b;
-    transpose_image (in, &tin);
+    transpose_image (in, 0, in->width, &tin);
     ImpastoModel tm = *m; /* the same model, its transposed steps */
     tm.steps = m->tsteps;
-    st = stylize_oriented (&tm, &tin, &tout, o, err);
+    st = stylize_oriented (&tm, &tin, &tout, &to, err);
     if (!st)
-      transpose_image (&tout, out);
+      st = transpose_back (&tout, out, o, err);
   }
   imp_free (a);
   imp_free (b);

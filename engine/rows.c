@@ -185,7 +185,9 @@ ImpastoStatus imp_rows_read (ImpStream *s, int v, int64_t r0, int64_t r1, float 
   return imp_fail (s->err, IMPASTO_E_ARGUMENT, "internal error: value %d read before it exists", v);
 }
 
-typedef void (*BandSink) (ImpStream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx);
+/* Receives one band of for_each_band's walk; a failure stops the walk. */
+typedef ImpastoStatus (*BandSink) (ImpStream *s, const SVal *sv, int64_t r0, int64_t r1,
+                                   float *band, void *ctx);
 
 static ImpastoStatus for_each_band (ImpStream *s, int v, BandSink fn, void *ctx)
 {
@@ -200,16 +202,18 @@ static ImpastoStatus for_each_band (ImpStream *s, int v, BandSink fn, void *ctx)
     int64_t r1 = IMP_MIN (r0 + rows, sv->h);
     rc = imp_rows_read (s, v, r0, r1, band);
     if (!rc)
-      fn (s, sv, r0, r1, band, ctx);
+      rc = fn (s, sv, r0, r1, band, ctx);
   }
   imp_stream_give (s, band, cap);
   return rc;
 }
 
-static void sum_band (ImpStream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx)
+static ImpastoStatus sum_band (ImpStream *s, const SVal *sv, int64_t r0, int64_t r1, float *band,
+                               void *ctx)
 {
   double **sums = ctx;
   imp_channel_sums (sv->c, (size_t) (r1 - r0) * (size_t) sv->w, band, sums[0], sums[1], s->pool);
+  return IMPASTO_OK;
 }
 
 /* Sums over all rows of any value (for a norm whose input is a view). */
@@ -219,9 +223,11 @@ ImpastoStatus imp_rows_channel_stats (ImpStream *s, int v, double *sum, double *
   return for_each_band (s, v, sum_band, sums);
 }
 
-static void compose_band (ImpStream *s, const SVal *sv, int64_t r0, int64_t r1, float *band, void *ctx)
+/* Fails when the output rows callback asks to stop. */
+static ImpastoStatus compose_band (ImpStream *s, const SVal *sv, int64_t r0, int64_t r1,
+                                   float *band, void *ctx)
 {
-  imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool);
+  return imp_image_compose_rows (s->m, s->in, band, r0, r1, sv->w, s->o, s->out, s->pool, s->err);
 }
 
 /* The model's output is a view (e.g. a final Tanh): read it band by band into the image. */

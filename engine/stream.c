@@ -84,7 +84,8 @@ static ImpastoStatus materialise (ImpStream *s, ImpStep *st)
     if ((rc = st->op->band (s, st, r0, r1, band)))
       break;
     if (final)
-      imp_image_compose_rows (s->m, s->in, band, r0, r1, out->w, s->o, s->out, s->pool);
+      rc = imp_image_compose_rows (s->m, s->in, band, r0, r1, out->w, s->o, s->out, s->pool,
+                                   s->err);
     else
       rc = imp_stored_write (&s->scratch, &out->store, r0, r1 - r0, band);
     if (!rc && !report (s, per_row * (double) (r1 - r0)))

@@ -32,9 +32,12 @@ static ImpastoStyleList *
 scan_styles (void)
 {
   gchar *folder = plugin_folder ();
-  GPtrArray *folders = impasto_model_folders (folder);
+  gchar *beside = g_build_filename (folder, "models", NULL);
+  const gchar *installed[] = { beside, impasto_models_datadir (), NULL };
+  GPtrArray *folders = impasto_model_folders (gimp_directory (), installed);
   ImpastoStyleList *list = impasto_style_list_scan (folders);
   g_ptr_array_unref (folders);
+  g_free (beside);
   g_free (folder);
   return list;
 }
@@ -42,6 +45,15 @@ scan_styles (void)
 static GList *
 impasto_query_procedures (GimpPlugIn *plug_in)
 {
+  /* The Help button opens help/LANG/ beside the executable (gimp-help.xml maps the procedure's help
+   * id to the page). */
+  gchar *folder = plugin_folder ();
+  gchar *help = g_build_filename (folder, "help", NULL);
+  GFile *help_uri = g_file_new_for_path (help);
+  gimp_plug_in_set_help_domain (plug_in, IMPASTO_HELP_DOMAIN, help_uri);
+  g_object_unref (help_uri);
+  g_free (help);
+  g_free (folder);
   return g_list_append (NULL, g_strdup (IMPASTO_PROC));
 }
 
@@ -55,28 +67,9 @@ impasto_set_i18n (GimpPlugIn *plug_in, const gchar *procedure_name, gchar **gett
   return TRUE;
 }
 
-/* The choice of models known now (GIMP caches it until the plug-in file changes).
- *
- * Its default is a placeholder, not a model: GIMP replaces a value that is not in the choice by the
- * default (logging a warning that names the value) before the plug-in sees the call, so an unknown
- * model can only be refused if it arrives as the placeholder. */
-static GimpChoice *
-model_choice (const ImpastoStyleList *styles)
-{
-  GimpChoice *choice = gimp_choice_new ();
-
-  for (guint i = 0; i < styles->styles->len; i++)
-    {
-      const ImpastoStyle *style = g_ptr_array_index (styles->styles, i);
-      gimp_choice_add (choice, style->id, (gint) i, style->label, style->description);
-    }
-  gimp_choice_add (choice, IMPASTO_NO_MODEL, (gint) styles->styles->len,
-                   styles->styles->len == 0 ? _("(no models installed)") : _("(no style chosen)"),
-                   NULL);
-  return choice;
-}
-
-/* The calling error for a model that is not installed: names it and every folder searched. */
+/* The calling error for a model that is not installed: names it, the installed ones and every
+ * folder searched.  (The model is a string argument, not a GimpChoice: GIMP would replace an
+ * unknown choice value by the default before the plug-in could name it.) */
 static GError *
 unknown_model_error (const ImpastoStyleList *styles, const gchar *model_id)
 {
@@ -86,17 +79,15 @@ unknown_model_error (const ImpastoStyleList *styles, const gchar *model_id)
     g_string_append_printf (installed, "%s%s", i ? ", " : "",
                             ((const ImpastoStyle *) g_ptr_array_index (styles->styles, i))->id);
   GError *error;
-  if (g_strcmp0 (model_id, IMPASTO_NO_MODEL) == 0)
+  if (model_id == NULL || model_id[0] == '\0')
     error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
-                         _("No installed style model was given (GIMP replaces a model name it does "
-                           "not know by \"%s\" and logs a warning naming it). Installed models: "
-                           "%s. Folders searched: %s"),
-                         IMPASTO_NO_MODEL, installed->len ? installed->str : _("none"), folders);
+                         _("No style model was given. Installed models: %s. Folders searched: %s"),
+                         installed->len ? installed->str : _("none"), folders);
   else
     error = g_error_new (IMPASTO_PLUGIN_ERROR, 0,
                          _("Unknown style model \"%s\": there is no %s.onnx in the folders "
-                           "searched: %s"),
-                         model_id, model_id, folders);
+                           "searched: %s. Installed models: %s"),
+                         model_id, model_id, folders, installed->len ? installed->str : _("none"));
   g_string_free (installed, TRUE);
   g_free (folders);
   return error;
@@ -121,6 +112,17 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
     return run_error (procedure, GIMP_PDB_CALLING_ERROR,
                       g_error_new (IMPASTO_PLUGIN_ERROR, 0,
                                    _("Style Transfer works on layers, not on channels or masks.")));
+  gchar *refusal = impasto_drawable_refusal (drawable);
+  if (refusal != NULL)
+    {
+      GError *error = g_error_new_literal (IMPASTO_PLUGIN_ERROR, 0, refusal);
+      g_free (refusal);
+      return run_error (procedure, GIMP_PDB_CALLING_ERROR, error);
+    }
+
+  /* libgimp sets up GEGL's buffers but not its operations, which the stroke size's resampling
+   * needs (without this they are missing, and a scaled gegl_buffer_get returns zeros). */
+  gegl_init (NULL, NULL);
 
   ImpastoStyleList *styles = scan_styles ();
 
@@ -137,7 +139,8 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   gchar *model_id = NULL;
   ImpastoParams params;
   g_object_get (config, "model", &model_id, "strength", &params.strength, "preserve-colors",
-                &params.preserve_colors, "tile-size", &params.tile_size, NULL);
+                &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
+                &params.stroke_size, NULL);
 
   const ImpastoStyle *style = impasto_style_list_find (styles, model_id);
   if (style == NULL)
@@ -150,12 +153,14 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
 
   params.batchnorm = IMPASTO_BATCHNORM_AUTO;
   impasto_batchnorm_parse (style->batchnorm, &params.batchnorm);
-  gimp_progress_init_printf (_("Style transfer: %s"), style->name);
+  gchar *title = g_strdup_printf (_("Style transfer: %s"), style->name);
+  gimp_progress_init (title);
   gchar *layer_name = g_strdup_printf (_("%s (Impasto)"), style->name);
   GError *error = NULL;
   GimpLayer *layer = impasto_render_layer (image, GIMP_LAYER (drawable), style->path, layer_name,
-                                           &params, &error);
+                                           title, &params, &error);
   g_free (layer_name);
+  g_free (title);
   g_free (model_id);
   impasto_style_list_free (styles);
   if (layer == NULL)
@@ -191,11 +196,14 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
   gimp_procedure_set_attribution (procedure, "Impasto contributors", "Impasto contributors",
                                   "2026");
 
+  /* Factory default: the first installed style, so "Reset to factory defaults" picks a real one. */
   ImpastoStyleList *styles = scan_styles ();
-  GimpChoice *choice = model_choice (styles);
-  gimp_procedure_add_choice_argument (procedure, "model", _("St_yle"),
-                                      _("Style model: the model file's name without .onnx"),
-                                      choice, IMPASTO_NO_MODEL, G_PARAM_READWRITE);
+  const ImpastoStyle *first =
+      styles->styles->len > 0 ? g_ptr_array_index (styles->styles, 0) : NULL;
+  gimp_procedure_add_string_argument (procedure, "model", _("St_yle"),
+                                      _("Style model: the model file's name without .onnx, e.g. "
+                                        "mosaic-9"),
+                                      first != NULL ? first->id : "", G_PARAM_READWRITE);
   impasto_style_list_free (styles);
 
   gimp_procedure_add_double_argument (procedure, "strength", _("Stre_ngth"),
@@ -205,10 +213,16 @@ impasto_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                        _("Keep the layer's colours; take only light and texture "
                                          "from the style"),
                                        FALSE, G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (procedure, "tile-size", _("_Tile size"),
-                                   _("Edge of the tiles the image is processed in, in pixels "
-                                     "(-1: automatic, 0: whole image at once)"),
+  gimp_procedure_add_int_argument (procedure, "tile-size", _("Work in _pieces of (pixels)"),
+                                   _("Edge of the square pieces the image is worked on, in "
+                                     "pixels: smaller pieces need less memory (-1: chosen "
+                                     "automatically, 0: the whole image at once)"),
                                    -1, 16384, -1, G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument (procedure, "stroke-size", _("Stro_ke size"),
+                                      _("Size of the brush strokes: the network works on the "
+                                        "image scaled by 1 / stroke size (1: as the style was "
+                                        "trained, 2: strokes twice as big, 0.5: half as big)"),
+                                      0.25, 4.0, 1.0, G_PARAM_READWRITE);
   gimp_procedure_add_layer_return_value (procedure, "layer", _("Layer"),
                                          _("The new layer with the stylised pixels"), FALSE,
                                          G_PARAM_READWRITE);

@@ -1,21 +1,44 @@
 /* models.c — find style models in the model folders and read their sidecar descriptions.
  *
- * A model is a file NAME.onnx.  Next to it may lie NAME.json (an object) or NAME.ini (GKeyFile with a
- * [style] group); both know the keys name, description, license (or licence), author and thumbnail
- * (a PNG path, relative to the model's folder).  In NAME.ini the keys may be localised (name[de]=…).
- * Also: kind ("translation" for CycleGAN/pix2pix generators), direction (a translation's label,
- * "photo → Monet") and batchnorm ("image-statistics": normalise with the image's statistics, as
- * pix2pix's test mode).
+ * A model is a file NAME.onnx, or a sidecar that names the networks of a pack.  Next to it may lie
+ * NAME.json (an object) or NAME.ini (GKeyFile with a [style] group and, for a pack, a [networks]
+ * group of role=file lines).  Keys: name, description, license (or licence), author, thumbnail (a
+ * PNG relative to the sidecar), family ("fast", "magenta", "adain", "cyclegan", "pix2pix"), kind
+ * ("style", "translation"), direction (e.g. "photo → Monet"), networks (role → file relative to the
+ * sidecar), range ([0, 1], [0, 255] or [-1, 1]; INI: "0;255"), multiple (the spatial multiple) and
+ * batchnorm ("image-statistics": BatchNorm with the image's statistics, pix2pix's test mode).
+ * In NAME.ini the text keys may be localised (name[de]=…).  Unknown keys are ignored, and so is a
+ * known key with a value of the wrong type or outside its set, so that newer sidecars still load.
+ *
+ * GIMP-free: the plug-in passes gimp_directory(), the CLI impasto_profile_dir().
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "models.h"
 
 #include <json-glib/json-glib.h>
-#include <libgimpbase/gimpbase.h>
 #include <string.h>
 
 #define SIDECAR_GROUP "style"
+#define NETWORKS_GROUP "networks"
+#define MULTIPLE_MAX 4096
+
+#ifndef IMPASTO_MODELS_DATADIR
+#error "IMPASTO_MODELS_DATADIR ($prefix/share/impasto/models) must be defined by the build"
+#endif
+
+static const gchar *const families[] = { "fast", "magenta", "adain", "cyclegan", "pix2pix", NULL };
+static const gchar *const kinds[] = { "style", "translation", NULL };
+static const gdouble ranges[][2] = { { 0, 1 }, { 0, 255 }, { -1, 1 } };
+
+static void
+network_free (gpointer data)
+{
+  ImpastoNetwork *network = data;
+  g_free (network->role);
+  g_free (network->path);
+  g_free (network);
+}
 
 static void
 style_free (gpointer data)
@@ -23,20 +46,62 @@ style_free (gpointer data)
   ImpastoStyle *style = data;
   g_free (style->id);
   g_free (style->path);
+  g_free (style->sidecar);
+  g_free (style->folder);
   g_free (style->name);
   g_free (style->label);
   g_free (style->description);
   g_free (style->license);
   g_free (style->author);
   g_free (style->thumbnail);
+  g_free (style->family);
   g_free (style->kind);
   g_free (style->direction);
   g_free (style->batchnorm);
+  g_ptr_array_unref (style->networks);
   g_free (style);
 }
 
+gchar *
+impasto_profile_dir (void)
+{
+  /* The same order as GIMP's gimp_directory(), which the plug-in uses. */
+  const gchar *env = g_getenv ("GIMP3_DIRECTORY");
+  if (env != NULL && *env != '\0')
+    return g_path_is_absolute (env) ? g_strdup (env)
+                                    : g_build_filename (g_get_home_dir (), env, NULL);
+  return g_build_filename (g_get_user_config_dir (), "GIMP", "3.0", NULL);
+}
+
+gchar *
+impasto_user_models_folder (const gchar *profile_dir)
+{
+  gchar *profile = profile_dir == NULL ? impasto_profile_dir () : NULL;
+  gchar *folder = g_build_filename (profile_dir != NULL ? profile_dir : profile, "impasto", "models", NULL);
+  g_free (profile);
+  return folder;
+}
+
+const gchar *
+impasto_models_datadir (void)
+{
+  return IMPASTO_MODELS_DATADIR;
+}
+
+static void
+add_folder (GPtrArray *folders, gchar *folder)
+{
+  for (guint i = 0; i < folders->len; i++)
+    if (strcmp (g_ptr_array_index (folders, i), folder) == 0)
+      {
+        g_free (folder);
+        return;
+      }
+  g_ptr_array_add (folders, folder);
+}
+
 GPtrArray *
-impasto_model_folders (const gchar *plugin_dir)
+impasto_model_folders (const gchar *profile_dir, const gchar *const *installed)
 {
   GPtrArray *folders = g_ptr_array_new_with_free_func (g_free);
   const gchar *env = g_getenv ("IMPASTO_MODEL_PATH");
@@ -46,12 +111,13 @@ impasto_model_folders (const gchar *plugin_dir)
       gchar **parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
       for (gchar **p = parts; *p != NULL; p++)
         if (**p != '\0')
-          g_ptr_array_add (folders, g_canonicalize_filename (*p, NULL));
+          add_folder (folders, g_canonicalize_filename (*p, NULL));
       g_strfreev (parts);
     }
-  g_ptr_array_add (folders, g_build_filename (gimp_directory (), "impasto", "models", NULL));
-  if (plugin_dir != NULL)
-    g_ptr_array_add (folders, g_build_filename (plugin_dir, "models", NULL));
+  if (profile_dir != NULL)
+    add_folder (folders, impasto_user_models_folder (profile_dir));
+  for (const gchar *const *p = installed; p != NULL && *p != NULL; p++)
+    add_folder (folders, g_canonicalize_filename (*p, NULL));
   return folders;
 }
 
@@ -102,6 +168,48 @@ set_field (gchar **field, gchar *value)
   *field = value;
 }
 
+/* set_field for a value that must be one of allowed. */
+static void
+set_choice (gchar **field, gchar *value, const gchar *const *allowed)
+{
+  if (value != NULL && g_strv_contains (allowed, g_strstrip (value)))
+    set_field (field, value);
+  else
+    g_free (value);
+}
+
+static void
+set_range (ImpastoStyle *style, gdouble lo, gdouble hi)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (ranges); i++)
+    if (lo == ranges[i][0] && hi == ranges[i][1])
+      {
+        style->range_min = lo;
+        style->range_max = hi;
+        style->has_range = TRUE;
+      }
+}
+
+static void
+set_multiple (ImpastoStyle *style, gint64 multiple)
+{
+  if (multiple >= 1 && multiple <= MULTIPLE_MAX)
+    style->multiple = (gint) multiple;
+}
+
+/* A network file: absolute, or relative to the sidecar's folder. */
+static void
+add_network (ImpastoStyle *style, const gchar *role, const gchar *file)
+{
+  if (*role == '\0' || file == NULL || *file == '\0' || impasto_style_network (style, role))
+    return;
+  ImpastoNetwork *network = g_new0 (ImpastoNetwork, 1);
+  network->role = g_strdup (role);
+  network->path = g_path_is_absolute (file) ? g_strdup (file)
+                                            : g_build_filename (style->folder, file, NULL);
+  g_ptr_array_add (style->networks, network);
+}
+
 static gchar *
 json_string_member (JsonObject *object, const gchar *key)
 {
@@ -110,6 +218,67 @@ json_string_member (JsonObject *object, const gchar *key)
       json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   return g_strdup (json_node_get_string (node));
+}
+
+/* A JSON number (integer or not) as a double; FALSE for anything else. */
+static gboolean
+json_number (JsonNode *node, gdouble *out)
+{
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE)
+    return FALSE;
+  GType type = json_node_get_value_type (node);
+  if (type == G_TYPE_INT64)
+    *out = (gdouble) json_node_get_int (node);
+  else if (type == G_TYPE_DOUBLE)
+    *out = json_node_get_double (node);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static void
+read_json_keys (ImpastoStyle *style, JsonObject *object, gchar **thumbnail)
+{
+  set_field (&style->name, json_string_member (object, "name"));
+  set_field (&style->description, json_string_member (object, "description"));
+  set_field (&style->license, json_string_member (object, "licence"));
+  set_field (&style->license, json_string_member (object, "license"));
+  set_field (&style->author, json_string_member (object, "author"));
+  set_field (thumbnail, json_string_member (object, "thumbnail"));
+  set_choice (&style->family, json_string_member (object, "family"), families);
+  set_choice (&style->kind, json_string_member (object, "kind"), kinds);
+  set_field (&style->direction, json_string_member (object, "direction"));
+  set_field (&style->batchnorm, json_string_member (object, "batchnorm"));
+
+  JsonNode *range = json_object_get_member (object, "range");
+  if (range != NULL && JSON_NODE_HOLDS_ARRAY (range))
+    {
+      JsonArray *array = json_node_get_array (range);
+      gdouble lo, hi;
+      if (json_array_get_length (array) == 2 &&
+          json_number (json_array_get_element (array, 0), &lo) &&
+          json_number (json_array_get_element (array, 1), &hi))
+        set_range (style, lo, hi);
+    }
+
+  JsonNode *multiple = json_object_get_member (object, "multiple");
+  if (multiple != NULL && JSON_NODE_TYPE (multiple) == JSON_NODE_VALUE &&
+      json_node_get_value_type (multiple) == G_TYPE_INT64)
+    set_multiple (style, json_node_get_int (multiple));
+
+  JsonNode *networks = json_object_get_member (object, "networks");
+  if (networks != NULL && JSON_NODE_HOLDS_OBJECT (networks))
+    {
+      JsonObject *roles = json_node_get_object (networks);
+      GList *members = json_object_get_members (roles); /* in file order */
+      for (GList *m = members; m != NULL; m = m->next)
+        {
+          gchar *file = json_string_member (roles, m->data);
+          add_network (style, m->data, file);
+          g_free (file);
+        }
+      g_list_free (members);
+    }
 }
 
 static gboolean
@@ -123,16 +292,7 @@ read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
       JsonNode *root = json_parser_get_root (parser);
       if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
         {
-          JsonObject *object = json_node_get_object (root);
-          set_field (&style->name, json_string_member (object, "name"));
-          set_field (&style->description, json_string_member (object, "description"));
-          set_field (&style->license, json_string_member (object, "licence"));
-          set_field (&style->license, json_string_member (object, "license"));
-          set_field (&style->author, json_string_member (object, "author"));
-          set_field (thumbnail, json_string_member (object, "thumbnail"));
-          set_field (&style->kind, json_string_member (object, "kind"));
-          set_field (&style->direction, json_string_member (object, "direction"));
-          set_field (&style->batchnorm, json_string_member (object, "batchnorm"));
+          read_json_keys (style, json_node_get_object (root), thumbnail);
           ok = TRUE;
         }
     }
@@ -156,40 +316,85 @@ read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
       set_field (&style->license, g_key_file_get_string (key_file, g, "license", NULL));
       set_field (&style->author, g_key_file_get_string (key_file, g, "author", NULL));
       set_field (thumbnail, g_key_file_get_string (key_file, g, "thumbnail", NULL));
-      set_field (&style->kind, g_key_file_get_string (key_file, g, "kind", NULL));
+      set_choice (&style->family, g_key_file_get_string (key_file, g, "family", NULL), families);
+      set_choice (&style->kind, g_key_file_get_string (key_file, g, "kind", NULL), kinds);
       set_field (&style->direction,
                  g_key_file_get_locale_string (key_file, g, "direction", NULL, NULL));
       set_field (&style->batchnorm, g_key_file_get_string (key_file, g, "batchnorm", NULL));
+
+      gsize n = 0;
+      gdouble *range = g_key_file_get_double_list (key_file, g, "range", &n, NULL);
+      if (range != NULL && n == 2)
+        set_range (style, range[0], range[1]);
+      g_free (range);
+
+      GError *error = NULL;
+      gint64 multiple = g_key_file_get_int64 (key_file, g, "multiple", &error);
+      if (error == NULL)
+        set_multiple (style, multiple);
+      g_clear_error (&error);
+
+      gchar **roles = g_key_file_get_keys (key_file, NETWORKS_GROUP, NULL, NULL);
+      for (gchar **role = roles; role != NULL && *role != NULL; role++)
+        {
+          gchar *value = g_key_file_get_string (key_file, NETWORKS_GROUP, *role, NULL);
+          add_network (style, *role, value ? g_strstrip (value) : NULL);
+          g_free (value);
+        }
+      g_strfreev (roles);
     }
   g_key_file_free (key_file);
   return ok;
 }
 
+/* Read NAME.json, else NAME.ini, beside the model; sets style->sidecar to the one read. */
 static void
-read_sidecar (ImpastoStyle *style, const gchar *folder)
+read_sidecar (ImpastoStyle *style)
 {
   gchar *thumbnail = NULL;
-  gchar *base = g_build_filename (folder, style->id, NULL);
+  gchar *base = g_build_filename (style->folder, style->id, NULL);
   gchar *json = g_strconcat (base, ".json", NULL);
   gchar *ini = g_strconcat (base, ".ini", NULL);
 
-  if (!(g_file_test (json, G_FILE_TEST_IS_REGULAR) && read_json_sidecar (style, json, &thumbnail)) &&
-      g_file_test (ini, G_FILE_TEST_IS_REGULAR))
-    read_ini_sidecar (style, ini, &thumbnail);
+  if (g_file_test (json, G_FILE_TEST_IS_REGULAR) && read_json_sidecar (style, json, &thumbnail))
+    style->sidecar = g_steal_pointer (&json);
+  else if (g_file_test (ini, G_FILE_TEST_IS_REGULAR) && read_ini_sidecar (style, ini, &thumbnail))
+    style->sidecar = g_steal_pointer (&ini);
 
   if (thumbnail != NULL)
     {
       gchar *path = g_path_is_absolute (thumbnail) ? g_strdup (thumbnail)
-                                                   : g_build_filename (folder, thumbnail, NULL);
+                                                   : g_build_filename (style->folder, thumbnail, NULL);
       if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
         style->thumbnail = path;
       else
         g_free (path);
     }
+  if (style->kind == NULL)
+    style->kind = g_strdup ("style");
   g_free (thumbnail);
   g_free (ini);
   g_free (json);
   g_free (base);
+}
+
+static ImpastoStyle *
+style_new (const gchar *folder, const gchar *id)
+{
+  ImpastoStyle *style = g_new0 (ImpastoStyle, 1);
+  style->id = g_strdup (id);
+  style->folder = g_strdup (folder);
+  style->name = impasto_style_name_from_id (id);
+  style->networks = g_ptr_array_new_with_free_func (network_free);
+  return style;
+}
+
+/* The stem of a file named STEM.suffix, or NULL. */
+static gchar *
+stem_of (const gchar *entry, const gchar *suffix)
+{
+  gsize n = strlen (entry), k = strlen (suffix);
+  return n > k && g_str_has_suffix (entry, suffix) ? g_strndup (entry, n - k) : NULL;
 }
 
 static void
@@ -199,28 +404,60 @@ scan_folder (GPtrArray *styles, GHashTable *seen, const gchar *folder)
   if (dir == NULL)
     return;
 
+  /* Stems of NAME.onnx (models) and of sidecars without one (candidate packs). */
+  GPtrArray *onnx = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *sidecars = g_ptr_array_new_with_free_func (g_free);
   const gchar *entry;
   while ((entry = g_dir_read_name (dir)) != NULL)
     {
-      if (!g_str_has_suffix (entry, ".onnx") || strlen (entry) <= strlen (".onnx"))
-        continue;
-      gchar *id = g_strndup (entry, strlen (entry) - strlen (".onnx"));
       gchar *path = g_build_filename (folder, entry, NULL);
-      if (g_hash_table_contains (seen, id) || !g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        {
-          g_free (id);
-          g_free (path);
-          continue;
-        }
-      ImpastoStyle *style = g_new0 (ImpastoStyle, 1);
-      style->id = id;
-      style->path = path;
-      style->name = impasto_style_name_from_id (id);
-      read_sidecar (style, folder);
+      gboolean regular = g_file_test (path, G_FILE_TEST_IS_REGULAR);
+      g_free (path);
+      if (!regular)
+        continue;
+      gchar *stem = stem_of (entry, ".onnx");
+      if (stem != NULL)
+        g_ptr_array_add (onnx, stem);
+      else if ((stem = stem_of (entry, ".json")) != NULL || (stem = stem_of (entry, ".ini")) != NULL)
+        g_ptr_array_add (sidecars, stem);
+    }
+  g_dir_close (dir);
+
+  for (guint i = 0; i < onnx->len; i++)
+    {
+      const gchar *id = g_ptr_array_index (onnx, i);
+      if (g_hash_table_contains (seen, id))
+        continue;
+      ImpastoStyle *style = style_new (folder, id);
+      gchar *file = g_strconcat (id, ".onnx", NULL);
+      style->path = g_build_filename (folder, file, NULL);
+      g_free (file);
+      read_sidecar (style);
+      if (style->family == NULL && style->networks->len == 0)
+        style->family = g_strdup ("fast"); /* what a bare NAME.onnx has always been */
       g_hash_table_add (seen, g_strdup (id));
       g_ptr_array_add (styles, style);
     }
-  g_dir_close (dir);
+
+  for (guint i = 0; i < sidecars->len; i++)
+    {
+      const gchar *id = g_ptr_array_index (sidecars, i);
+      if (g_hash_table_contains (seen, id)) /* NAME.onnx's own sidecar, a .json+.ini pair, ... */
+        continue;
+      ImpastoStyle *style = style_new (folder, id);
+      read_sidecar (style);
+      if (style->sidecar == NULL || style->networks->len == 0)
+        {
+          style_free (style); /* a stray .json / .ini that describes no model */
+          continue;
+        }
+      style->is_pack = TRUE;
+      style->path = g_strdup (style->sidecar);
+      g_hash_table_add (seen, g_strdup (id));
+      g_ptr_array_add (styles, style);
+    }
+  g_ptr_array_unref (sidecars);
+  g_ptr_array_unref (onnx);
 }
 
 static gint
@@ -287,6 +524,18 @@ impasto_style_list_free (ImpastoStyleList *list)
   g_ptr_array_unref (list->styles);
   g_ptr_array_unref (list->folders);
   g_free (list);
+}
+
+const gchar *
+impasto_style_network (const ImpastoStyle *style, const gchar *role)
+{
+  for (guint i = 0; i < style->networks->len; i++)
+    {
+      const ImpastoNetwork *network = g_ptr_array_index (style->networks, i);
+      if (strcmp (network->role, role) == 0)
+        return network->path;
+    }
+  return NULL;
 }
 
 const ImpastoStyle *

@@ -7,7 +7,7 @@
 
 #define IMPASTO_PROC     "plug-in-impasto"
 #define IMPASTO_BINARY   "plug-in-impasto"
-/* The only choice value when no model is installed. */
-#define IMPASTO_NO_MODEL "no-models"
+/* GIMP's help domain of the plug-in (help/LANG/gimp-help.xml beside the executable). */
+#define IMPASTO_HELP_DOMAIN "impasto-help"
 
 #endif

@@ -10,9 +10,14 @@
 
 #include "i18n.h"
 
+#include <math.h>
 #include <string.h>
 
-#define POLL_INTERVAL_US 50000 /* how often the final render updates GIMP's progress bar */
+#define POLL_INTERVAL_US 50000   /* how often the final render updates GIMP's progress bar */
+#define ESTIMATE_AFTER_US 2000000 /* the time left is guessed only after this much run time */
+#define MIN_NET_EDGE 16          /* the network never sees a side shorter than this */
+#define STROKE_MIN 0.25
+#define STROKE_MAX 4.0
 
 GQuark
 impasto_plugin_error_quark (void)
@@ -56,6 +61,19 @@ image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboole
   return pixels != NULL;
 }
 
+/* The babl format of an engine image: gamma-encoded sRGB (babl's default space), as the engine's
+ * pixels are, so resampling works on the values the network sees. */
+const Babl *
+impasto_image_format (const ImpastoImage *image)
+{
+  static const gchar *const models[] = { "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
+  gchar *name = g_strdup_printf ("%s %s", models[image->channels - 1],
+                                 image->type == IMPASTO_PIXEL_U8 ? "u8" : "float");
+  const Babl *format = babl_format (name);
+  g_free (name);
+  return format;
+}
+
 static void
 set_out_of_memory (GError **error, gint width, gint height)
 {
@@ -72,6 +90,8 @@ impasto_job_new (const gchar *model_path, ImpastoModel *model, gint width, gint 
   job->model_path = g_strdup (model_path);
   job->model = model;
   job->params = *params;
+  job->net_scale = 1.0;
+  job->scale = 1.0;
   if (!image_alloc (&job->in, width, height, channels, u8) ||
       !image_alloc (&job->out, width, height, channels, u8))
     {
@@ -116,10 +136,138 @@ job_done_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+gdouble
+impasto_net_scale (const ImpastoParams *params, gint width, gint height)
+{
+  const gdouble stroke = CLAMP (params->stroke_size > 0.0 ? params->stroke_size : 1.0, STROKE_MIN,
+                                STROKE_MAX);
+  const gdouble shortest = MAX (1, MIN (width, height));
+  return MAX (1.0 / stroke, MIN (1.0, MIN_NET_EDGE / shortest));
+}
+
+/* Resample src into dst (same channels and type; the sizes give the factor) with GEGL: reduced by
+ * gegl_buffer_get's box filter, enlarged by gegl:scale-size's linear sampler (gegl_buffer_get's
+ * bilinear filter darkens the edges: it ignores the clamping abyss). */
+static void
+resample (const ImpastoImage *src, ImpastoImage *dst)
+{
+  const Babl *format = impasto_image_format (src);
+  const gint dst_stride = (gint) (dst->stride * element_size (dst));
+  GeglBuffer *buffer = gegl_buffer_linear_new_from_data (
+      image_pixels (src), format, GEGL_RECTANGLE (0, 0, src->width, src->height),
+      (gint) (src->stride * element_size (src)), NULL, NULL);
+  const gdouble scale = (gdouble) dst->width / src->width;
+  if (scale <= 1.0)
+    gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, dst->width, dst->height), scale, format,
+                     image_pixels (dst), dst_stride, GEGL_ABYSS_CLAMP | GEGL_BUFFER_FILTER_BOX);
+  else
+    {
+      GeglNode *graph = gegl_node_new ();
+      GeglNode *source = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer",
+                                              buffer, NULL);
+      GeglNode *enlarge = gegl_node_new_child (
+          graph, "operation", "gegl:scale-size", "x", (gdouble) dst->width, "y",
+          (gdouble) dst->height, "sampler", GEGL_SAMPLER_LINEAR, "abyss-policy", GEGL_ABYSS_CLAMP,
+          NULL);
+      gegl_node_link (source, enlarge);
+      gegl_node_blit (enlarge, 1.0, GEGL_RECTANGLE (0, 0, dst->width, dst->height), format,
+                      image_pixels (dst), dst_stride, GEGL_BLIT_DEFAULT);
+      g_object_unref (graph);
+    }
+  g_object_unref (buffer);
+}
+
+/* out = in + strength * (out - in) on the colour channels; alpha copied from in (the network ran
+ * on a resampled copy, so neither its blend nor its alpha is exact at this size). */
+static void
+blend_with_source (const ImpastoImage *in, ImpastoImage *out, gdouble strength)
+{
+  const gint c = in->channels;
+  const gboolean alpha = (c == 2 || c == 4);
+  const gsize count = (gsize) in->width * (gsize) in->height * (gsize) c;
+  for (gsize i = 0; i < count; i++)
+    {
+      const gboolean is_alpha = alpha && (gint) (i % (gsize) c) == c - 1;
+      if (in->type == IMPASTO_PIXEL_U8)
+        {
+          const gdouble v = in->data_u8[i] + strength * (out->data_u8[i] - in->data_u8[i]);
+          out->data_u8[i] = is_alpha ? in->data_u8[i] : (guint8) CLAMP (lrint (v), 0, 255);
+        }
+      else
+        out->data[i] = is_alpha ? in->data[i]
+                                : in->data[i] + (gfloat) strength * (out->data[i] - in->data[i]);
+    }
+}
+
+static ImpastoStatus
+engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble strength)
+{
+  ImpastoOptions options;
+  impasto_options_init (&options);
+  options.strength = (float) strength;
+  options.preserve_colors = job->params.preserve_colors;
+  options.tile_size = job->params.tile_size;
+  options.batchnorm = job->params.batchnorm;
+  options.progress = job_progress;
+  options.progress_data = job;
+  /* The preview's crops are normalised with their own statistics here; the engine's whole-image
+   * statistics (issue 12) replace this one call for preview jobs. */
+  return impasto_stylize (job->model, in, out, &options, &job->error);
+}
+
+/* Stroke size: the network runs on in resampled by net_scale, its result is resampled back and
+ * blended with in at full size. */
+static ImpastoStatus
+stylize_scaled (ImpastoJob *job)
+{
+  if (fabs (job->net_scale - 1.0) < 1e-6)
+    return engine_run (job, &job->in, &job->out, job->params.strength);
+
+  const gint w = MAX (1, (gint) lround (job->in.width * job->net_scale));
+  const gint h = MAX (1, (gint) lround (job->in.height * job->net_scale));
+  const gboolean u8 = job->in.type == IMPASTO_PIXEL_U8;
+  ImpastoImage small_in = { 0 }, small_out = { 0 };
+  ImpastoStatus status;
+  if (!image_alloc (&small_in, w, h, job->in.channels, u8) ||
+      !image_alloc (&small_out, w, h, job->in.channels, u8))
+    {
+      job->error.code = IMPASTO_E_NOMEM;
+      g_snprintf (job->error.message, sizeof job->error.message,
+                  "not enough memory for the network's %d x %d copy", w, h);
+      status = IMPASTO_E_NOMEM;
+    }
+  else
+    {
+      resample (&job->in, &small_in);
+      status = engine_run (job, &small_in, &small_out, 1.0);
+      if (status == IMPASTO_OK)
+        {
+          resample (&small_out, &job->out);
+          blend_with_source (&job->in, &job->out, job->params.strength);
+        }
+    }
+  g_free (small_in.data);
+  g_free (small_in.data_u8);
+  g_free (small_out.data);
+  g_free (small_out.data_u8);
+  return status;
+}
+
 void
 impasto_job_run (ImpastoJob *job)
 {
   memset (&job->error, 0, sizeof job->error);
+  if (job->params.strength <= 0.0)
+    {
+      /* Strength 0 is the source itself: no model, no network. */
+      memcpy (image_pixels (&job->out), image_pixels (&job->in),
+              job->in.stride * (gsize) job->in.height * element_size (&job->in));
+      job->status = IMPASTO_OK;
+      g_atomic_int_set (&job->done, 1);
+      if (job->done_func != NULL)
+        g_idle_add (job_done_idle, job);
+      return;
+    }
   if (job->model == NULL)
     {
       job->model = impasto_model_load (job->model_path, &job->error);
@@ -130,17 +278,7 @@ impasto_job_run (ImpastoJob *job)
   else if (g_atomic_int_get (&job->cancelled))
     job->status = IMPASTO_E_CANCELLED;
   else
-    {
-      ImpastoOptions options;
-      impasto_options_init (&options);
-      options.strength = (float) job->params.strength;
-      options.preserve_colors = job->params.preserve_colors;
-      options.tile_size = job->params.tile_size;
-      options.batchnorm = job->params.batchnorm;
-      options.progress = job_progress;
-      options.progress_data = job;
-      job->status = impasto_stylize (job->model, &job->in, &job->out, &options, &job->error);
-    }
+    job->status = stylize_scaled (job);
   g_atomic_int_set (&job->done, 1);
   if (job->done_func != NULL)
     g_idle_add (job_done_idle, job);
@@ -201,7 +339,7 @@ impasto_drawable_is_8bit (GimpDrawable *drawable)
 }
 
 const Babl *
-impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8)
+impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8, gboolean native)
 {
   const gchar *model;
   if (gimp_drawable_is_gray (drawable))
@@ -209,22 +347,39 @@ impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u
   else
     model = with_alpha ? "R'G'B'A" : "R'G'B'";
   gchar *name = g_strdup_printf ("%s %s", model, u8 ? "u8" : "float");
-  /* Keep the image's colour space: the model sees the pixels as they are stored. */
-  const Babl *format = babl_format_with_space (name, gimp_drawable_get_format (drawable));
+  /* A format without a space is sRGB: babl converts the image's profile to it on reading and back
+   * on writing, so a ProPhoto layer looks like its sRGB twin. */
+  const Babl *format = native ? babl_format_with_space (name, gimp_drawable_get_format (drawable))
+                              : babl_format (name);
   g_free (name);
   return format;
 }
 
 void
-impasto_read_pixels (GimpDrawable *drawable, gint x, gint y, const ImpastoImage *image)
+impasto_read_pixels (GimpDrawable *drawable, gdouble x, gdouble y, gdouble scale,
+                     gboolean native, const ImpastoImage *image)
 {
   GeglBuffer *buffer = gimp_drawable_get_buffer (drawable);
   const Babl *format = impasto_drawable_format (drawable, gimp_drawable_has_alpha (drawable),
-                                                image->type == IMPASTO_PIXEL_U8);
-  gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, image->width, image->height), 1.0, format,
-                   image_pixels (image), (gint) (image->stride * element_size (image)),
-                   GEGL_ABYSS_NONE);
+                                                image->type == IMPASTO_PIXEL_U8, native);
+  /* gegl_buffer_get takes the rectangle in the reduced coordinates. */
+  gegl_buffer_get (buffer,
+                   GEGL_RECTANGLE ((gint) lround (x * scale), (gint) lround (y * scale),
+                                   image->width, image->height),
+                   scale, format, image_pixels (image),
+                   (gint) (image->stride * element_size (image)),
+                   scale < 1.0 ? GEGL_ABYSS_CLAMP | GEGL_BUFFER_FILTER_BOX : GEGL_ABYSS_NONE);
   g_object_unref (buffer);
+}
+
+gchar *
+impasto_drawable_refusal (GimpDrawable *drawable)
+{
+  if (gimp_drawable_is_indexed (drawable))
+    return g_strdup (_("Style Transfer works on RGB and grayscale layers, and this image is "
+                       "indexed (a palette image, whose few colours cannot hold a painting). "
+                       "Convert it first with Image ▸ Mode ▸ RGB."));
+  return NULL;
 }
 
 /* The selection's coverage (0..1) of [x, y, width, height] in image coordinates into *mask, or
@@ -293,14 +448,42 @@ layer_type_for (GimpDrawable *source, gboolean alpha)
   return alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
 }
 
-/* Run job in a worker thread while this (main) thread drives GIMP's progress bar. */
-static void
-run_with_progress (ImpastoJob *job)
+/* "TITLE — about N s left" from the fraction done after elapsed seconds (a straight-line guess),
+ * or NULL while it is too early to guess.  g_free() it. */
+static gchar *
+time_left_text (const gchar *title, gdouble fraction, gdouble elapsed)
 {
+  if (fraction < 0.01 || fraction >= 1.0 || elapsed * 1e6 < ESTIMATE_AFTER_US)
+    return NULL;
+  const gdouble left = elapsed * (1.0 - fraction) / fraction;
+  if (left >= 90.0)
+    return g_strdup_printf (_("%s — about %d min left"), title, (gint) lround (left / 60.0));
+  return g_strdup_printf (_("%s — about %d s left"), title, MAX (1, (gint) lround (left)));
+}
+
+/* Run job in a worker thread while this (main) thread drives GIMP's progress bar and, once a
+ * second, its text with the time left. */
+static void
+run_with_progress (ImpastoJob *job, const gchar *title)
+{
+  const gint64 start = g_get_monotonic_time ();
+  gint64 last_text = 0;
   impasto_job_start (job);
   while (!impasto_job_is_done (job))
     {
-      gimp_progress_update (impasto_job_fraction (job));
+      const gdouble fraction = impasto_job_fraction (job);
+      const gint64 now = g_get_monotonic_time ();
+      gimp_progress_update (fraction);
+      if (now - last_text >= G_USEC_PER_SEC)
+        {
+          gchar *text = time_left_text (title, fraction, (now - start) / 1e6);
+          if (text != NULL)
+            {
+              gimp_progress_set_text (text);
+              last_text = now;
+            }
+          g_free (text);
+        }
       g_usleep (POLL_INTERVAL_US);
     }
   g_thread_join (job->thread);
@@ -311,7 +494,8 @@ run_with_progress (ImpastoJob *job)
 /* Create the new layer above source and fill [x, y, w, h] with pixels (format with channels). */
 static GimpLayer *
 write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gint y, gint w,
-             gint h, const void *pixels, gint channels, gboolean alpha, gboolean u8)
+             gint h, const void *pixels, gint channels, gboolean alpha, gboolean u8,
+             gboolean native)
 {
   GimpDrawable *src = GIMP_DRAWABLE (source);
   gint off_x, off_y;
@@ -331,7 +515,7 @@ write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gin
   GeglBuffer *buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
   if (alpha)
     gegl_buffer_clear (buffer, NULL);
-  const Babl *format = impasto_drawable_format (src, alpha, u8);
+  const Babl *format = impasto_drawable_format (src, alpha, u8, native);
   gegl_buffer_set (buffer, GEGL_RECTANGLE (x, y, w, h), 0, format, pixels,
                    (gint) ((gsize) w * (gsize) channels * (u8 ? 1 : sizeof (gfloat))));
   g_object_unref (buffer); /* flushes the tiles to GIMP */
@@ -343,7 +527,8 @@ write_layer (GimpImage *image, GimpLayer *source, const gchar *name, gint x, gin
 
 GimpLayer *
 impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
-                      const gchar *layer_name, const ImpastoParams *params, GError **error)
+                      const gchar *layer_name, const gchar *title, const ImpastoParams *params,
+                      GError **error)
 {
   GimpDrawable *src = GIMP_DRAWABLE (source);
   gint x, y, w, h, off_x, off_y;
@@ -362,7 +547,10 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
                                      params, error);
   if (job == NULL)
     return NULL;
-  impasto_read_pixels (src, x, y, &job->in);
+  /* Strength 0 copies: the pixels travel in the layer's own space, untouched. */
+  const gboolean native = params->strength <= 0.0;
+  job->net_scale = impasto_net_scale (params, w, h);
+  impasto_read_pixels (src, x, y, 1.0, native, &job->in);
   gfloat *mask;
   if (!read_selection (image, off_x + x, off_y + y, w, h, &mask))
     {
@@ -371,11 +559,17 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
       return NULL;
     }
 
-  run_with_progress (job);
+  if (native)
+    impasto_job_run (job);
+  else
+    run_with_progress (job, title);
   if (job->status != IMPASTO_OK)
     {
-      g_set_error (error, IMPASTO_PLUGIN_ERROR, job->status, _("Style transfer failed: %s"),
+      gchar *model = g_path_get_basename (model_path);
+      g_set_error (error, IMPASTO_PLUGIN_ERROR, job->status,
+                   _("Style transfer with the model %s failed: %s"), model,
                    job->error.message[0] != '\0' ? job->error.message : "?");
+      g_free (model);
       g_free (mask);
       impasto_job_free (job);
       return NULL;
@@ -389,12 +583,13 @@ impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_pa
       if (pixels == NULL)
         set_out_of_memory (error, w, h);
       else
-        layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE, u8);
+        layer = write_layer (image, source, layer_name, x, y, w, h, pixels, channels, TRUE, u8,
+                             native);
       g_free (pixels);
     }
   else
     layer = write_layer (image, source, layer_name, x, y, w, h, image_pixels (&job->out),
-                         job->out.channels, has_alpha, u8);
+                         job->out.channels, has_alpha, u8, native);
   g_free (mask);
   impasto_job_free (job);
   return layer;

@@ -20,7 +20,13 @@ typedef struct {
   gboolean preserve_colors;
   gint     tile_size;
   ImpastoBatchNorm batchnorm; /* from the style's sidecar (AUTO: the model decides) */
+  gdouble  stroke_size; /* 1: the network sees the pixels as they are; 2: at half size (strokes
+                         * twice as big); 0.5: at double size */
 } ImpastoParams;
+
+/* Network pixels per image pixel for a stroke size, clamped so that the network never sees fewer
+ * than 16 pixels along an edge (tiny layers). */
+gdouble impasto_net_scale (const ImpastoParams *params, gint width, gint height);
 
 typedef struct ImpastoJob ImpastoJob;
 
@@ -35,10 +41,12 @@ struct ImpastoJob {
   ImpastoImage  in;          /* owned pixels */
   ImpastoImage  out;         /* owned pixels, same shape as in */
   ImpastoParams params;
+  gdouble       net_scale;   /* network pixels per pixel of in (1: run on in as it is; else in
+                              * is resampled for the network and the result resampled back) */
   ImpastoJobDone done_func;  /* NULL: nobody is called; poll impasto_job_is_done */
   gpointer      done_data;
-  gpointer      tag;         /* free for the caller (e.g. the preview's position) */
-  gint          x, y;        /* where in the drawable in comes from */
+  gdouble       x, y;        /* where in the drawable in comes from (layer pixels) */
+  gdouble       scale;       /* pixels of in per layer pixel (the preview reads reduced copies) */
 
   /* Shared with the worker thread (atomics). */
   gint          cancelled;
@@ -72,23 +80,36 @@ ImpastoModel *impasto_job_steal_model (ImpastoJob *job);
 /* The worker itself: load the model if needed and stylise in into out.  Runs in any thread. */
 void impasto_job_run (ImpastoJob *job);
 
+/* The babl format of an engine image's pixels (gamma-encoded sRGB, its channels and type). */
+const Babl *impasto_image_format (const ImpastoImage *image);
+
 /* Number of channels of drawable's pixels as the engine sees them (gray or RGB, alpha or not). */
 gint impasto_drawable_channels (GimpDrawable *drawable);
 /* TRUE when drawable stores 8 bits per component: its pixels then travel as bytes (exact, and a
  * quarter of the memory); deeper images travel as floats. */
 gboolean impasto_drawable_is_8bit (GimpDrawable *drawable);
-/* The babl format for reading/writing drawable's pixels (gamma-encoded, in its colour space). */
-const Babl *impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8);
+/* The babl format pixels travel in between drawable and engine: gamma-encoded sRGB (the space the
+ * networks were trained in; babl converts from and to the image's own profile), or with native the
+ * drawable's own space (exact copies). */
+const Babl *impasto_drawable_format (GimpDrawable *drawable, gboolean with_alpha, gboolean u8,
+                                     gboolean native);
 
-/* Read drawable's pixels in [x, y, width, height] (drawable coordinates) into image (whose size,
- * channels and type must match impasto_drawable_channels / _is_8bit).  Main thread only. */
-void impasto_read_pixels (GimpDrawable *drawable, gint x, gint y, const ImpastoImage *image);
+/* Read drawable's pixels into image (whose channels and type must match impasto_drawable_channels /
+ * _is_8bit): the layer region starting at (x, y) (layer pixels) reduced by scale (<= 1; the image's
+ * size is that of the reduced region).  Main thread only. */
+void impasto_read_pixels (GimpDrawable *drawable, gdouble x, gdouble y, gdouble scale,
+                          gboolean native, const ImpastoImage *image);
+
+/* Why a drawable cannot be stylised (INDEXED images), or NULL.  g_free() it. */
+gchar *impasto_drawable_refusal (GimpDrawable *drawable);
 
 /* Stylise source's selected area with the model and add the result as a new layer above it, in one
- * undo group.  The image is touched only at the end, after the stylisation succeeded. */
+ * undo group.  The image is touched only at the end, after the stylisation succeeded.  Strength 0
+ * copies the pixels without running the network (model_path may then be NULL).  title names the
+ * run in GIMP's progress bar. */
 GimpLayer *impasto_render_layer (GimpImage *image, GimpLayer *source, const gchar *model_path,
-                                 const gchar *layer_name, const ImpastoParams *params,
-                                 GError **error);
+                                 const gchar *layer_name, const gchar *title,
+                                 const ImpastoParams *params, GError **error);
 
 G_END_DECLS
 

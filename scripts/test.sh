@@ -4,7 +4,11 @@
 #   2. the Debian 13 root (created on first use): build with the GIMP plug-in, all tests,
 #      including the exactness tests against ONNX Runtime 1.21 and the GIMP tests;
 #   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer in the Debian 13 root.
-# Prints one closing line "total: N passed, M failed, K skipped"; exits non-zero on any failure.
+# Ends with "total: N passed, M failed, K skipped", the reason of every skip and the tests a build
+# did not register (and why); exits non-zero on any failure.  Test data comes from ../shared (a
+# folder or a symlink); without it the tests that need it fail, unless IMPASTO_ALLOW_MISSING_DATA=1
+# (then they skip).  Missing host packages are installed with apt after saying so
+# (IMPASTO_NO_HOST_INSTALL=1 refuses and lists them).
 #
 #   scripts/test.sh [--quick]      --quick: skip the sanitizer pass
 set -uo pipefail
@@ -19,14 +23,64 @@ builds=()
 run_suite() { # name, runner..., meson setup args...
   local dir=$1; shift
   local runner=$1; shift
+  local t0=$SECONDS
   echo "=== $dir"
   $runner bash -c "set -e
     if [ ! -f '$dir/build.ninja' ]; then meson setup '$dir' $*; else meson setup --reconfigure '$dir' $* >/dev/null; fi
     ninja -C '$dir'
     meson test -C '$dir' --print-errorlogs --num-processes 1" || status=1
   builds+=("$dir")
+  echo "=== $dir: $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s"
 }
 
+# Fail at once, not after the builds, when the test data is missing (unless allowed).
+check_shared() {
+  [ -d "$top/../shared/models" ] && return
+  if [ "${IMPASTO_ALLOW_MISSING_DATA:-}" = 1 ]; then
+    echo "test.sh: no ../shared/models next to the checkout: the tests that need it skip (IMPASTO_ALLOW_MISSING_DATA=1)"
+    return
+  fi
+  echo "test.sh: no ../shared/models next to the checkout ($top/../shared): the test models and photos" \
+       "live there (see README.md); IMPASTO_ALLOW_MISSING_DATA=1 runs without them, skipping those tests" >&2
+  exit 1
+}
+
+# One closing summary over all runs, from meson's own logs: totals, why each skip skipped, which
+# tests a build did not register and why (tests/not-registered.txt).
+summary() {
+  python3 - "$@" <<'PY'
+import json, sys
+p = f = s = 0
+notes = []
+for d in sys.argv[1:]:
+    try:
+        for line in open(f"{d}/meson-logs/testlog.json"):
+            r = json.loads(line)
+            if r["result"] in ("OK", "EXPECTEDFAIL"):
+                p += 1
+            elif r["result"] == "SKIP":
+                s += 1
+                why = [l for l in r.get("stdout", "").splitlines() if l.startswith("SKIP")]
+                notes.append(f"  skipped {d}/{r['name']}: {why[-1] if why else 'no reason printed'}")
+            else:
+                f += 1
+                notes.append(f"  FAILED {d}/{r['name']} ({r['result']})")
+    except OSError:
+        f += 1
+        notes.append(f"  {d}: no test log (the build or setup failed)")
+    try:
+        for line in open(f"{d}/tests/not-registered.txt"):
+            if line.strip():
+                notes.append(f"  not registered in {d}: {line.strip()}")
+    except OSError:
+        pass
+print(f"total: {p} passed, {f} failed, {s} skipped")
+if notes:
+    print("\n".join(notes))
+PY
+}
+
+check_shared
 "$here/native-deps.sh" || exit 1
 run_suite build-native env
 "$here/trixie-root.sh" >/dev/null || exit 1
@@ -36,19 +90,5 @@ if [ $quick = 0 ]; then
     -Db_sanitize=address,undefined -Db_lundef=false
 fi
 
-# one closing line over all runs, from meson's own logs
-python3 - "${builds[@]}" <<'PY'
-import json, sys
-p = f = s = 0
-for d in sys.argv[1:]:
-    try:
-        for line in open(f"{d}/meson-logs/testlog.json"):
-            r = json.loads(line)["result"]
-            if r in ("OK", "EXPECTEDFAIL"): p += 1
-            elif r == "SKIP": s += 1
-            else: f += 1
-    except OSError:
-        f += 1
-print(f"total: {p} passed, {f} failed, {s} skipped")
-PY
+summary "${builds[@]}"
 exit $status

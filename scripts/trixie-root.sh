@@ -6,22 +6,45 @@
 # Idempotent and safe to run concurrently: a lock serialises callers, a new root is built in a
 # scratch folder and renamed only when complete, and an existing root is reused.  When
 # scripts/trixie-packages.txt changes, the missing packages are installed into the existing root.
+# Creating it prints one line per stage; debootstrap's and apt's output goes to $root.log.
+# Host packages it needs (debootstrap, util-linux) are installed with apt after saying so;
+# IMPASTO_NO_HOST_INSTALL=1 makes it fail with their list instead.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=${IMPASTO_TRIXIE:-/var/tmp/impasto-trixie}
 lock="$root.lock"
 stamp="$root/.impasto-ready"
+full_log="$root.log"
 pkgs=$(grep -v '^\s*#' "$here/trixie-packages.txt" | xargs)
 want=$(printf '%s\n' "$pkgs" | sha256sum | cut -c1-16)
 
 log() { printf '[trixie-root] %s\n' "$*" >&2; }
 
-need_host_tool() {
-  command -v "$1" >/dev/null 2>&1 && return
-  [ "$(id -u)" = 0 ] || { log "missing $1 and not root: install package $2"; exit 1; }
-  log "installing $2 on the host"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >&2
+# Run one stage with its output in the full log; on failure show the log's end.
+stage() {
+  local what=$1 t0=$SECONDS; shift
+  log "$what"
+  if ! "$@" >>"$full_log" 2>&1; then
+    tail -n 20 "$full_log" | sed 's/^/  | /' >&2
+    log "failed: $what (whole log: $full_log)"
+    exit 1
+  fi
+  log "  done in $((SECONDS - t0)) s"
+}
+
+need_host_tools() { # command:package ...
+  local missing=()
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} = 0 ] && return
+  if [ "${IMPASTO_NO_HOST_INSTALL:-}" = 1 ]; then
+    log "missing host packages: ${missing[*]} (IMPASTO_NO_HOST_INSTALL=1: install them yourself)"
+    exit 1
+  fi
+  [ "$(id -u)" = 0 ] || { log "missing host packages: ${missing[*]} (run as root or install them)"; exit 1; }
+  log "installing on the host with apt-get: ${missing[*]} (IMPASTO_NO_HOST_INSTALL=1 refuses)"
+  stage "apt-get update (host)" apt-get update
+  stage "apt-get install ${missing[*]} (host)" \
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
 # Run a command inside a root with proc/sys/dev mounted; the mounts vanish when it exits.
@@ -38,10 +61,10 @@ chroot_run() {
 
 install_packages() {
   local dir=$1
-  log "installing packages into $dir (this takes a few minutes)"
-  chroot_run "$dir" apt-get update -qq >&2
-  chroot_run "$dir" apt-get install -y -qq --no-install-recommends $pkgs >&2
-  chroot_run "$dir" apt-get clean >&2
+  stage "apt-get update in the root" chroot_run "$dir" apt-get update
+  stage "apt-get install $(wc -w <<<"$pkgs") packages in the root (GIMP, build tools, ONNX Runtime, PyTorch; several minutes)" \
+    chroot_run "$dir" apt-get install -y --no-install-recommends $pkgs
+  stage "apt-get clean in the root" chroot_run "$dir" apt-get clean
   printf '%s\n' "$want" > "$dir/.impasto-ready"
 }
 
@@ -51,18 +74,18 @@ flock 9
 
 if [ -f "$stamp" ]; then
   if [ "$(cat "$stamp")" != "$want" ]; then
-    log "package list changed: updating $root"
+    log "package list changed: updating $root (log: $full_log)"
     install_packages "$root"
   fi
   echo "$root"; exit 0
 fi
 
-need_host_tool debootstrap debootstrap
-need_host_tool unshare util-linux
+log "creating the Debian 13 root $root (once; 10-15 minutes on 2 cores; log: $full_log)"
+: >"$full_log"
+need_host_tools debootstrap:debootstrap unshare:util-linux
 scratch="$root.partial"
 rm -rf "$scratch"
-log "debootstrap trixie into $scratch"
-debootstrap --variant=minbase trixie "$scratch" >&2
+stage "debootstrap trixie into $scratch" debootstrap --variant=minbase trixie "$scratch"
 install_packages "$scratch"
 rm -rf "$root"
 mv "$scratch" "$root"

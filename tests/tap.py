@@ -1,6 +1,9 @@
 """Pass/fail lines and counts for the Python test drivers (tests/test_cli.py and
 tests/plugin/run_plugin_tests.py): one line per check, ok or FAIL with the detail."""
+import os
 import sys
+
+ALLOW_MISSING_DATA = "IMPASTO_ALLOW_MISSING_DATA"
 
 passed = 0
 failed = 0
@@ -17,6 +20,23 @@ def check(name, ok, detail=""):
         print(f"FAIL - {name}" + (f": {detail}" if detail else ""))
     sys.stdout.flush()
     return ok
+
+
+def missing_data(what):
+    """The exit status for a test whose data is missing: a failure naming it, or a skip (77)
+    when IMPASTO_ALLOW_MISSING_DATA=1."""
+    if os.environ.get(ALLOW_MISSING_DATA) == "1":
+        print(f"SKIP: missing test data: {what} ({ALLOW_MISSING_DATA}=1)")
+        return 77
+    print(f"FAIL: missing test data: {what} (see README.md; {ALLOW_MISSING_DATA}=1 skips instead)")
+    return 1
+
+
+def missing_tool(what):
+    """The exit status for a test whose tool or module is missing: always a failure (meson
+    registers a test only where its tools were found)."""
+    print(f"FAIL: missing tool: {what}")
+    return 1
 
 
 def summary():

@@ -10,16 +10,14 @@ pixels with the documented pre/post-processing (PSNR >= 50 dB, max |diff| <= 2 o
 byte for byte.  Also checks --strength, --preserve-colors, `info`, and the error paths (exit
 status, one "impasto: " line naming the problem, no output file left behind).
 
-Exit status: 0 all passed, 1 something failed, 77 skipped (no onnxruntime/numpy/onnx/gdk-pixbuf
-bindings, or no shared models).  Images are read and written with gdk-pixbuf, the same decoder
+Exit status: 0 all passed, 1 something failed (also without onnxruntime/numpy/onnx/gdk-pixbuf
+bindings or shared models), 77 skipped (no shared models and IMPASTO_ALLOW_MISSING_DATA=1).  Images are read and written with gdk-pixbuf, the same decoder
 the CLI uses, so both sides see identical input pixels.
 """
 import os
 import subprocess
 import sys
 import tempfile
-
-SKIP = 77
 
 try:
     import numpy as np
@@ -29,8 +27,8 @@ try:
     gi.require_version("GdkPixbuf", "2.0")
     from gi.repository import GdkPixbuf, GLib
 except (ImportError, ValueError) as e:
-    print(f"SKIP: needs numpy, onnx, onnxruntime and GdkPixbuf bindings ({e})")
-    sys.exit(SKIP)
+    print(f"FAIL: missing tool: needs numpy, onnx, onnxruntime and GdkPixbuf bindings ({e})")
+    sys.exit(1)
 
 THREADS = "2"
 PSNR_MIN = 50.0
@@ -43,7 +41,7 @@ LUMA = np.array([0.299, 0.587, 0.114])
 
 from pixbuf_io import load_image, save_image  # noqa: E402  (tests/, beside this file)
 from ort_model import free_hw  # noqa: E402
-from tap import check, summary  # noqa: E402
+from tap import check, missing_data, summary  # noqa: E402
 
 
 # ---- ONNX Runtime reference --------------------------------------------------------------------
@@ -144,6 +142,21 @@ def run_cli(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_cli_measured(*args, env=None):
+    """run_cli, plus the command's wall seconds and peak RSS in bytes, measured by GNU time (the
+    rusage of a child forked from this process would count the copy of this process's memory it
+    held before exec)."""
+    import time
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        t0 = time.monotonic()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file.name, CLI, *args],
+                           capture_output=True, text=True, timeout=300,
+                           env=None if env is None else {**os.environ, **env})
+        wall = time.monotonic() - t0
+        rss = int(rss_file.read().split()[-1]) * 1024
+    return p.returncode, p.stdout, p.stderr, wall, rss
+
+
 def stylize(model, src, dst, *opts):
     rc, _, err = run_cli("stylize", model, src, dst, "--threads", THREADS, *opts)
     if rc != 0:
@@ -187,8 +200,9 @@ def make_inputs(shared, tmp):
 
 def decode_png_strict(path, unfilter=True):
     """An independent PNG reader for the files the CLI writes: every chunk's CRC-32, the zlib
-    stream (zlib checks its Adler-32), all five row filters.  uint8 [H, W, C] for 8-bit RGB/RGBA
-    (unfilter=False: only the checks, returns the number of IDAT chunks)."""
+    stream (zlib checks its Adler-32), all five row filters.  uint8 [H, W, C] for 8-bit gray,
+    gray + alpha, RGB and RGBA (unfilter=False: only the checks, returns the number of IDAT
+    chunks)."""
     import struct
     import zlib
     with open(path, "rb") as f:
@@ -212,9 +226,9 @@ def decode_png_strict(path, unfilter=True):
     if not ended or ihdr is None:
         raise ValueError("missing IHDR or IEND")
     w, h, depth, ctype, _, _, interlace = ihdr
-    if depth != 8 or ctype not in (2, 6) or interlace:
+    if depth != 8 or ctype not in (0, 2, 4, 6) or interlace:
         raise ValueError(f"unexpected IHDR {ihdr}")
-    bpp = 3 if ctype == 2 else 4
+    bpp = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
     try:
         raw = zlib.decompress(b"".join(idat))
     except zlib.error as e:
@@ -224,12 +238,13 @@ def decode_png_strict(path, unfilter=True):
         raise ValueError(f"{len(raw)} bytes of rows, want {h * stride}")
     if not unfilter:
         return len(idat)
-    out = np.zeros((h, w * bpp), np.int32)
-    prev = np.zeros(w * bpp, np.int32)
+    out = bytearray()
+    n = w * bpp
+    prev = bytes(n)
     for y in range(h):
-        ft, row = raw[y * stride], np.frombuffer(raw, np.uint8, w * bpp, y * stride + 1).astype(np.int32)
-        cur = np.zeros(w * bpp, np.int32)
-        for x in range(w * bpp):
+        ft, row = raw[y * stride], raw[y * stride + 1:(y + 1) * stride]
+        cur = bytearray(n)
+        for x in range(n):
             a = cur[x - bpp] if x >= bpp else 0
             b = prev[x]
             c = prev[x - bpp] if x >= bpp else 0
@@ -248,8 +263,9 @@ def decode_png_strict(path, unfilter=True):
             else:
                 raise ValueError(f"filter {ft}")
             cur[x] = (row[x] + pred) & 255
-        out[y], prev = cur, cur
-    return out.reshape(h, w, bpp).astype(np.uint8)
+        out += cur
+        prev = cur
+    return np.frombuffer(bytes(out), np.uint8).reshape(h, w, bpp)
 
 
 # ---- test groups -------------------------------------------------------------------------------
@@ -396,6 +412,145 @@ def test_seams(model, shared, tmp):
           f"mean |diff| {at:.3f} at the boundary, {overall:.3f} overall")
 
 
+def make_pointwise_model(path):
+    """A one-layer model (a 1x1 convolution, 3 -> 3 channels): the engine's own memory stays
+    tiny, so what a run holds is the CLI's images."""
+    from onnx import TensorProto, helper, numpy_helper
+    x = helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, "height", "width"])
+    y = helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 3, "height", "width"])
+    w = numpy_helper.from_array((np.eye(3) * 0.8 + 0.05).astype(np.float32).reshape(3, 3, 1, 1), "w")
+    b = numpy_helper.from_array(np.full(3, 10, np.float32), "b")
+    node = helper.make_node("Conv", ["input1", "w", "b"], ["output1"], kernel_shape=[1, 1])
+    graph = helper.make_graph([node], "pointwise", [x], [y], initializer=[w, b])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def write_png(path, w, h, ctype, idat):
+    """A PNG file from its parts: IHDR (8 bits, colour type ctype), one IDAT, IEND."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_image_limits(model, tiny, inputs, tmp):
+    """A PNG header that lies about its size is refused at once, before the image is allocated;
+    a real image that compresses as well as deflate allows still passes; --max-pixels."""
+    import zlib
+    out = os.path.join(tmp, "fail-out.png")
+    liar = os.path.join(tmp, "liar-20000x20000.png")
+    # 20000 x 20000 RGB claimed (1.2 GB), ten rows of data present
+    write_png(liar, 20000, 20000, 2, zlib.compress(bytes(10 * (1 + 3 * 20000)), 9))
+    rc, _, err, wall, rss = run_cli_measured("stylize", model, liar, out)  # default --max-pixels
+    lines = err.splitlines()
+    check("lying PNG header: refused with one clear line",
+          rc == 1 and len(lines) == 1 and lines[0].startswith("impasto: ")
+          and "liar-20000x20000.png" in err and "20000 x 20000" in err and "truncated or corrupt" in err,
+          f"exit {rc}, {err!r}")
+    check("lying PNG header: refused in under a second, without allocating the image",
+          wall < 1.0 and rss < 100 << 20, f"{wall:.2f} s, peak RSS {rss >> 20} MiB")
+    check("lying PNG header: no output left", no_leftovers(tmp, "fail-out.png")[0])
+    rc, _, err, wall, rss = run_cli_measured("stylize", model, liar, out, "--max-pixels", "400000000")
+    check("lying PNG header under --max-pixels 400000000: refused as quickly",
+          rc == 1 and "truncated or corrupt" in err and wall < 1.0 and rss < 100 << 20,
+          f"exit {rc}, {wall:.2f} s, peak RSS {rss >> 20} MiB, {err!r}")
+    # All black, 3000 x 3000: about 1000:1 at zlib level 9, near deflate's limit, and real.
+    black = os.path.join(tmp, "black-3000.png")
+    write_png(black, 3000, 3000, 2, zlib.compress(b"".join([bytes(1 + 9000)] * 3000), 9))
+    rc, _, err = run_cli("stylize", tiny, black, os.path.join(tmp, "black-out.png"), "--threads", THREADS)
+    check("all-black 3000x3000 PNG (~1000:1) is not taken for a lie", rc == 0, f"exit {rc}, {err!r}")
+    # A JPEG (Huffman-coded: at least one bit per 8x8 block) claiming 17000 x 17000, under the
+    # default pixel limit, cut after 4 kB.
+    with open(inputs["rocket.jpg"], "rb") as f:
+        jpeg = bytearray(f.read())
+    sof = next(i for i in range(2, len(jpeg) - 9) if jpeg[i] == 0xFF and jpeg[i + 1] in (0xC0, 0xC1, 0xC2))
+    jpeg[sof + 5:sof + 9] = (17000).to_bytes(2, "big") * 2  # height, width
+    jliar = os.path.join(tmp, "liar-17000x17000.jpg")
+    with open(jliar, "wb") as f:
+        f.write(jpeg[:4096])
+    rc, _, err, wall, rss = run_cli_measured("stylize", model, jliar, out)
+    check("lying JPEG header: refused at once, without allocating the image",
+          rc == 1 and "17000 x 17000" in err and "truncated or corrupt" in err and wall < 1.0
+          and rss < 100 << 20, f"exit {rc}, {wall:.2f} s, peak RSS {rss >> 20} MiB, {err!r}")
+    img = inputs["rgb-256x192.png"]
+    expect_failure("--max-pixels below the image", tmp,
+                   ["stylize", tiny, img, out, "--max-pixels", "49151"], ["256 x 192", "--max-pixels"])
+    expect_failure("--max-pixels below a JPEG", tmp,
+                   ["stylize", tiny, inputs["rocket.jpg"], out, "--max-pixels", "1000"], ["--max-pixels"])
+    rc, _, err = run_cli("stylize", tiny, img, os.path.join(tmp, "maxpx.png"), "--max-pixels", "49152")
+    check("--max-pixels equal to the image passes", rc == 0, f"exit {rc}, {err!r}")
+    expect_failure("--max-pixels 0", tmp, ["stylize", tiny, img, out, "--max-pixels", "0"], ["--max-pixels"])
+
+
+def test_streamed_output(model, tiny, shared, tmp):
+    """PNG results are written row by row as the engine finishes them: the same pixels as when
+    the result is composed whole first (IMPASTO_WHOLE_OUTPUT), a valid file for the strict reader
+    across row batches, and peak memory that grows by about one copy of the image, not two."""
+    k23 = load_image(os.path.join(shared, "models-src", "images-kodak", "kodim23.png"))[..., :3]
+    src = os.path.join(tmp, "k23-1200x900.png")
+    save_image(np.repeat(np.repeat(k23, 2, axis=0), 2, axis=1)[:900, :1200], src)
+    whole_png = os.path.join(tmp, "k23-whole.png")
+    rc, _, err, _, _ = run_cli_measured("stylize", model, src, whole_png, "--threads", THREADS,
+                                        "--tile-size", "64", env={"IMPASTO_WHOLE_OUTPUT": "1"})
+    whole = load_image(whole_png) if rc == 0 else None
+    check("1200x900 --tile-size 64, result composed whole", rc == 0, f"exit {rc}, {err!r}")
+    out = os.path.join(tmp, "k23-streamed.png")  # one thread: row batches of 291 rows (1 MiB)
+    rc, _, err = run_cli("stylize", model, src, out, "--threads", "1", "--tile-size", "64")
+    try:
+        chunks, detail = decode_png_strict(out, unfilter=False), ""
+    except (ValueError, OSError) as e:
+        chunks, detail = 0, str(e)
+    check("1200x900 streamed: valid PNG for the strict reader", rc == 0 and chunks >= 2,
+          f"exit {rc}, {chunks} IDAT chunks {detail} {err.strip()}")
+    check("1200x900 streamed: pixel for pixel the whole-composed result",
+          whole is not None and rc == 0 and np.array_equal(load_image(out), whole))
+
+    # Rows of 22 kB gray: 47-row batches per PNG thread, so 100 rows are 3 batches (1 thread) or
+    # 2 (2 threads); the file is gray.  Every byte goes through the strict reader's unfiltering
+    # (one thread; the other only its checks), the pixels are those gdk-pixbuf reads.
+    rng = np.random.default_rng(8)
+    g = (np.linspace(0, 180, 22000)[None, :] + rng.integers(0, 70, (100, 22000))).astype(np.uint8)
+    gsrc = os.path.join(tmp, "gray-22000x100.png")
+    save_image(np.dstack([g, g, g]), gsrc)
+    for threads in ("1", "2"):
+        out = os.path.join(tmp, f"gray-streamed-{threads}.png")
+        rc, _, err = run_cli("stylize", tiny, gsrc, out, "--threads", threads)
+        got = load_image(out) if rc == 0 else None
+        try:
+            strict, detail = decode_png_strict(out, unfilter=threads == "1"), ""
+        except (ValueError, OSError) as e:
+            strict, detail = None, str(e)
+        if threads == "1":
+            ok = (strict is not None and strict.shape == (100, 22000, 1) and got is not None
+                  and np.array_equal(strict[..., 0], got[..., 0]))
+        else:
+            ok = strict is not None and got is not None and np.array_equal(got, first)
+        check(f"gray 22000x100 in row batches, --threads {threads}: "
+              + ("strict reader = gdk-pixbuf" if threads == "1" else "valid, same pixels as 1 thread"),
+              ok and np.array_equal(got[..., 0], got[..., 2]), f"exit {rc} {detail} {err.strip()}")
+        first = got
+
+    # Peak RSS at two sizes: the difference is one 8-bit copy of the extra pixels (the input), not
+    # two or more (input and a whole output, as before the rows were streamed).
+    rss = {}
+    for w, h in ((1000, 750), (4000, 3000)):
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.dstack([x * 255 // w, y * 255 // h, (x + y) % 256]).astype(np.uint8)
+        path = os.path.join(tmp, f"ramp-{w}x{h}.png")
+        save_image(img, path)
+        rc, _, err, _, rss[w] = run_cli_measured("stylize", tiny, path, os.path.join(tmp, "ramp-out.png"),
+                                                 "--threads", THREADS, "--tile-size", "64")
+        check(f"ramp {w}x{h} runs", rc == 0, f"exit {rc}, {err!r}")
+    extra = (4000 * 3000 - 1000 * 750) * 3
+    ratio = (rss[4000] - rss[1000]) / extra
+    check("peak RSS grows by about one copy of the image (< 1.5 copies)", ratio < 1.5,
+          f"{rss[1000] >> 20} -> {rss[4000] >> 20} MiB for {extra >> 20} MiB more pixels: {ratio:.2f} copies")
+
+
 def no_leftovers(tmp, out_name):
     left = [f for f in os.listdir(tmp) if f == out_name or (out_name in f and "impasto-" in f)]
     return not left, left
@@ -531,8 +686,7 @@ def main():
     shared = os.environ.get("IMPASTO_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     models_dir = os.path.join(shared, "models")
     if not os.path.isdir(models_dir):
-        print(f"SKIP: no shared models in {models_dir}")
-        return SKIP
+        return missing_data(f"no shared models in {models_dir}")
     models = sorted(os.path.join(models_dir, f) for f in os.listdir(models_dir) if f.endswith(".onnx"))
     with tempfile.TemporaryDirectory(prefix="impasto-cli-") as tmp:
         inputs = make_inputs(shared, tmp)
@@ -540,6 +694,10 @@ def main():
         test_errors(shared, inputs, tmp)
         test_interrupt(shared, tmp)
         test_png_writer(os.path.join(models_dir, "mosaic-9.onnx"), tmp)
+        tiny = os.path.join(tmp, "pointwise.onnx")
+        make_pointwise_model(tiny)
+        test_image_limits(os.path.join(models_dir, "mosaic-9.onnx"), tiny, inputs, tmp)
+        test_streamed_output(os.path.join(models_dir, "mosaic-9.onnx"), tiny, shared, tmp)
         for model in models:
             test_model_vs_ort(model, inputs, tmp)
         test_tiles([m for m in models if os.path.basename(m).startswith("mosaic-")],

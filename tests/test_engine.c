@@ -1,8 +1,9 @@
 /* test_engine.c — the public API end to end on a real model (../shared/models):
  * tiny and thin images, alpha and gray, strength and colour preservation, banded (streamed)
  * runs against whole-image runs, the scratch-file path, cancellation and argument errors.
- * Skips (77) when ../shared is absent. */
+ * Fails when ../shared is absent (skips with IMPASTO_ALLOW_MISSING_DATA=1: tests/data_check.h). */
 #include "impasto.h"
+#include "data_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -194,6 +195,79 @@ static void test_streaming (ImpastoModel *m, const char *name)
   free (in.data), free (whole.data), free (banded.data);
 }
 
+/* Gathers the rows the engine hands over (ImpastoOptions.rows) into a whole image, noting
+ * whether they came in order, and stops the run at call stop_after. */
+typedef struct {
+  ImpastoImage *dst;
+  int next, calls, stop_after;
+  bool in_order;
+} RowsSink;
+
+static bool collect_rows (const ImpastoImage *rows, int y, void *data)
+{
+  RowsSink *c = data;
+  size_t row = (size_t) rows->width * (size_t) rows->channels;
+  c->in_order &= y == c->next && rows->width == c->dst->width && rows->channels == c->dst->channels
+                 && rows->height >= 1 && y + rows->height <= c->dst->height;
+  for (int r = 0; c->in_order && r < rows->height; r++)
+    memcpy (c->dst->data + (size_t) (y + r) * row, rows->data + (size_t) r * row,
+            row * sizeof (float));
+  c->next = y + rows->height;
+  return ++c->calls != c->stop_after;
+}
+
+/* The result handed over in rows through a small buffer is the whole-image result, bit for bit,
+ * for any buffer height, whole-image and banded runs, RGB, RGBA and gray, and a tall narrow image
+ * (which impasto_stylize runs transposed); the callback can stop the run. */
+static void test_rows (ImpastoModel *m)
+{
+  static const int channels[] = { 3, 4, 1 }, heights[] = { 1, 7, 61, 100 }, tiles[] = { 0, 16 };
+  static const int sizes[][2] = { { 97, 61 }, { 9, 200 } }; /* width, height */
+  ImpastoError err;
+  for (size_t si = 0; si < 2; si++)
+    for (size_t ci = 0; ci < 3; ci++) {
+      int w = sizes[si][0], h = sizes[si][1];
+      size_t n = (size_t) w * (size_t) h * (size_t) channels[ci];
+      ImpastoImage in = make_image (w, h, channels[ci]), whole = like (&in), got = like (&in);
+      for (size_t ti = 0; ti < 2; ti++) {
+        CHECK (run (m, &in, &whole, tiles[ti], 0.8f, false, &err) == IMPASTO_OK, "%s", err.message);
+        for (size_t hi = 0; hi < 4; hi++) {
+          ImpastoImage buf = in;
+          buf.height = heights[hi];
+          buf.data = malloc (sizeof (float) * (size_t) w * (size_t) buf.height
+                             * (size_t) buf.channels);
+          memset (got.data, 0, sizeof (float) * n);
+          RowsSink sink = { .dst = &got, .in_order = true };
+          ImpastoOptions o;
+          impasto_options_init (&o);
+          o.tile_size = tiles[ti];
+          o.strength = 0.8f;
+          o.rows = collect_rows;
+          o.rows_data = &sink;
+          ImpastoStatus st = impasto_stylize (m, &in, &buf, &o, &err);
+          CHECK (st == IMPASTO_OK, "rows %dx%d %d ch, tile %d, buffer %d: %s", w, h, in.channels,
+                 tiles[ti], heights[hi], err.message);
+          int want_calls = (h + heights[hi] - 1) / heights[hi];
+          CHECK (sink.in_order && sink.next == h && sink.calls == want_calls,
+                 "rows %dx%d %d ch, tile %d, buffer %d: %d calls, ended at row %d, in order %d", w,
+                 h, in.channels, tiles[ti], heights[hi], sink.calls, sink.next, sink.in_order);
+          CHECK (memcmp (got.data, whole.data, sizeof (float) * n) == 0,
+                 "rows %dx%d %d ch, tile %d, buffer %d: not the whole-image result (max diff %g)",
+                 w, h, in.channels, tiles[ti], heights[hi], max_diff (&got, &whole));
+          if (hi == 1) { /* stop at the second call */
+            sink = (RowsSink) { .dst = &got, .in_order = true, .stop_after = 2 };
+            st = impasto_stylize (m, &in, &buf, &o, &err);
+            CHECK (st == IMPASTO_E_CANCELLED && strstr (err.message, "rows") && sink.calls == 2,
+                   "rows %dx%d stopped by the callback: %d '%s' after %d calls", w, h, st,
+                   err.message, sink.calls);
+          }
+          free (buf.data);
+        }
+      }
+      free (in.data), free (whole.data), free (got.data);
+    }
+}
+
 static int calls;
 static bool cancel_on_third (double fraction, void *data)
 {
@@ -262,13 +336,12 @@ int main (void)
   snprintf (path, sizeof path, "%s/models/mosaic-9.onnx", shared ? shared : "../shared");
   ImpastoError err;
   ImpastoModel *m = impasto_model_load (path, &err);
-  if (!m) {
-    printf ("SKIP: %s\n", err.message);
-    return 77;
-  }
+  if (!m)
+    return missing_data (err.message);
   test_sizes (m);
   test_alpha_gray_strength (m);
   test_streaming (m, "mosaic-9");
+  test_rows (m);
   test_cancel_and_errors (m);
   impasto_model_free (m);
 

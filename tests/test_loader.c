@@ -9,6 +9,7 @@
 #include "graph.h"
 #include "onnx.pb-c.h"
 #include "util.h"
+#include "data_check.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1296,10 +1297,8 @@ int main (void)
   char models[4096];
   snprintf (models, sizeof models, "%s/models", shared ? shared : "../shared");
   struct stat st;
-  if (stat (models, &st) != 0) {
-    printf ("skipped: no %s\n", models);
-    return 77;
-  }
+  if (stat (models, &st) != 0)
+    return missing_data (models);
   char tmp[] = "/tmp/impasto-test-loader-XXXXXX";
   if (!mkdtemp (tmp)) {
     printf ("mkdtemp failed: %s\n", strerror (errno));

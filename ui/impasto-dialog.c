@@ -1,39 +1,81 @@
-/* impasto-dialog.c — the Style Transfer dialog: style picker with thumbnail, strength slider,
- * preserve-colours toggle, tile size, and a live preview computed off the GTK main thread.
+/* impasto-dialog.c — the Style Transfer dialog: style list with thumbnails, strength, stroke size,
+ * preserve-colours toggle, an "Advanced" expander, and a preview of the whole layer or a zoomed part
+ * of it, plain or split (before | after) with a draggable divider.
  *
  * The preview runs the same worker as the final render (impasto_job_run) in a thread.  At most one
- * preview job runs at a time: a parameter change or scroll cancels the running job (its progress
- * callback then returns false) and queues a new one, started when the old one has finished.
+ * preview job runs at a time: a setting change, a pan or a zoom cancels the running job (its
+ * progress callback then returns false) and queues a new one, started when the old one has
+ * finished.  The last result stays on screen (drawn where it belongs in the new view) until the
+ * next one is ready, so nothing flashes; a turning arc in the preview's corner says that work is
+ * going on (drawn here: GtkSpinner's icon is missing from the icon theme plug-ins get).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto-dialog.h"
 
 #include <libgimp/gimpui.h>
+#include <math.h>
 
 #include "i18n.h"
 #include "plugin-defs.h"
 #include "render.h"
 
-#define PREVIEW_MAX_EDGE 320 /* preview area edge in pixels (1:1 crop of the layer) */
-#define THUMBNAIL_EDGE   96
+#define PREVIEW_WIDTH  480     /* preview area in screen pixels (the dialog keeps this size) */
+#define PREVIEW_HEIGHT 360
+#define PREVIEW_BUDGET 1.0e6   /* most network pixels one preview may cost (about 1.5 s) */
+#define THUMBNAIL_EDGE 96      /* the chosen style's picture */
+#define LIST_THUMB_EDGE 40     /* thumbnails in the style list */
+#define DIVIDER_GRAB 6         /* screen pixels either side of the divider that pick it up */
+#define BUSY_RADIUS 9          /* the busy arc in the preview's top-right corner */
+#define BUSY_TICK_MS 80
+
+enum { COL_ID, COL_LABEL, COL_THUMB, N_COLS };
+
+/* A picture of part of the layer: its top-left corner in layer pixels and its scale (surface
+ * pixels per layer pixel). */
+typedef struct {
+  cairo_surface_t *surface;
+  gdouble          x, y, scale;
+} Picture;
+
+typedef enum { DRAG_NONE, DRAG_PAN, DRAG_DIVIDER } DragMode;
 
 typedef struct {
   GimpProcedureConfig    *config;
   GtkWidget              *dialog;
   GimpDrawable           *drawable;
   const ImpastoStyleList *styles;
-  GtkWidget              *preview;
-  GtkWidget              *status;    /* one line under the preview */
-  GtkWidget              *thumbnail;
-  GtkWidget              *info;      /* description, author, licence of the chosen style */
-  GHashTable             *models;    /* style id -> ImpastoModel*, loaded by earlier previews */
-  ImpastoJob             *running;   /* the preview job in its thread, or NULL */
-  gchar                  *running_id;
-  gboolean                pending;   /* parameters changed while a job ran: render again */
-  gboolean                closing;
-  gint64                  started_us; /* when the running job started (for the test log) */
+  gint                    layer_w, layer_h;
+
+  GtkWidget  *combo;      /* the style list */
+  GtkWidget  *thumbnail;
+  GtkWidget  *info;       /* description, author, licence of the chosen style */
+  GtkWidget  *area;       /* the preview */
+  GtkWidget  *zoom;       /* combo: fit, 50, 100, 200 % */
+  GtkWidget  *split;      /* toggle */
+  GtkWidget  *status;     /* one line under the preview */
+
+  /* The view: display pixels per layer pixel, and the layer pixel at the area's top left. */
+  gdouble     view_scale, view_x, view_y;
+  gdouble     divider;    /* split position, 0..1 of the area's width */
+  gint        area_w, area_h; /* the size the view was made for */
+  Picture     before, after;
+  gchar      *note;       /* what the last result is (reduced copy or not) */
+
+  DragMode    drag;
+  gdouble     drag_x, drag_y, drag_view_x, drag_view_y;
+
+  GHashTable *models;     /* style id -> ImpastoModel*, loaded by earlier previews */
+  ImpastoJob *running;    /* the preview job in its thread, or NULL */
+  gchar      *running_id;
+  gboolean    pending;    /* the view or a setting changed while a job ran: render again */
+  gboolean    closing;
+  gint64      started_us; /* when the running job started (for the test log) */
+  guint       busy_timer; /* turns the busy arc while a job runs; 0 when idle */
+  gint        busy_phase;
 } PreviewState;
+
+static const gdouble zoom_levels[] = { 0.0 /* fit */, 0.5, 1.0, 2.0 };
 
 static void start_preview (PreviewState *state);
 
@@ -51,14 +93,102 @@ set_status (PreviewState *state, const gchar *text)
   gtk_label_set_text (GTK_LABEL (state->status), text != NULL ? text : "");
 }
 
-/* Draw the result: the preview takes 8-bit pixels in the drawable's own layout (the preview
- * always works on 8-bit pixels, whatever the image's precision). */
-static void
-draw_result (PreviewState *state, const ImpastoImage *image)
+static gboolean
+busy_tick (gpointer user_data)
 {
-  gimp_preview_draw_buffer (GIMP_PREVIEW (state->preview), image->data_u8,
-                            (gint) image->stride);
+  PreviewState *state = user_data;
+  state->busy_phase = (state->busy_phase + 1) % 12;
+  gtk_widget_queue_draw (state->area);
+  return G_SOURCE_CONTINUE;
 }
+
+static void
+set_busy (PreviewState *state, gboolean busy)
+{
+  if (busy && state->busy_timer == 0)
+    state->busy_timer = g_timeout_add (BUSY_TICK_MS, busy_tick, state);
+  else if (!busy && state->busy_timer != 0)
+    {
+      g_source_remove (state->busy_timer);
+      state->busy_timer = 0;
+    }
+  gtk_widget_queue_draw (state->area);
+}
+
+static void
+picture_set (Picture *picture, cairo_surface_t *surface, gdouble x, gdouble y, gdouble scale)
+{
+  g_clear_pointer (&picture->surface, cairo_surface_destroy);
+  *picture = (Picture) { surface, x, y, scale };
+}
+
+/* An 8-bit engine image as a cairo surface (babl converts, alpha premultiplied). */
+static cairo_surface_t *
+image_surface (const ImpastoImage *image)
+{
+  cairo_surface_t *surface =
+      cairo_image_surface_create (CAIRO_FORMAT_ARGB32, image->width, image->height);
+  cairo_surface_flush (surface);
+  const Babl *fish = babl_fish (impasto_image_format (image), babl_format ("cairo-ARGB32"));
+  guchar *dst = cairo_image_surface_get_data (surface);
+  const gint dst_stride = cairo_image_surface_get_stride (surface);
+  for (gint y = 0; y < image->height; y++)
+    babl_process (fish, image->data_u8 + (gsize) y * image->stride, dst + (gsize) y * dst_stride,
+                  image->width);
+  cairo_surface_mark_dirty (surface);
+  return surface;
+}
+
+/* ---------------------------------------------------------------- the view */
+
+static gint
+area_width (PreviewState *state)
+{
+  return MAX (1, gtk_widget_get_allocated_width (state->area));
+}
+
+static gint
+area_height (PreviewState *state)
+{
+  return MAX (1, gtk_widget_get_allocated_height (state->area));
+}
+
+/* Centre the layer on an axis where it is smaller than the area, else keep the view inside it. */
+static gdouble
+clamp_axis (gdouble origin, gint layer, gint area, gdouble scale)
+{
+  const gdouble visible = area / scale;
+  if (layer <= visible)
+    return (layer - visible) / 2.0;
+  return CLAMP (origin, 0.0, layer - visible);
+}
+
+static gdouble
+chosen_zoom (PreviewState *state)
+{
+  const gint i = gtk_combo_box_get_active (GTK_COMBO_BOX (state->zoom));
+  return i >= 0 && i < (gint) G_N_ELEMENTS (zoom_levels) ? zoom_levels[i] : 0.0;
+}
+
+/* Recompute the view after a zoom change or a resize, keeping the centre where it was. */
+static void
+update_view (PreviewState *state)
+{
+  const gint aw = area_width (state), ah = area_height (state);
+  gdouble zoom = chosen_zoom (state);
+  const gboolean fit = zoom <= 0.0;
+  if (fit) /* the whole layer, never enlarged */
+    zoom = MIN (1.0, MIN ((gdouble) aw / state->layer_w, (gdouble) ah / state->layer_h));
+  const gdouble cx = state->view_scale > 0.0 ? state->view_x + aw / (2 * state->view_scale)
+                                             : state->layer_w / 2.0;
+  const gdouble cy = state->view_scale > 0.0 ? state->view_y + ah / (2 * state->view_scale)
+                                             : state->layer_h / 2.0;
+  state->view_scale = zoom;
+  state->view_x = clamp_axis (cx - aw / (2 * zoom), state->layer_w, aw, zoom);
+  state->view_y = clamp_axis (cy - ah / (2 * zoom), state->layer_h, ah, zoom);
+}
+
+/* ---------------------------------------------------------------- preview jobs */
 
 static void
 preview_job_done (ImpastoJob *job, gpointer user_data)
@@ -70,26 +200,34 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
   if (job->owns_model && state->running_id != NULL)
     g_hash_table_replace (state->models, g_strdup (state->running_id),
                           impasto_job_steal_model (job));
-  g_clear_pointer (&state->running_id, g_free);
 
   if (!state->closing && !cancelled && !state->pending)
     {
       if (job->status == IMPASTO_OK)
         {
-          draw_result (state, &job->out);
-          set_status (state, NULL);
-          /* For the dialog test, which waits for the first preview before its screenshot. */
+          picture_set (&state->after, image_surface (&job->out), job->x, job->y, job->scale);
+          gtk_widget_queue_draw (state->area);
+          set_status (state, state->note);
+          /* For the dialog test, which waits for the preview and finds the area to drag in. */
           if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-            g_printerr ("impasto: preview drawn (%d x %d, %.0f ms)\n", job->out.width,
-                        job->out.height, (g_get_monotonic_time () - state->started_us) / 1000.0);
+            {
+              gint ax = 0, ay = 0;
+              gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
+              g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d)\n",
+                          job->out.width, job->out.height,
+                          (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
+                          area_width (state), area_height (state));
+            }
         }
       else
         {
-          gchar *text = g_strdup_printf (_("Preview failed: %s"), job->error.message);
+          gchar *text = g_strdup_printf (_("Preview with %s failed: %s"), state->running_id,
+                                         job->error.message);
           set_status (state, text);
           g_free (text);
         }
     }
+  g_clear_pointer (&state->running_id, g_free);
   impasto_job_free (job);
 
   if (state->pending && !state->closing)
@@ -97,6 +235,33 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
       state->pending = FALSE;
       start_preview (state);
     }
+  else
+    set_busy (state, FALSE);
+}
+
+/* What the preview computes for the current view: the visible part of the layer, read at the
+ * display's scale when zoomed out (never above 1:1), and the network's scale for it: the stroke
+ * size's, unless that would cost more than PREVIEW_BUDGET network pixels (then *reduced). */
+static gboolean
+preview_region (PreviewState *state, const ImpastoParams *params, gdouble *x, gdouble *y,
+                gint *width, gint *height, gdouble *scale, gdouble *net_scale, gboolean *reduced)
+{
+  const gdouble s = MIN (1.0, state->view_scale);
+  const gdouble x0 = MAX (0.0, floor (state->view_x));
+  const gdouble y0 = MAX (0.0, floor (state->view_y));
+  const gdouble x1 = MIN (state->layer_w, ceil (state->view_x + area_width (state) / state->view_scale));
+  const gdouble y1 = MIN (state->layer_h, ceil (state->view_y + area_height (state) / state->view_scale));
+  const glong sx = lround (x0 * s), sy = lround (y0 * s);
+  *width = (gint) MAX (1, lround (x1 * s) - sx);
+  *height = (gint) MAX (1, lround (y1 * s) - sy);
+  *x = sx / s;
+  *y = sy / s;
+  *scale = s;
+  const gdouble truth = impasto_net_scale (params, state->layer_w, state->layer_h) / s;
+  const gdouble budget = sqrt (PREVIEW_BUDGET / ((gdouble) *width * *height));
+  *net_scale = MIN (truth, budget);
+  *reduced = truth > budget;
+  return x1 > x0 && y1 > y0;
 }
 
 static void
@@ -106,23 +271,30 @@ start_preview (PreviewState *state)
   const ImpastoStyle *style = impasto_style_list_find (state->styles, id);
   if (style == NULL)
     {
-      set_status (state, _("No style chosen."));
+      gchar *text = g_strdup_printf (_("Unknown style model \"%s\"."), id);
+      set_status (state, text);
+      g_free (text);
       g_free (id);
+      set_busy (state, FALSE);
       return;
     }
 
   ImpastoParams params;
   g_object_get (state->config, "strength", &params.strength, "preserve-colors",
-                &params.preserve_colors, "tile-size", &params.tile_size, NULL);
+                &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
+                &params.stroke_size, NULL);
   params.batchnorm = IMPASTO_BATCHNORM_AUTO;
   impasto_batchnorm_parse (style->batchnorm, &params.batchnorm);
 
-  gint x, y, width, height;
-  GimpPreview *preview = GIMP_PREVIEW (state->preview);
-  gimp_preview_get_position (preview, &x, &y);
-  gimp_preview_get_size (preview, &width, &height);
-  width = MIN (width, gimp_drawable_get_width (state->drawable) - x);
-  height = MIN (height, gimp_drawable_get_height (state->drawable) - y);
+  gdouble x, y, scale, net_scale;
+  gint width, height;
+  gboolean reduced;
+  if (!preview_region (state, &params, &x, &y, &width, &height, &scale, &net_scale, &reduced))
+    {
+      g_free (id);
+      set_busy (state, FALSE);
+      return;
+    }
 
   GError *error = NULL;
   ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
@@ -133,25 +305,46 @@ start_preview (PreviewState *state)
       set_status (state, error->message);
       g_error_free (error);
       g_free (id);
+      set_busy (state, FALSE);
       return;
     }
-  impasto_read_pixels (state->drawable, x, y, &job->in);
+  job->x = x;
+  job->y = y;
+  job->scale = scale;
+  job->net_scale = net_scale;
+  impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
+  picture_set (&state->before, image_surface (&job->in), x, y, scale);
+  gtk_widget_queue_draw (state->area);
+
+  g_free (state->note);
+  if (reduced)
+    state->note = g_strdup_printf (_("Zoomed out: computed on a copy reduced to %d %%, so the "
+                                     "strokes look coarser than in the result."),
+                                   (gint) lround (100.0 * scale * net_scale *
+                                                  (params.stroke_size > 0 ? params.stroke_size : 1)));
+  else if (scale < 1.0)
+    state->note = g_strdup_printf (_("Zoomed out to %d %%; the network saw the full-size "
+                                     "pixels."), (gint) lround (100.0 * scale));
+  else
+    state->note = NULL;
+
   job->done_func = preview_job_done;
   job->done_data = state;
   state->running = job;
   state->running_id = id;
   state->started_us = g_get_monotonic_time ();
-  set_status (state, _("Rendering preview…"));
+  set_busy (state, TRUE);
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-    g_printerr ("impasto: preview started (%d x %d)\n", width, height);
+    g_printerr ("impasto: preview started (%d x %d, network x%.3f)\n", width, height, net_scale);
   impasto_job_start (job);
 }
 
-/* The preview asks for new pixels (scrolled, toggled, or a parameter changed). */
+/* The view or a setting changed: render again (after the running job has stopped). */
 static void
-preview_invalidated (GimpPreview *preview, PreviewState *state)
+invalidate_preview (PreviewState *state)
 {
-  if (state->closing)
+  /* Nothing to compute before the area has its size (the first size-allocate starts it). */
+  if (state->closing || gtk_widget_get_allocated_width (state->area) <= 1)
     return;
   if (state->running != NULL)
     {
@@ -161,6 +354,138 @@ preview_invalidated (GimpPreview *preview, PreviewState *state)
     }
   start_preview (state);
 }
+
+/* ---------------------------------------------------------------- drawing and dragging */
+
+static void
+paint_picture (cairo_t *cr, PreviewState *state, const Picture *picture, gdouble clip_x0,
+               gdouble clip_x1)
+{
+  if (picture->surface == NULL || clip_x1 <= clip_x0)
+    return;
+  cairo_save (cr);
+  cairo_rectangle (cr, clip_x0, 0, clip_x1 - clip_x0, area_height (state));
+  cairo_clip (cr);
+  const gdouble zoom = state->view_scale / picture->scale;
+  cairo_translate (cr, (picture->x - state->view_x) * state->view_scale,
+                   (picture->y - state->view_y) * state->view_scale);
+  cairo_scale (cr, zoom, zoom);
+  cairo_set_source_surface (cr, picture->surface, 0, 0);
+  /* Enlarged pixels stay square, so 200 % shows the pixels as they are. */
+  cairo_pattern_set_filter (cairo_get_source (cr),
+                            zoom >= 1.99 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
+  cairo_paint (cr);
+  cairo_restore (cr);
+}
+
+static gboolean
+area_draw (GtkWidget *area, cairo_t *cr, PreviewState *state)
+{
+  const gdouble aw = area_width (state);
+  cairo_set_source_rgb (cr, 0.25, 0.25, 0.25);
+  cairo_paint (cr);
+  const gboolean split = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (state->split));
+  const gdouble divider = split ? state->divider * aw : 0.0;
+  paint_picture (cr, state, &state->before, 0, aw);
+  paint_picture (cr, state, &state->after, divider, aw);
+  if (split)
+    {
+      cairo_set_line_width (cr, 2.0);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+      cairo_move_to (cr, floor (divider) + 0.5, 0);
+      cairo_line_to (cr, floor (divider) + 0.5, area_height (state));
+      cairo_stroke (cr);
+    }
+  if (state->busy_timer != 0)
+    {
+      const gdouble cx = aw - 2 * BUSY_RADIUS, cy = 2 * BUSY_RADIUS;
+      const gdouble start = state->busy_phase * G_PI / 6;
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.55);
+      cairo_arc (cr, cx, cy, BUSY_RADIUS + 4, 0, 2 * G_PI);
+      cairo_fill (cr);
+      cairo_set_line_width (cr, 2.5);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+      cairo_arc (cr, cx, cy, BUSY_RADIUS, start, start + 1.4 * G_PI);
+      cairo_stroke (cr);
+    }
+  return FALSE;
+}
+
+static gboolean
+area_press (GtkWidget *area, GdkEventButton *event, PreviewState *state)
+{
+  if (event->button != 1)
+    return FALSE;
+  const gboolean split = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (state->split));
+  const gdouble divider = state->divider * area_width (state);
+  if (split && fabs (event->x - divider) <= DIVIDER_GRAB)
+    state->drag = DRAG_DIVIDER;
+  else
+    state->drag = DRAG_PAN;
+  state->drag_x = event->x;
+  state->drag_y = event->y;
+  state->drag_view_x = state->view_x;
+  state->drag_view_y = state->view_y;
+  return TRUE;
+}
+
+static gboolean
+area_motion (GtkWidget *area, GdkEventMotion *event, PreviewState *state)
+{
+  if (state->drag == DRAG_DIVIDER)
+    state->divider = CLAMP (event->x / area_width (state), 0.0, 1.0);
+  else if (state->drag == DRAG_PAN)
+    {
+      const gdouble s = state->view_scale;
+      state->view_x = clamp_axis (state->drag_view_x - (event->x - state->drag_x) / s,
+                                  state->layer_w, area_width (state), s);
+      state->view_y = clamp_axis (state->drag_view_y - (event->y - state->drag_y) / s,
+                                  state->layer_h, area_height (state), s);
+    }
+  else
+    return FALSE;
+  gtk_widget_queue_draw (area);
+  return TRUE;
+}
+
+static gboolean
+area_release (GtkWidget *area, GdkEventButton *event, PreviewState *state)
+{
+  const gboolean panned = state->drag == DRAG_PAN && (state->view_x != state->drag_view_x ||
+                                                      state->view_y != state->drag_view_y);
+  state->drag = DRAG_NONE;
+  if (panned)
+    invalidate_preview (state);
+  return TRUE;
+}
+
+static void
+area_resized (GtkWidget *area, GdkRectangle *allocation, PreviewState *state)
+{
+  /* Any relayout (a new status line) reallocates the area: only a new size changes the view. */
+  if (allocation->width == state->area_w && allocation->height == state->area_h)
+    return;
+  state->area_w = allocation->width;
+  state->area_h = allocation->height;
+  update_view (state);
+  invalidate_preview (state);
+}
+
+static void
+zoom_changed (GtkComboBox *combo, PreviewState *state)
+{
+  update_view (state);
+  gtk_widget_queue_draw (state->area);
+  invalidate_preview (state);
+}
+
+static void
+split_toggled (GtkToggleButton *toggle, PreviewState *state)
+{
+  gtk_widget_queue_draw (state->area);
+}
+
+/* ---------------------------------------------------------------- style list and settings */
 
 static void
 update_style_info (PreviewState *state)
@@ -174,7 +499,6 @@ update_style_info (PreviewState *state)
     pixbuf = gdk_pixbuf_new_from_file_at_scale (style->thumbnail, THUMBNAIL_EDGE, THUMBNAIL_EDGE,
                                                 TRUE, NULL);
   gtk_image_set_from_pixbuf (GTK_IMAGE (state->thumbnail), pixbuf);
-  gtk_widget_set_visible (state->thumbnail, pixbuf != NULL);
   g_clear_object (&pixbuf);
 
   GString *text = g_string_new (NULL);
@@ -185,11 +509,10 @@ update_style_info (PreviewState *state)
   if (style != NULL && style->license != NULL)
     g_string_append_printf (text, "%s%s %s", text->len ? "\n" : "", _("Licence:"), style->license);
   gtk_label_set_text (GTK_LABEL (state->info), text->str);
-  gtk_widget_set_visible (state->info, text->len > 0);
   g_string_free (text, TRUE);
 }
 
-/* OK only with an installed style chosen (not the "no style chosen" placeholder). */
+/* OK only with an installed style chosen. */
 static void
 update_ok_sensitivity (PreviewState *state)
 {
@@ -204,25 +527,190 @@ config_changed (GObject *config, GParamSpec *pspec, PreviewState *state)
 {
   if (g_strcmp0 (g_param_spec_get_name (pspec), "model") == 0)
     {
+      gchar *id = config_model_id (state);
+      if (g_strcmp0 (id, gtk_combo_box_get_active_id (GTK_COMBO_BOX (state->combo))) != 0)
+        gtk_combo_box_set_active_id (GTK_COMBO_BOX (state->combo), id);
+      g_free (id);
       update_style_info (state);
       update_ok_sensitivity (state);
     }
-  gimp_preview_invalidate (GIMP_PREVIEW (state->preview));
+  invalidate_preview (state);
 }
 
-/* First use (or the last model is gone): start with mosaic-9 if installed, else the first model. */
+static void
+combo_changed (GtkComboBox *combo, PreviewState *state)
+{
+  const gchar *id = gtk_combo_box_get_active_id (combo);
+  gchar *current = config_model_id (state);
+  if (id != NULL && g_strcmp0 (id, current) != 0)
+    g_object_set (state->config, "model", id, NULL);
+  g_free (current);
+}
+
+/* First use, or the last model is gone: start with the first style. */
 static void
 choose_initial_style (PreviewState *state)
 {
   gchar *id = config_model_id (state);
   if (impasto_style_list_find (state->styles, id) == NULL)
-    {
-      const ImpastoStyle *style = impasto_style_list_find (state->styles, "mosaic-9");
-      if (style == NULL)
-        style = g_ptr_array_index (state->styles->styles, 0);
-      g_object_set (state->config, "model", style->id, NULL);
-    }
+    g_object_set (state->config, "model",
+                  ((const ImpastoStyle *) g_ptr_array_index (state->styles->styles, 0))->id, NULL);
   g_free (id);
+}
+
+/* The style list: thumbnail and display name; rows without a thumbnail keep its room so every
+ * row has the same height, and the list keeps one width whatever is chosen. */
+static GtkWidget *
+make_style_combo (PreviewState *state)
+{
+  GtkListStore *store = gtk_list_store_new (N_COLS, G_TYPE_STRING, G_TYPE_STRING, GDK_TYPE_PIXBUF);
+  GdkPixbuf *blank = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, LIST_THUMB_EDGE, LIST_THUMB_EDGE);
+  gdk_pixbuf_fill (blank, 0);
+  for (guint i = 0; i < state->styles->styles->len; i++)
+    {
+      const ImpastoStyle *style = g_ptr_array_index (state->styles->styles, i);
+      GdkPixbuf *thumb = style->thumbnail != NULL
+                             ? gdk_pixbuf_new_from_file_at_scale (style->thumbnail, LIST_THUMB_EDGE,
+                                                                  LIST_THUMB_EDGE, TRUE, NULL)
+                             : NULL;
+      GtkTreeIter iter;
+      gtk_list_store_append (store, &iter);
+      gtk_list_store_set (store, &iter, COL_ID, style->id, COL_LABEL, style->label, COL_THUMB,
+                          thumb != NULL ? thumb : blank, -1);
+      g_clear_object (&thumb);
+    }
+  g_object_unref (blank);
+
+  GtkWidget *combo = gtk_combo_box_new_with_model (GTK_TREE_MODEL (store));
+  g_object_unref (store);
+  gtk_combo_box_set_id_column (GTK_COMBO_BOX (combo), COL_ID);
+  GtkCellRenderer *cell = gtk_cell_renderer_pixbuf_new ();
+  gtk_cell_renderer_set_fixed_size (cell, LIST_THUMB_EDGE + 4, LIST_THUMB_EDGE + 4);
+  gtk_cell_layout_pack_start (GTK_CELL_LAYOUT (combo), cell, FALSE);
+  gtk_cell_layout_add_attribute (GTK_CELL_LAYOUT (combo), cell, "pixbuf", COL_THUMB);
+  cell = gtk_cell_renderer_text_new ();
+  g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_END, "width-chars", 24, NULL);
+  gtk_cell_layout_pack_start (GTK_CELL_LAYOUT (combo), cell, TRUE);
+  gtk_cell_layout_add_attribute (GTK_CELL_LAYOUT (combo), cell, "text", COL_LABEL);
+
+  gchar *id = config_model_id (state);
+  gtk_combo_box_set_active_id (GTK_COMBO_BOX (combo), id);
+  g_free (id);
+  g_signal_connect (combo, "changed", G_CALLBACK (combo_changed), state);
+  return combo;
+}
+
+static GtkWidget *
+wide_scale (GimpProcedureDialog *dialog, const gchar *property)
+{
+  GtkWidget *entry = gimp_procedure_dialog_get_scale_entry (dialog, property, 1.0);
+  gtk_widget_set_size_request (gimp_scale_entry_get_range (GIMP_SCALE_ENTRY (entry)), 240, -1);
+  return entry;
+}
+
+static GtkWidget *
+small_label (const gchar *text)
+{
+  GtkWidget *label = gtk_label_new (text);
+  gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_width_chars (GTK_LABEL (label), 44);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 44);
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0f);
+  gimp_label_set_attributes (GTK_LABEL (label), PANGO_ATTR_SCALE, PANGO_SCALE_SMALL, -1);
+  return label;
+}
+
+static GtkWidget *
+make_settings (GimpProcedureDialog *dialog, PreviewState *state)
+{
+  GtkWidget *vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
+
+  GtkWidget *label = gtk_label_new_with_mnemonic (_("St_yle"));
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0f);
+  state->combo = make_style_combo (state);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), state->combo);
+  gtk_box_pack_start (GTK_BOX (vbox), label, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (vbox), state->combo, FALSE, FALSE, 0);
+
+  /* Fixed sizes, so the dialog does not change width with the chosen style. */
+  GtkWidget *style_row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  state->thumbnail = gtk_image_new ();
+  gtk_widget_set_size_request (state->thumbnail, THUMBNAIL_EDGE, THUMBNAIL_EDGE);
+  gtk_widget_set_valign (state->thumbnail, GTK_ALIGN_START);
+  gtk_box_pack_start (GTK_BOX (style_row), state->thumbnail, FALSE, FALSE, 0);
+  state->info = small_label (NULL);
+  gtk_label_set_width_chars (GTK_LABEL (state->info), 30);
+  gtk_label_set_max_width_chars (GTK_LABEL (state->info), 30);
+  gtk_widget_set_valign (state->info, GTK_ALIGN_START);
+  gtk_box_pack_start (GTK_BOX (style_row), state->info, TRUE, TRUE, 0);
+  gtk_box_pack_start (GTK_BOX (vbox), style_row, FALSE, FALSE, 0);
+
+  gtk_box_pack_start (GTK_BOX (vbox), wide_scale (dialog, "strength"), FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (vbox), wide_scale (dialog, "stroke-size"), FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (vbox),
+                      gimp_procedure_dialog_get_widget (dialog, "preserve-colors", G_TYPE_NONE),
+                      FALSE, FALSE, 0);
+
+  GtkWidget *expander = gtk_expander_new_with_mnemonic (_("_Advanced"));
+  GtkWidget *advanced = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  gtk_widget_set_margin_top (advanced, 6);
+  gtk_box_pack_start (GTK_BOX (advanced),
+                      gimp_procedure_dialog_get_widget (dialog, "tile-size", G_TYPE_NONE), FALSE,
+                      FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (advanced),
+                      small_label (_("Big images are worked on in square pieces. Smaller pieces "
+                                     "need less memory and take a little longer. -1 chooses for "
+                                     "you; 0 works on the whole image at once (fastest, most "
+                                     "memory).")),
+                      FALSE, FALSE, 0);
+  gtk_container_add (GTK_CONTAINER (expander), advanced);
+  gtk_box_pack_start (GTK_BOX (vbox), expander, FALSE, FALSE, 0);
+  gtk_widget_show_all (vbox);
+  return vbox;
+}
+
+static GtkWidget *
+make_preview (PreviewState *state)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+
+  GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *label = gtk_label_new_with_mnemonic (_("_Zoom:"));
+  state->zoom = gtk_combo_box_text_new ();
+  gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (state->zoom), _("Whole image"));
+  for (guint i = 1; i < G_N_ELEMENTS (zoom_levels); i++)
+    {
+      gchar *text = g_strdup_printf (_("%d %%"), (gint) lround (zoom_levels[i] * 100));
+      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (state->zoom), text);
+      g_free (text);
+    }
+  gtk_combo_box_set_active (GTK_COMBO_BOX (state->zoom), 0);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), state->zoom);
+  state->split = gtk_check_button_new_with_mnemonic (_("Spl_it view (before | after)"));
+  gtk_box_pack_start (GTK_BOX (bar), label, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (bar), state->zoom, FALSE, FALSE, 0);
+  gtk_box_pack_end (GTK_BOX (bar), state->split, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), bar, FALSE, FALSE, 0);
+
+  state->area = gtk_drawing_area_new ();
+  gtk_widget_set_size_request (state->area, PREVIEW_WIDTH, PREVIEW_HEIGHT);
+  gtk_widget_add_events (state->area, GDK_BUTTON_PRESS_MASK | GDK_BUTTON_RELEASE_MASK |
+                                          GDK_BUTTON1_MOTION_MASK);
+  gtk_box_pack_start (GTK_BOX (box), state->area, TRUE, TRUE, 0);
+
+  state->status = small_label (NULL);
+  gtk_label_set_lines (GTK_LABEL (state->status), 2);
+  gtk_label_set_ellipsize (GTK_LABEL (state->status), PANGO_ELLIPSIZE_END);
+  gtk_box_pack_start (GTK_BOX (box), state->status, FALSE, FALSE, 0);
+
+  g_signal_connect (state->area, "draw", G_CALLBACK (area_draw), state);
+  g_signal_connect (state->area, "button-press-event", G_CALLBACK (area_press), state);
+  g_signal_connect (state->area, "motion-notify-event", G_CALLBACK (area_motion), state);
+  g_signal_connect (state->area, "button-release-event", G_CALLBACK (area_release), state);
+  g_signal_connect_after (state->area, "size-allocate", G_CALLBACK (area_resized), state);
+  g_signal_connect (state->zoom, "changed", G_CALLBACK (zoom_changed), state);
+  g_signal_connect (state->split, "toggled", G_CALLBACK (split_toggled), state);
+  return box;
 }
 
 /* Dialog body when no model is installed: say where to put them. */
@@ -250,74 +738,12 @@ fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, const ImpastoStyleL
   g_string_free (folders, TRUE);
 }
 
-/* GimpPreview sets its size from its style when it is styled, so enlarge it once it is. */
-static void
-enlarge_preview (GtkWidget *preview, PreviewState *state)
-{
-  gimp_preview_set_size (GIMP_PREVIEW (preview),
-                         MIN (PREVIEW_MAX_EDGE, gimp_drawable_get_width (state->drawable)),
-                         MIN (PREVIEW_MAX_EDGE, gimp_drawable_get_height (state->drawable)));
-}
-
-static GtkWidget *
-make_preview (PreviewState *state)
-{
-  GtkWidget *preview = gimp_drawable_preview_new_from_drawable (state->drawable);
-  g_signal_connect (preview, "realize", G_CALLBACK (enlarge_preview), state);
-  g_signal_connect (preview, "invalidated", G_CALLBACK (preview_invalidated), state);
-  return preview;
-}
-
-static GtkWidget *
-make_settings (GimpProcedureDialog *dialog, PreviewState *state)
-{
-  GtkWidget *vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-
-  GtkWidget *style_row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  state->thumbnail = gtk_image_new ();
-  gtk_widget_set_valign (state->thumbnail, GTK_ALIGN_START);
-  gtk_box_pack_start (GTK_BOX (style_row), state->thumbnail, FALSE, FALSE, 0);
-  GtkWidget *style_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  gtk_box_pack_start (GTK_BOX (style_box),
-                      gimp_procedure_dialog_get_widget (dialog, "model", G_TYPE_NONE), FALSE,
-                      FALSE, 0);
-  state->info = gtk_label_new (NULL);
-  gtk_label_set_line_wrap (GTK_LABEL (state->info), TRUE);
-  gtk_label_set_max_width_chars (GTK_LABEL (state->info), 40);
-  gtk_label_set_xalign (GTK_LABEL (state->info), 0.0f);
-  gimp_label_set_attributes (GTK_LABEL (state->info), PANGO_ATTR_SCALE, PANGO_SCALE_SMALL, -1);
-  gtk_box_pack_start (GTK_BOX (style_box), state->info, FALSE, FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (style_row), style_box, TRUE, TRUE, 0);
-  gtk_box_pack_start (GTK_BOX (vbox), style_row, FALSE, FALSE, 0);
-
-  gtk_box_pack_start (GTK_BOX (vbox),
-                      gimp_procedure_dialog_get_scale_entry (dialog, "strength", 1.0), FALSE,
-                      FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (vbox),
-                      gimp_procedure_dialog_get_widget (dialog, "preserve-colors", G_TYPE_NONE),
-                      FALSE, FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (vbox),
-                      gimp_procedure_dialog_get_widget (dialog, "tile-size", G_TYPE_NONE), FALSE,
-                      FALSE, 0);
-  gtk_widget_show_all (vbox);
-  return vbox;
-}
-
 static void
 fill_dialog (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state)
 {
   GtkWidget *hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   gtk_box_pack_start (GTK_BOX (box), hbox, TRUE, TRUE, 0);
-
-  GtkWidget *preview_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  state->preview = make_preview (state);
-  gtk_box_pack_start (GTK_BOX (preview_box), state->preview, TRUE, TRUE, 0);
-  state->status = gtk_label_new (NULL);
-  gtk_label_set_xalign (GTK_LABEL (state->status), 0.0f);
-  gtk_label_set_ellipsize (GTK_LABEL (state->status), PANGO_ELLIPSIZE_END);
-  gtk_box_pack_start (GTK_BOX (preview_box), state->status, FALSE, FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (hbox), preview_box, TRUE, TRUE, 0);
-
+  gtk_box_pack_start (GTK_BOX (hbox), make_preview (state), TRUE, TRUE, 0);
   gtk_box_pack_start (GTK_BOX (hbox), make_settings (dialog, state), FALSE, FALSE, 0);
   gtk_widget_show_all (hbox);
   update_style_info (state);
@@ -351,6 +777,9 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
     .config = config,
     .drawable = drawable,
     .styles = styles,
+    .layer_w = gimp_drawable_get_width (drawable),
+    .layer_h = gimp_drawable_get_height (drawable),
+    .divider = 0.5,
     .models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_model),
   };
 
@@ -376,8 +805,12 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
     {
       g_signal_handlers_disconnect_by_func (config, config_changed, &state);
       finish_previews (&state);
+      set_busy (&state, FALSE);
     }
   gtk_widget_destroy (dialog);
+  picture_set (&state.before, NULL, 0, 0, 1);
+  picture_set (&state.after, NULL, 0, 0, 1);
+  g_free (state.note);
   g_hash_table_unref (state.models);
   return ok && styles->styles->len > 0;
 }

@@ -6,9 +6,13 @@
 
 Extracts the strings from the files in po/POTFILES with xgettext (as the meson pot target does),
 then requires a non-empty, non-fuzzy translation in each po/LANG.po whose printf directives match
-the original's.  Exit status 0 / 1, 77 when xgettext is missing.
+the original's.  Then the dialog's mnemonics: in English and in every language, the access keys of
+our labels (every string with a mnemonic except the menu label) must differ from each other and
+from those of the buttons GIMP's procedure dialog adds (from GIMP's own gimp30-libgimp catalogue).
+Exit status 0 / 1, 77 when xgettext is missing.
 """
 import ast
+import gettext
 import os
 import re
 import shutil
@@ -44,20 +48,62 @@ def parse_po(text):
 
 
 def directives(s):
-    return sorted(re.findall(r"%[-+ #0-9.]*[a-zA-Z]", s))
+    # "%%" first: else "%% v" would read as a directive with the space flag.
+    return sorted(re.findall(r"%[-+ #0-9.]*[a-zA-Z]", s.replace("%%", "")))
+
+
+# Mnemonics outside the dialog (the menu entry).
+NOT_IN_DIALOG = {"Style _Transfer…"}
+# What GimpProcedureDialog adds: its buttons and the Reset button's menu.
+GIMP_DIALOG = ["_Help", "_Reset", "_Cancel", "_OK", "_Load Saved Settings", "_Save Settings",
+               "Reset to _Factory Defaults"]
+GIMP_LOCALE = "/usr/share/locale"
+
+
+def mnemonic(label):
+    """The access key of a GTK label ("Stre_ngth" -> "n", "样式(_Y)" -> "y"), or None."""
+    m = re.search(r"_([^_\s])", label.replace("__", ""))
+    return m.group(1).lower() if m else None
+
+
+def check_mnemonics(lang, ours, translate):
+    """Our dialog labels' keys are unique and differ from GIMP's dialog buttons' keys.
+    translate(msgid) -> (ours translated, GIMP's translated or None when GIMP's catalogue is missing)."""
+    keys = {}
+    for msgid in ours:
+        keys.setdefault(mnemonic(translate(msgid, False)), []).append(translate(msgid, False))
+    gimp = []
+    for msgid in GIMP_DIALOG:
+        text = translate(msgid, True)
+        if text is None:
+            print(f"FAIL - {lang}: GIMP's catalogue gimp30-libgimp.mo is missing")
+            return 1
+        gimp.append(text)
+    failed = 0
+    for key, labels in keys.items():
+        clash = [g for g in gimp if mnemonic(g) == key]
+        if key is None or len(labels) > 1 or clash:
+            failed += 1
+            print(f"FAIL - {lang}: mnemonic {key!r} of {labels} clashes "
+                  f"{'with GIMP ' + str(clash) if clash else 'within the dialog'}")
+    print(f"{'ok  ' if not failed else 'FAIL'} - {lang}: {len(ours)} dialog mnemonics unique "
+          f"(with GIMP's {', '.join(gimp)})")
+    return failed
 
 
 def main():
     root = sys.argv[1]
     if shutil.which("xgettext") is None:
-        print("SKIP: xgettext not found")
-        return 77
+        print("FAIL: missing tool: xgettext (gettext)")
+        return 1
     po = os.path.join(root, "po")
     sources = [l.strip() for l in open(os.path.join(po, "POTFILES")) if l.strip()]
     pot = subprocess.run(["xgettext", "--from-code=UTF-8", "--keyword=_", "--keyword=N_",
                           "--language=C", "--no-location", "-o", "-", *sources],
                          cwd=root, check=True, capture_output=True, text=True).stdout
     msgids = [m for m in parse_po(pot)]
+    # Labels are short; long texts (blurbs) may hold names like IMPASTO_MODEL_PATH.
+    dialog = [m for m in msgids if len(m) < 60 and mnemonic(m) and m not in NOT_IN_DIALOG]
     failed = 0
     langs = [l.strip() for l in open(os.path.join(po, "LINGUAS")) if l.strip()]
     for lang in langs:
@@ -71,8 +117,16 @@ def main():
                 failed += 1
                 print(f"FAIL - {lang}: {problem}: {msgid[:70]!r}")
         print(f"{'ok  ' if failed == before else 'FAIL'} - {lang}: {len(msgids)} strings checked")
+
+        mo = os.path.join(GIMP_LOCALE, lang, "LC_MESSAGES", "gimp30-libgimp.mo")
+        gimp_cat = gettext.GNUTranslations(open(mo, "rb")) if os.path.exists(mo) else None
+        failed += check_mnemonics(
+            lang, dialog,
+            lambda m, is_gimp: (gimp_cat.gettext(m) if gimp_cat else None) if is_gimp
+            else (catalogue.get(m, ("", False))[0] or m))
+    failed += check_mnemonics("en", dialog, lambda m, is_gimp: m)
     print(f"{len(langs) * len(msgids) - failed} passed, {failed} failed")
-    return 1 if failed or not msgids or len(langs) < 3 else 0
+    return 1 if failed or not msgids or len(langs) < 3 or len(dialog) < 5 else 0
 
 
 if __name__ == "__main__":

@@ -55,18 +55,21 @@
     (fact tag "new-alpha=" (flag (car (gimp-drawable-has-alpha new))))
     (fact tag "new-gray=" (flag (car (gimp-drawable-is-gray new))))))
 
-; Run the plug-in on src (model, strength, preserve-colors, tile-size) with the pixels exported
-; around it.
-(define (stylise-with tag img src model strength preserve tile)
+; Run the plug-in on src (model, strength, preserve-colors, tile-size, stroke-size) with the pixels
+; exported around it.
+(define (stylise-all tag img src model strength preserve tile stroke)
   (export-drawable src (string-append tag "-src-before.png"))
   (let ((new (car (plug-in-impasto #:run-mode RUN-NONINTERACTIVE #:image img
                                    #:drawables (vector src) #:model model
                                    #:strength strength #:preserve-colors preserve
-                                   #:tile-size tile))))
+                                   #:tile-size tile #:stroke-size stroke))))
     (export-drawable src (string-append tag "-src-after.png"))
     (export-drawable new (string-append tag "-new.png"))
     (describe tag img src new)
     new))
+
+(define (stylise-with tag img src model strength preserve tile)
+  (stylise-all tag img src model strength preserve tile 1.0))
 
 (define (stylise tag img src model strength) (stylise-with tag img src model strength FALSE -1))
 
@@ -136,7 +139,36 @@
   (fact "group" "parent-is-group=" (if (= (parent-id layer) group) "1" "0"))
   (gimp-image-delete src-img))
 
-; 7. A translation (CycleGAN generator, values -1..1, H and W padded to a multiple of 4) on an
+; 7. Strength 0: a copy of the layer, without the network.
+(let* ((img (load-png "in-alpha.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (stylise "zero" img layer "candy-9" 0.0))
+
+; 8. Stroke size 2: the network sees the layer at half size; the new layer keeps the full size.
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (stylise-all "stroke" img layer "candy-9" 1.0 FALSE -1 2.0))
+
+; 9. The same photo in ProPhoto RGB (ROMM RGB, 16 bits so the conversion loses nothing): the
+; network must see the same sRGB pixels, so after converting back the result equals the sRGB
+; twin's ("twin", plain 8-bit sRGB).
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (stylise "twin" img layer "candy-9" 1.0))
+(let* ((img (load-png "in.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (gimp-image-convert-precision img PRECISION-U16-NON-LINEAR)
+  (gimp-image-convert-color-profile-from-file img prophoto-icc
+                                              COLOR-RENDERING-INTENT-RELATIVE-COLORIMETRIC TRUE)
+  (let ((new (car (plug-in-impasto #:run-mode RUN-NONINTERACTIVE #:image img
+                                   #:drawables (vector layer) #:model "candy-9"))))
+    (gimp-image-convert-color-profile-from-file img srgb-icc
+                                                COLOR-RENDERING-INTENT-RELATIVE-COLORIMETRIC TRUE)
+    (gimp-image-convert-precision img PRECISION-U8-NON-LINEAR)
+    (export-drawable layer "prophoto-src.png")
+    (export-drawable new "prophoto-new.png")))
+
+; 10. A translation (CycleGAN generator, values -1..1, H and W padded to a multiple of 4) on an
 ; odd-sized (93x61) RGBA layer, strength 0.6.
 (let* ((img (load-png "in-odd-alpha.png"))
        (layer (vector-ref (car (gimp-image-get-layers img)) 0)))

@@ -44,6 +44,8 @@ def main_checks():
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
                            Gio.File.new_for_path(os.path.join(test_dir, "in.png")))
     layer = image.get_layers()[0]
+    # Factory defaults ("Reset to factory defaults" in the dialog) pick a real style.
+    fact("defaults", "model", proc.create_config().get_property("model"))
 
     def run(model):
         config = proc.create_config()
@@ -59,12 +61,26 @@ def main_checks():
     fact("python", "layers", len(image.get_layers()))
     fact("python", "name", image.get_layers()[0].get_name())
 
-    # A model that is not installed: GIMP logs a warning naming it and passes the placeholder on;
-    # the plug-in must answer with a calling error and add nothing.
+    # A model that is not installed: a calling error that names it, and nothing added.
     result = run("no-such-model")
     fact("unknown", "status", result.index(0).value_nick)
     fact("unknown", "message", " ".join(str(result.index(1)).split()) if result.length() > 1 else "")
     fact("unknown", "layers", len(image.get_layers()))
+
+    # An INDEXED image: refused with a message that says what to do.
+    indexed = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
+                             Gio.File.new_for_path(os.path.join(test_dir, "in.png")))
+    indexed.convert_indexed(Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16,
+                            False, False, "")
+    config = proc.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", indexed)
+    config.set_core_object_array("drawables", [indexed.get_layers()[0]])
+    config.set_property("model", "candy-9")
+    result = proc.run(config)
+    fact("indexed", "status", result.index(0).value_nick)
+    fact("indexed", "message", " ".join(str(result.index(1)).split()) if result.length() > 1 else "")
+    fact("indexed", "layers", len(indexed.get_layers()))
     fact("done", "all", 1)
 
 

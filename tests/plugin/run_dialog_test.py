@@ -5,14 +5,21 @@
     run_dialog_test.py --build BUILD --plugindir DIR [--screenshot OUT.png]
 
 Installs the plug-in into a throw-away profile, starts GIMP 3 on a private Xvfb display with a
-Python-Fu batch script (dialog_gimp.py) that opens a 96x64 photo and runs plug-in-impasto
-interactively.  This driver waits for the "Style Transfer" dialog and for its first live preview,
-takes a screenshot of the dialog (xwd + ImageMagick), presses OK, checks that the new layer is on
-top, then presses Ctrl+Z in the image window and checks that one undo step removed it.
-Exit status: 0 passed, 1 failed, 77 skipped (no gimp-3.0, Xvfb, xdotool, xwd or convert).
+Python-Fu batch script (dialog_gimp.py) that opens a 960x640 photo and runs plug-in-impasto
+interactively.  This driver waits for the "Style Transfer" dialog and for its first preview (the
+whole image), takes a screenshot of the dialog (xwd + ImageMagick; OUT.png), picks another style
+from the list and back (a new preview each time, the same dialog width, and while the first is
+computed the last result stays on screen: OUT-busy.png), turns on the split
+view (its mnemonic) and drags the divider with the mouse (OUT-split.png: left of the divider the
+layer as it is, right of it the same result as before), zooms to 100 % (OUT-zoom.png, a new 1:1
+preview), presses OK, checks that the new layer is on top, then presses Ctrl+Z in the image window
+and checks that one undo step removed it.
+Exit status: 0 passed, 1 failed (also without gimp-3.0, Xvfb, xdotool, xwd, convert or the shared
+models), 77 skipped (no shared models and IMPASTO_ALLOW_MISSING_DATA=1).
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,7 +27,6 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
 TOOLS = ("gimp-3.0", "Xvfb", "xdotool", "xwd", "convert")
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
@@ -66,16 +72,29 @@ def press(display, window, keys):
     xdotool(display, "key", "--clearmodifiers", keys)
 
 
-def preview_settled(log_text):
-    """The last preview line says "drawn" and nothing new came for a second."""
-    def last():
-        lines = [l for l in log_text().splitlines() if l.startswith("impasto: preview")]
-        return lines[-1] if lines else ""
-    before = last()
-    if "drawn" not in before:
-        return False
+def preview_lines(log_text):
+    return [l for l in log_text().splitlines() if l.startswith("impasto: preview")]
+
+
+def preview_settled(log_text, after=0):
+    """Past the first `after` preview lines, the last says "drawn" and nothing new came for a
+    second; returns that line."""
+    lines = preview_lines(log_text)
+    if len(lines) <= after or "drawn" not in lines[-1]:
+        return None
     time.sleep(1.0)
-    return last() == before and len(log_text()) > 0
+    return lines[-1] if preview_lines(log_text) == lines else None
+
+
+def preview_area(line):
+    """(x, y, width, height) of the preview area in the dialog, from a "drawn" line."""
+    m = re.search(r"area at (\d+),(\d+) size (\d+)x(\d+)", line or "")
+    return tuple(int(v) for v in m.groups()) if m else None
+
+
+def crop(path, box):
+    x, y, w, h = box
+    return common.load_png(path)[y:y + h, x:x + w, :3].astype(int)
 
 
 def make_dialog_models(shared, models, folder):
@@ -91,6 +110,36 @@ def make_dialog_models(shared, models, folder):
         f.write('{"name": "Udnie", "description": "Francis Picabia, Udnie (1913)", '
                 '"author": "pytorch/examples fast-neural-style", "license": "BSD-3-Clause", '
                 '"thumbnail": "udnie-thumbnail.png"}\n')
+
+
+def save_shot(args, shot, suffix):
+    if args.screenshot:
+        root, ext = os.path.splitext(args.screenshot)
+        shutil.copy2(shot, root + suffix + ext)
+        print(f"# screenshot: {root + suffix + ext}")
+
+
+def check_no_flash(display, window, gimp, count, shot, area, busy_shot):
+    """While the new style's preview is computed, the area still shows the last result (shot),
+    not the layer as it is."""
+    wait_for(lambda: len(preview_lines(gimp.log)) > count, 10, 0.05)
+    time.sleep(0.5)  # a frame or two, so the spinner is drawn
+    screenshot(display, window, busy_shot)
+    lines = preview_lines(gimp.log)[count:]
+    if any("drawn" in line for line in lines) or not lines or area is None:
+        print("# no flash: not checked, the new preview was ready before the screenshot: "
+              + " | ".join(lines))
+        return
+    diff = float(abs(crop(busy_shot, area) - crop(shot, area)).mean())
+    common.check("no flash: while the new preview is computed the last result stays on screen",
+                 diff < 1, f"mean |diff| to the last result {diff:.2f}")
+
+
+def window_width(display, window):
+    out = subprocess.run(["xdotool", "getwindowgeometry", window], capture_output=True, text=True,
+                         env=dict(os.environ, DISPLAY=display)).stdout
+    m = re.search(r"Geometry: (\d+)x", out)
+    return int(m.group(1)) if m else None
 
 
 def screenshot(display, window, path):
@@ -152,16 +201,75 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         if not common.check("the Style Transfer dialog opens", window is not None,
                             gimp.log()[-2000:]):
             return
-        drawn = wait_for(lambda: preview_settled(gimp.log), 60)
+        drawn = wait_for(lambda: preview_settled(gimp.log), 90)
         common.check("the live preview is drawn", drawn, gimp.log()[-2000:])
+        area = preview_area(drawn)
+        common.check("the whole image is previewed (960x640 fits as 480x320)",
+                     drawn and "(480 x 320," in drawn, drawn)
         shot = os.path.join(work, "dialog.png")
         screenshot(display, window, shot)
         common.check("screenshot of the dialog taken", os.path.getsize(shot) > 10000)
-        if args.screenshot:
-            shutil.copy2(shot, args.screenshot)
-            print(f"# screenshot: {args.screenshot}")
+        save_shot(args, shot, "")
 
-        press(display, window, "Return")
+        # Another style from the list (its mnemonic, then Up) and back: a new preview each time,
+        # and the dialog keeps its width.
+        widths = [window_width(display, window)]
+        for key in ("Up", "Down"):
+            count = len(preview_lines(gimp.log))
+            press(display, window, "alt+y")
+            xdotool(display, "key", key)
+            if key == "Up":
+                check_no_flash(display, window, gimp, count, shot, area,
+                               os.path.join(work, "dialog-busy.png"))
+                save_shot(args, os.path.join(work, "dialog-busy.png"), "-busy")
+            drawn = wait_for(lambda: preview_settled(gimp.log, count), 90)
+            common.check(f"style list ({key}): a new preview", drawn is not None,
+                         "\n".join(preview_lines(gimp.log)[count:]))
+            widths.append(window_width(display, window))
+        common.check("the dialog keeps its width when the style changes",
+                     len(set(widths)) == 1 and widths[0], str(widths))
+
+        # Split view: its mnemonic, then drag the divider from the middle to 30 % of the area.
+        count = len(preview_lines(gimp.log))
+        press(display, window, "alt+i")
+        if area:
+            x, y, w, h = area
+            xdotool(display, "mousemove", "--window", window, str(x + w // 2), str(y + h // 2))
+            xdotool(display, "mousedown", "1")
+            for step in range(1, 11):
+                xdotool(display, "mousemove", "--window", window,
+                        str(x + w // 2 - step * w // 50), str(y + h // 2))
+                time.sleep(0.05)
+            xdotool(display, "mouseup", "1")
+            time.sleep(1.0)
+        split_shot = os.path.join(work, "dialog-split.png")
+        screenshot(display, window, split_shot)
+        save_shot(args, split_shot, "-split")
+        common.check("split view and divider drag compute nothing new",
+                     len(preview_lines(gimp.log)) == count, "\n".join(preview_lines(gimp.log)[count:]))
+        if common.check("the preview area is found", area is not None, drawn):
+            x, y, w, h = area
+            plain, split = crop(shot, area), crop(split_shot, area)
+            left = lambda a: a[h // 4:3 * h // 4, w // 20:w // 4]
+            right = lambda a: a[h // 4:3 * h // 4, 7 * w // 20:19 * w // 20]
+            d_left, d_right = (float(abs(f(plain) - f(split)).mean()) for f in (left, right))
+            common.check("split view: left of the dragged divider the layer as it is, right of "
+                         "it the result (mean |diff| to the plain view > 10 and < 1)",
+                         d_left > 10 and d_right < 1, f"left {d_left:.1f}, right {d_right:.1f}")
+
+        # Zoom to 100 %: its mnemonic, then one step down the list (Whole image, 50 %, 100 %).
+        count = len(preview_lines(gimp.log))
+        press(display, window, "alt+z")
+        xdotool(display, "key", "Down", "Down")
+        drawn = wait_for(lambda: preview_settled(gimp.log, count), 90)
+        common.check("100 %: a new 1:1 preview of the visible part (the network at full size)",
+                     drawn and "network x1.000" in "".join(preview_lines(gimp.log)[count:]),
+                     "\n".join(preview_lines(gimp.log)[count:]))
+        zoom_shot = os.path.join(work, "dialog-zoom.png")
+        screenshot(display, window, zoom_shot)
+        save_shot(args, zoom_shot, "-zoom")
+
+        press(display, window, "alt+o")  # OK (Return would open the focused zoom list)
         facts_path = os.path.join(test_dir, "facts.txt")
         facts = facts_when(facts_path, "ok-done", 120)
         if not common.check("OK runs the filter", facts and facts.get("status") == "success",
@@ -170,7 +278,7 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         common.check("a new layer on top named 'Udnie (Impasto)' (sidecar name)",
                      facts.get("layers") == "2" and facts.get("top-name") == "Udnie (Impasto)",
                      str(facts))
-        common.check("the new layer has the source's size", facts.get("top-size") == "360x240",
+        common.check("the new layer has the source's size", facts.get("top-size") == "960x640",
                      facts.get("top-size"))
 
         image_window = find_window(display, r"^\*?\[.*GIMP$")
@@ -227,28 +335,33 @@ def main():
     models = os.path.realpath(os.path.join(shared, "models"))
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        print(f"SKIP: missing {', '.join(missing)}")
-        return SKIP
+        return common.missing_tool(", ".join(missing))
     if not os.path.exists(os.path.join(models, "mosaic-9.onnx")):
-        print(f"SKIP: no shared models in {models}")
-        return SKIP
+        return common.missing_data(f"no shared models in {models}")
 
     work = tempfile.mkdtemp(prefix="impasto-dialog-test-")
     test_dir = os.path.join(work, "dialog")
     os.makedirs(test_dir)
     photo = os.path.join(shared, "models-src", "images-content", "chelsea.png")
     common.GdkPixbuf.Pixbuf.new_from_file(photo).scale_simple(
-        360, 240, common.GdkPixbuf.InterpType.BILINEAR).savev(
+        960, 640, common.GdkPixbuf.InterpType.BILINEAR).savev(
         os.path.join(test_dir, "dialog-in.png"), "png", [], [])
     dialog_models = os.path.join(work, "models")
     make_dialog_models(shared, models, dialog_models)
     plugin_folder = common.install(args.build, args.plugindir, work)
 
-    display = f":{90 + os.getpid() % 500}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+    # Xvfb picks a free display itself (-displayfd): a number made from the pid could be one that
+    # another session's Xvfb holds, whose end then takes our display away.
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        display = ":" + f.readline().strip()
     try:
-        time.sleep(1.0)
+        if not common.check("Xvfb started", display != ":"):
+            return common.summary()
         styles_dialog(args, display, work, test_dir, plugin_folder, dialog_models)
         no_models_dialog(display, work, plugin_folder)
     finally:
