@@ -2,6 +2,7 @@
  *
  *   impasto stylize MODEL INPUT OUTPUT [--strength S] [--preserve-colors] [--threads N]
  *                                      [--tile-size PX] [--max-pixels N]
+ *                                      [--region X,Y,W,H] [--stats-pixels N]
  *   impasto info MODEL
  *   impasto models list
  *
@@ -540,18 +541,18 @@ static gboolean write_to_fd (const gchar *buf, gsize count, GError **error, gpoi
  * batch stays small beside the image. */
 #define OUTPUT_BLOCK_BYTES ((size_t) 1 << 20)
 
-/* The sink for format and the engine's row buffer (the whole image when IMPASTO_WHOLE_OUTPUT is
- * set: the result is then composed whole and written at the end, for comparison).  false after
- * reporting. */
-static bool output_open (const ImpastoImage *in, OutputFormat format, int fd, const char *output,
-                         int png_threads, OutputSink *sink, ImpastoImage *buf)
+/* The sink for a w x h result in format and the engine's row buffer (the whole result when
+ * whole or IMPASTO_WHOLE_OUTPUT is set: it is then composed whole and written at the end, for
+ * comparison).  false after reporting. */
+static bool output_open (const ImpastoImage *in, int w, int h, bool whole, OutputFormat format,
+                         int fd, const char *output, int png_threads, OutputSink *sink,
+                         ImpastoImage *buf)
 {
-  int w = in->width, h = in->height;
   size_t row_bytes = (size_t) w * (size_t) in->channels;
   png_threads = CLAMP (png_threads, 1, IMP_PNG_MAX_THREADS);
   size_t batch = (size_t) png_threads * MAX (OUTPUT_BLOCK_BYTES / row_bytes, 16);
   int rows = (int) MIN ((size_t) h, batch);
-  if (getenv ("IMPASTO_WHOLE_OUTPUT"))
+  if (whole || getenv ("IMPASTO_WHOLE_OUTPUT"))
     rows = h;
   if (format == FORMAT_JPEG) {
     if (!(sink->jpeg = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h))) {
@@ -609,6 +610,10 @@ static void print_usage (FILE *f)
          "                        pix2pix's test mode) or running (stored); default: the\n"
          "                        model's metadata impasto.batchnorm, else running\n"
          "      --max-pixels N    refuse larger input images (default 300000000)\n"
+         "      --region X,Y,W,H  write only that region, as it is in the whole result (the\n"
+         "                        dialog's preview path: whole-image statistics, then the region)\n"
+         "      --stats-pixels N  with --region: estimate the statistics from full-size tiles\n"
+         "                        of at most N pixels in all (inexact); 0 = exact, the default\n"
          "\n"
          "Inputs are any format gdk-pixbuf reads (PNG, JPEG, ...); the output format follows\n"
          "OUTPUT's extension (PNG, or JPEG at quality 95).  Alpha passes through unchanged\n"
@@ -641,7 +646,21 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
   return true;
 }
 
-enum { OPT_TILE_SIZE = 1000, OPT_BATCHNORM, OPT_MAX_PIXELS };
+enum { OPT_TILE_SIZE = 1000, OPT_BATCHNORM, OPT_MAX_PIXELS, OPT_REGION, OPT_STATS_PIXELS };
+
+/* --region X,Y,W,H (w == 0: none) */
+typedef struct {
+  int x, y, w, h;
+} Region;
+
+static bool parse_region (const char *s, Region *r)
+{
+  int n = -1;
+  if (sscanf (s, "%d,%d,%d,%d%n", &r->x, &r->y, &r->w, &r->h, &n) != 4 || s[n] != '\0'
+      || r->x < 0 || r->y < 0 || r->w < 1 || r->h < 1)
+    return false;
+  return true;
+}
 
 /* A 144-megapixel photo must pass; a 20000 x 20000 claim (1.2 GB decoded) needs the option. */
 #define DEFAULT_MAX_PIXELS 300000000LL
@@ -649,7 +668,7 @@ enum { OPT_TILE_SIZE = 1000, OPT_BATCHNORM, OPT_MAX_PIXELS };
 /* Parse stylize's options into options and *max_pixels; positional arguments are left in
  * argv[optind..].  Returns false after reporting a bad option. */
 static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *options,
-                                   int64_t *max_pixels)
+                                   int64_t *max_pixels, Region *region)
 {
   static const struct option longopts[] = {
     { "strength", required_argument, NULL, 's' },
@@ -659,6 +678,8 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "tile-size", required_argument, NULL, OPT_TILE_SIZE },
     { "batchnorm", required_argument, NULL, OPT_BATCHNORM },
     { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
+    { "region", required_argument, NULL, OPT_REGION },
+    { "stats-pixels", required_argument, NULL, OPT_STATS_PIXELS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -706,6 +727,21 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
         return false;
       }
       *max_pixels = v;
+      break;
+    }
+    case OPT_REGION:
+      if (!parse_region (optarg, region)) {
+        report ("invalid --region '%s': expected X,Y,W,H (X, Y >= 0; W, H >= 1)", optarg);
+        return false;
+      }
+      break;
+    case OPT_STATS_PIXELS: {
+      int px;
+      if (!parse_int (optarg, 0, INT32_MAX, &px)) {
+        report ("invalid --stats-pixels '%s': expected 0 (exact) or a number of pixels", optarg);
+        return false;
+      }
+      options->stats_pixels = px;
       break;
     }
     case 'h':
@@ -803,7 +839,7 @@ static void profile_phase (const char *phase)
 /* The steps of a stylize run; false after reporting an error. */
 static bool stylize_steps (StylizeRun *run, const char *model_path, const char *input_path,
                            const char *output_path, OutputFormat format, int64_t max_pixels,
-                           ImpastoOptions *options)
+                           ImpastoOptions *options, const Region *region)
 {
   ImpastoError err = { 0 };
   profile_phase ("start");
@@ -827,10 +863,19 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
   }
   profile_phase ("load model");
 
-  int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
-  if (!output_open (&run->in, format, run->fd, output_path, threads, &run->sink, &run->out))
+  /* a region is small: composed whole, then written */
+  Region all = { 0, 0, run->in.width, run->in.height };
+  const Region *r = region->w ? region : &all;
+  if (r->x > all.w - r->w || r->y > all.h - r->h) {
+    report ("the region %d,%d,%d,%d is not inside the %dx%d image", r->x, r->y, r->w, r->h,
+            all.w, all.h);
     return false;
-  bool whole = run->out.height == run->in.height;
+  }
+  int threads = options->threads > 0 ? options->threads : (int) g_get_num_processors ();
+  if (!output_open (&run->in, r->w, r->h, region->w > 0, format, run->fd, output_path, threads,
+                    &run->sink, &run->out))
+    return false;
+  bool whole = run->out.height == r->h;
   profile_phase ("prepare images");
   Progress progress = { .enabled = isatty (STDERR_FILENO), .shown_percent = -1 };
   pthread_mutex_init (&progress.lock, NULL);
@@ -841,7 +886,19 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     options->rows = sink_rows;
     options->rows_data = &run->sink;
   }
-  ImpastoStatus status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
+  ImpastoStatus status;
+  if (region->w) {
+    ImpastoStats *stats = NULL;
+    status = impasto_stats_compute (run->model, &run->in, options, &stats, &err);
+    profile_phase ("statistics");
+    options->stats = stats;
+    if (status == IMPASTO_OK)
+      status = impasto_stylize_region (run->model, &run->in, r->x, r->y, &run->out, options, &err);
+    options->stats = NULL;
+    impasto_stats_free (stats);
+  } else {
+    status = impasto_stylize (run->model, &run->in, &run->out, options, &err);
+  }
   progress_finish (&progress, status == IMPASTO_OK);
   pthread_mutex_destroy (&progress.lock);
   if (status != IMPASTO_OK && run->sink.error) {
@@ -855,7 +912,7 @@ static bool stylize_steps (StylizeRun *run, const char *model_path, const char *
     return false;
   }
 
-  profile_phase ("stylize");
+  profile_phase (region->w ? "region" : "stylize");
   if (!output_close (&run->sink, &run->out, whole, run->fd, output_path))
     return false;
   profile_phase ("write image");
@@ -876,7 +933,8 @@ static int cmd_stylize (int argc, char **argv)
     options.stream_ram_mb = atoi (ram_mb) > 0 ? atoi (ram_mb) : -1;
   options.scratch_dir = getenv ("IMPASTO_SCRATCH_DIR");
   int64_t max_pixels = DEFAULT_MAX_PIXELS;
-  if (!parse_stylize_options (argc, argv, &options, &max_pixels))
+  Region region = { 0 };
+  if (!parse_stylize_options (argc, argv, &options, &max_pixels, &region))
     return EXIT_USAGE;
   if (argc - optind != 3) {
     report ("usage: impasto stylize MODEL INPUT OUTPUT [OPTIONS] (see impasto --help)");
@@ -896,7 +954,7 @@ static int cmd_stylize (int argc, char **argv)
   install_signal_handlers ();
   StylizeRun run = { .fd = -1 };
   bool ok = stylize_steps (&run, model_file, input_path, output_path, format, max_pixels,
-                           &options);
+                           &options, &region);
   stylize_run_clear (&run);
   free (model_file);
   if (!ok)

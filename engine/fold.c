@@ -51,9 +51,17 @@ static ImpTensor *new_output (ImpGraph *g, const ImpNode *n, int o, ImpDType dt,
               n->name, n->op_type);
     return NULL;
   }
+  size_t bytes = count * dtype_size (dt); /* count <= 2^31: no overflow */
+  if (bytes > g->fold_budget) {
+    imp_fail (err, IMPASTO_E_SHAPE,
+              "node '%s' (%s): constant folding would allocate more than %zu MiB (%zu elements here)",
+              n->name, n->op_type, g->fold_budget >> 20, count);
+    return NULL;
+  }
   void *data = imp_alloc0 (count ? count : 1, dtype_size (dt), "folded tensor", err);
   if (!data)
     return NULL;
+  g->fold_budget -= bytes;
   imp_free (v->t.data);
   v->t.dtype = dt;
   v->t.rank = rank;
@@ -133,8 +141,11 @@ static ImpastoStatus fold_constant_of_shape (ImpGraph *g, const ImpNode *n, Impa
   return IMPASTO_OK;
 }
 
+/* axis in [-rank, rank) as an index, else -1 (a huge axis must not wrap into range as an int) */
 static int norm_axis (int64_t axis, int rank)
 {
+  if (axis < -rank || axis >= rank)
+    return -1;
   return (int) (axis < 0 ? axis + rank : axis);
 }
 
@@ -339,19 +350,21 @@ static ImpastoStatus fold_slice (ImpGraph *g, const ImpNode *n, ImpastoError *er
   }
   for (int i = 0; i < ns; i++) {
     int axis = na >= 0 ? norm_axis (axes[i], rank) : i;
-    int64_t st = nt >= 0 ? steps[i] : 1, dim = x->dims[axis];
+    int64_t st = nt >= 0 ? steps[i] : 1;
     if (axis < 0 || axis >= rank || st == 0)
       return bad (err, n, "bad axis or zero step");
+    int64_t dim = x->dims[axis];
     int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
     int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
     if (st > 0) {
       s = clamp64 (s, 0, dim);
       e = clamp64 (e, 0, dim);
-      dims[axis] = e > s ? (e - s + st - 1) / st : 0;
+      dims[axis] = e > s ? (e - s - 1) / st + 1 : 0; /* ceil ((e - s) / st), no overflow */
     } else {
       s = clamp64 (s, 0, dim - 1);
       e = clamp64 (e, -1, dim - 1);
-      dims[axis] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+      uint64_t mag = st == INT64_MIN ? (uint64_t) INT64_MAX + 1 : (uint64_t) -st;
+      dims[axis] = s > e ? (int64_t) ((uint64_t) (s - e - 1) / mag) + 1 : 0;
     }
     start[axis] = s;
     step[axis] = st;

@@ -88,6 +88,7 @@ typedef struct {
   ImpMeta *meta;
   int n_meta;
   char *path;       /* file it came from */
+  size_t fold_budget; /* bytes constant folding may still allocate (set by prepare.c) */
 } ImpGraph;
 
 /* Limits checked before anything is allocated. */

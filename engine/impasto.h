@@ -70,6 +70,11 @@ struct ImpastoImage;
  * (impasto_stylize then fails with IMPASTO_E_CANCELLED). */
 typedef bool (*ImpastoRowsFunc) (const struct ImpastoImage *rows, int y, void *user_data);
 
+/* The normalisation statistics of one image through one model: each instance norm's per-channel
+ * mean and variance (impasto_stats_compute).  A region normalised with them equals the same region
+ * of the whole image's result. */
+typedef struct ImpastoStats ImpastoStats;
+
 typedef struct {
   float strength;        /* 0..1: blend of stylised over original; default 1 */
   bool preserve_colors;  /* keep the original colours, take lightness from the stylised image */
@@ -89,6 +94,14 @@ typedef struct {
    * is full, and at the end. */
   ImpastoRowsFunc rows;
   void *rows_data;
+  /* NULL: every instance norm uses the statistics of what it is given (the whole image for
+   * impasto_stylize).  Else these (made by impasto_stats_compute for this model): required by
+   * impasto_stylize_region, honoured by impasto_stylize too. */
+  const ImpastoStats *stats;
+  /* impasto_stats_compute only: 0 (the default) runs the whole image (exact statistics); > 0
+   * runs full-resolution tiles sampled from an image larger than this many pixels instead: an
+   * estimate, much cheaper, but measured 6-35/255 off (docs/tiling.md): for measurements only. */
+  int64_t stats_pixels;
 } ImpastoOptions;
 
 void impasto_options_init (ImpastoOptions *options);
@@ -116,6 +129,24 @@ typedef struct ImpastoImage {
  * is stylised as RGB and converted back to gray. */
 ImpastoStatus impasto_stylize (ImpastoModel *model, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *options, ImpastoError *err);
+
+/* Run the model over the whole of in (reduced first when options->stats_pixels asks for it) and
+ * record each instance norm's statistics into *stats (free with impasto_stats_free).  Costs one
+ * stylisation of that image; options->progress reports it. */
+ImpastoStatus impasto_stats_compute (ImpastoModel *model, const ImpastoImage *in,
+                                     const ImpastoOptions *options, ImpastoStats **stats,
+                                     ImpastoError *err);
+void impasto_stats_free (ImpastoStats *stats);
+
+/* Stylise the region of in at (x, y) whose size is out's (out: width x height, in's channels and
+ * any pixel type) as it appears in the stylised whole image: the network runs on the region plus
+ * the margin its receptive field needs, with options->stats (of in, from impasto_stats_compute;
+ * may be NULL only for a model without instance norms).  Refused (IMPASTO_E_UNSUPPORTED) for a
+ * model with an op that mixes the whole image in other ways (GlobalAveragePool).  options->rows
+ * must be NULL (a region is small: it is returned whole). */
+ImpastoStatus impasto_stylize_region (ImpastoModel *model, const ImpastoImage *in, int x, int y,
+                                      ImpastoImage *out, const ImpastoOptions *options,
+                                      ImpastoError *err);
 
 /* Library version string, e.g. "0.1.0". */
 const char *impasto_version (void);

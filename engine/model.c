@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,8 @@ ImpastoModel *impasto_model_load (const char *path, ImpastoError *err)
   }
   choose_value_range (m);
   choose_size_rules (m);
+  static atomic_uint_fast64_t serials;
+  m->serial = atomic_fetch_add (&serials, 1) + 1;
   return m;
 }
 
@@ -472,6 +475,27 @@ bool impasto_batchnorm_parse (const char *text, ImpastoBatchNorm *mode)
   return true;
 }
 
+bool imp_model_bn_image (const ImpastoModel *m, const ImpastoOptions *o)
+{
+  ImpastoBatchNorm bn = o->batchnorm;
+  if (bn == IMPASTO_BATCHNORM_AUTO
+      && !impasto_batchnorm_parse (impasto_model_metadata (m, "impasto.batchnorm"), &bn))
+    bn = IMPASTO_BATCHNORM_RUNNING;
+  return bn == IMPASTO_BATCHNORM_IMAGE;
+}
+
+ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                 const ImpastoOptions *o, ImpastoError *err)
+{
+  ensure_pool (m, o->threads);
+  m->bn_image = imp_model_bn_image (m, o);
+  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
+  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
+  if (transpose_wanted (m, in, ph, pw))
+    return stylize_transposed (m, in, out, o, err);
+  return stylize_oriented (m, in, out, o, err);
+}
+
 ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                const ImpastoOptions *o, ImpastoError *err)
 {
@@ -486,15 +510,10 @@ ImpastoStatus impasto_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoI
   ImpastoStatus st = imp_image_check (in, out, o, err);
   if (st)
     return st;
-  ensure_pool (m, o->threads);
-  ImpastoBatchNorm bn = o->batchnorm;
-  if (bn == IMPASTO_BATCHNORM_AUTO
-      && !impasto_batchnorm_parse (impasto_model_metadata (m, "impasto.batchnorm"), &bn))
-    bn = IMPASTO_BATCHNORM_RUNNING;
-  m->bn_image = bn == IMPASTO_BATCHNORM_IMAGE;
-  int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
-  int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
-  if (transpose_wanted (m, in, ph, pw))
-    return stylize_transposed (m, in, out, o, err);
-  return stylize_oriented (m, in, out, o, err);
+  if ((st = imp_stats_check (m, o->stats, err)))
+    return st;
+  m->stats_use = o->stats;
+  st = imp_model_stylize (m, in, out, o, err);
+  m->stats_use = NULL;
+  return st;
 }

@@ -62,7 +62,39 @@ struct ImpastoModel {
    * need: a tall narrow image runs as a wide short one (see model.c, stylize_transposed). */
   ImpStep *tsteps;
   bool tsteps_tried;  /* made, or found impossible (tsteps NULL) */
+  /* For the duration of one call: the statistics every instance norm uses instead of its
+   * input's own (options->stats), and where impasto_stats_compute has them recorded. */
+  const ImpastoStats *stats_use;
+  ImpastoStats *stats_record;
+  uint64_t serial;    /* unique per load in this process: statistics name the model they are of */
 };
+
+/* model.c: impasto_stylize after its checks (the caller sets stats_use / stats_record). */
+/* model.c: whether BatchNormalization runs with the image's statistics for options o (the
+ * option, else the model's metadata "impasto.batchnorm"). */
+bool imp_model_bn_image (const ImpastoModel *m, const ImpastoOptions *o);
+ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
+                                 const ImpastoOptions *o, ImpastoError *err);
+
+/* ImpastoStats (impasto.h): the statistics of every instance norm, by step index (the same in
+ * the transposed steps). */
+struct ImpastoStats {
+  uint64_t model;      /* the serial of the model they were made for */
+  int n_steps;         /* its step count */
+  int *offset;         /* per step: its first entry in mean and var; -1: not an instance norm */
+  int *channels;       /* per step */
+  bool *recorded;      /* per step */
+  double *mean, *var;  /* population variance */
+};
+
+/* region.c: IMPASTO_E_ARGUMENT unless stats (NULL: none) were made for m. */
+ImpastoStatus imp_stats_check (const ImpastoModel *m, const ImpastoStats *stats, ImpastoError *err);
+
+/* region.c: an instance norm at step index step with c channels, whose own statistics are in
+ * mean and var (or not computed yet, when m->stats_use is set): replaces them by m->stats_use's
+ * and records them into m->stats_record. */
+ImpastoStatus imp_stats_exchange (ImpastoModel *m, int step, int c, double *mean, double *var,
+                                  ImpastoError *err);
 
 /* prepare.c: validate, fold constants, fuse, build steps.  Takes ownership of graph. */
 ImpastoStatus imp_model_prepare (ImpastoModel *model, ImpGraph *graph, ImpastoError *err);

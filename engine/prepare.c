@@ -132,6 +132,22 @@ ImpastoStatus imp_model_prepare (ImpastoModel *m, ImpGraph *g, ImpastoError *err
     imp_free (order);
     return IMPASTO_E_NOMEM;
   }
+  /* A few bytes of ConstantOfShape may ask for gigabytes: folding may make twice the constants
+   * the file holds (initializers and Constant nodes' tensors; a transposed or concatenated
+   * weight) plus 64 MiB, no more. */
+  size_t const_bytes = 0;
+  for (int v = 0; v < g->n_values; v++)
+    if (g->values[v].is_const)
+      const_bytes += imp_tensor_count (&g->values[v].t) * (g->values[v].t.dtype == IMP_DT_INT64 ? 8 : 4);
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int a = 0; a < g->nodes[i].n_attrs; a++) {
+      const ImpAttr *at = &g->nodes[i].attrs[a];
+      if (at->type == IMP_ATTR_TENSOR)
+        const_bytes += imp_tensor_count (&at->t) * (at->t.dtype == IMP_DT_INT64 ? 8 : 4);
+      else if (at->type == IMP_ATTR_FLOATS || at->type == IMP_ATTR_INTS)
+        const_bytes += (size_t) at->n * 8;
+    }
+  g->fold_budget = 2 * const_bytes + ((size_t) 64 << 20);
   ImpastoStatus st = (ImpastoStatus) imp_graph_topo_order (g, order, err);
   for (int k = 0; !st && k < g->n_nodes; k++) {
     const ImpNode *n = &g->nodes[order[k]];

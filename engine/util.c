@@ -7,14 +7,35 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+
+/* Which register states the OS saves (XCR0): a CPU feature is usable only when they are. */
+static uint64_t xgetbv0 (void)
+{
+  uint32_t lo, hi;
+  __asm__ volatile ("xgetbv" : "=a" (lo), "=d" (hi) : "c" (0));
+  return ((uint64_t) hi << 32) | lo;
+}
+#endif
+
+/* cpuid directly rather than __builtin_cpu_supports: clang 15 does not know "f16c" there. */
 static ImpIsa cpu_isa (void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init ();
-  if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma")
-      || !__builtin_cpu_supports ("f16c"))
+  unsigned a, b, c, d;
+  if (!__get_cpuid (1, &a, &b, &c, &d))
     return IMP_ISA_C;
-  return __builtin_cpu_supports ("avx512f") ? IMP_ISA_AVX512 : IMP_ISA_AVX2;
+  bool fma = c & bit_FMA, osxsave = c & bit_OSXSAVE, avx = c & bit_AVX, f16c = c & bit_F16C;
+  if (!(fma && osxsave && avx && f16c))
+    return IMP_ISA_C;
+  uint64_t xcr0 = xgetbv0 ();
+  if ((xcr0 & 0x6) != 0x6) /* XMM and YMM state */
+    return IMP_ISA_C;
+  if (!__get_cpuid_count (7, 0, &a, &b, &c, &d) || !(b & bit_AVX2))
+    return IMP_ISA_C;
+  bool avx512 = (b & bit_AVX512F) && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM0-15, ZMM16-31 state */
+  return avx512 ? IMP_ISA_AVX512 : IMP_ISA_AVX2;
 #else
   return IMP_ISA_C;
 #endif
@@ -22,12 +43,19 @@ static ImpIsa cpu_isa (void)
 
 ImpIsa imp_isa (const char *cap_env)
 {
-  ImpIsa isa = cpu_isa ();
-  const char *cap = cap_env ? getenv (cap_env) : NULL;
-  if (cap && strcmp (cap, "c") == 0)
-    return IMP_ISA_C;
-  if (cap && strcmp (cap, "avx2") == 0 && isa > IMP_ISA_AVX2)
-    return IMP_ISA_AVX2;
+  /* cpuid traps to the hypervisor in a VM (microseconds): ask once */
+  static _Atomic int detected = -1;
+  int d = detected;
+  if (d < 0)
+    detected = d = (int) cpu_isa ();
+  ImpIsa isa = (ImpIsa) d;
+  const char *caps[2] = { getenv ("IMPASTO_ISA"), cap_env ? getenv (cap_env) : NULL };
+  for (int i = 0; i < 2; i++) {
+    if (caps[i] && strcmp (caps[i], "c") == 0)
+      isa = IMP_ISA_C;
+    if (caps[i] && strcmp (caps[i], "avx2") == 0 && isa > IMP_ISA_AVX2)
+      isa = IMP_ISA_AVX2;
+  }
   return isa;
 }
 

@@ -24,8 +24,9 @@ static inline bool imp_mul_size (size_t a, size_t b, size_t *out)
 typedef enum { IMP_ISA_C = 0, IMP_ISA_AVX2 = 1, IMP_ISA_AVX512 = 2 } ImpIsa;
 
 /* The widest this CPU runs (AVX2 means AVX2 + FMA + F16C; AVX-512 means AVX-512F on top), capped
- * by the environment variable cap_env (may be NULL) when it says "c" or "avx2": the tests use the
- * caps to check every flavour of a kernel on one machine. */
+ * by the environment variable cap_env (may be NULL) or IMPASTO_ISA (every kernel) when it says
+ * "c" or "avx2": the tests use the caps to check every flavour of a kernel on one machine, and
+ * to run whole models as on a CPU without AVX-512. */
 ImpIsa imp_isa (const char *cap_env);
 
 /* Product of dims (each must be >= 0) into *out; false on a negative dim or overflow. */

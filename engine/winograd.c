@@ -20,7 +20,7 @@
  * a new panel (tail tiles of a row are zero).  The block's V and M stay in the core's L2.
  *
  * The micro-kernel comes in AVX-512, AVX2+FMA and portable C flavours chosen at run time with
- * __builtin_cpu_supports; the transforms are compiled for AVX-512 / AVX2 / baseline with
+ * imp_isa (cpuid); the transforms are compiled for AVX-512 / AVX2 / baseline with
  * target_clones.  No -march flags are needed, so the build stays portable. */
 #include "winograd.h"
 #include "util.h"
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #define WG_X86 1
 #include <immintrin.h>
 #define WG_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))

@@ -61,6 +61,20 @@ image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboole
   return pixels != NULL;
 }
 
+gboolean
+impasto_image_alloc (ImpastoImage *image, gint width, gint height, gint channels, gboolean u8)
+{
+  return image_alloc (image, width, height, channels, u8);
+}
+
+void
+impasto_image_clear (ImpastoImage *image)
+{
+  g_free (image->data);
+  g_free (image->data_u8);
+  *image = (ImpastoImage) { 0 };
+}
+
 /* The babl format of an engine image: gamma-encoded sRGB (babl's default space), as the engine's
  * pixels are, so resampling works on the values the network sees. */
 const Babl *
@@ -111,6 +125,7 @@ impasto_job_free (ImpastoJob *job)
     g_thread_join (job->thread);
   if (job->owns_model)
     impasto_model_free (job->model);
+  impasto_stats_free (job->stats_out);
   g_free (job->in.data);
   g_free (job->in.data_u8);
   g_free (job->out.data);
@@ -199,20 +214,38 @@ blend_with_source (const ImpastoImage *in, ImpastoImage *out, gdouble strength)
     }
 }
 
+static void
+engine_options (ImpastoJob *job, ImpastoOptions *options, gdouble strength)
+{
+  impasto_options_init (options);
+  options->strength = (float) strength;
+  options->preserve_colors = job->params.preserve_colors;
+  options->tile_size = job->params.tile_size;
+  options->batchnorm = job->params.batchnorm;
+  options->progress = job_progress;
+  options->progress_data = job;
+}
+
 static ImpastoStatus
 engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble strength)
 {
   ImpastoOptions options;
-  impasto_options_init (&options);
-  options.strength = (float) strength;
-  options.preserve_colors = job->params.preserve_colors;
-  options.tile_size = job->params.tile_size;
-  options.batchnorm = job->params.batchnorm;
-  options.progress = job_progress;
-  options.progress_data = job;
-  /* The preview's crops are normalised with their own statistics here; the engine's whole-image
-   * statistics (issue 12) replace this one call for preview jobs. */
+  engine_options (job, &options, strength);
   return impasto_stylize (job->model, in, out, &options, &job->error);
+}
+
+/* The 1:1 preview's two halves: whole's statistics (once per style), or a region with them,
+ * which equals the same region of the final layer. */
+static ImpastoStatus
+engine_run_whole (ImpastoJob *job)
+{
+  ImpastoOptions options;
+  engine_options (job, &options, job->params.strength);
+  if (job->want_stats)
+    return impasto_stats_compute (job->model, job->whole, &options, &job->stats_out, &job->error);
+  options.stats = job->stats;
+  return impasto_stylize_region (job->model, job->whole, job->region_x, job->region_y, &job->out,
+                                 &options, &job->error);
 }
 
 /* Stroke size: the network runs on in resampled by net_scale, its result is resampled back and
@@ -277,6 +310,8 @@ impasto_job_run (ImpastoJob *job)
     job->status = job->error.code != IMPASTO_OK ? job->error.code : IMPASTO_E_IO;
   else if (g_atomic_int_get (&job->cancelled))
     job->status = IMPASTO_E_CANCELLED;
+  else if (job->whole != NULL)
+    job->status = engine_run_whole (job);
   else
     job->status = stylize_scaled (job);
   g_atomic_int_set (&job->done, 1);

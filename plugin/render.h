@@ -47,6 +47,15 @@ struct ImpastoJob {
   gpointer      done_data;
   gdouble       x, y;        /* where in the drawable in comes from (layer pixels) */
   gdouble       scale;       /* pixels of in per layer pixel (the preview reads reduced copies) */
+  /* The 1:1 preview (issue 12).  With whole set (borrowed: the pixels the final render
+   * stylises, as it reads them), the worker leaves in alone and either, with want_stats, computes
+   * whole's normalisation statistics into stats_out, or writes into out the region of the final
+   * result at (region_x, region_y) of whole, normalised with stats (borrowed). */
+  const ImpastoImage *whole;
+  gboolean      want_stats;
+  ImpastoStats *stats_out;
+  const ImpastoStats *stats;
+  gint          region_x, region_y;
 
   /* Shared with the worker thread (atomics). */
   gint          cancelled;
@@ -79,6 +88,11 @@ ImpastoModel *impasto_job_steal_model (ImpastoJob *job);
 
 /* The worker itself: load the model if needed and stylise in into out.  Runs in any thread. */
 void impasto_job_run (ImpastoJob *job);
+
+/* Pixels for width x height x channels (bytes when u8, else floats); FALSE when too big. */
+gboolean impasto_image_alloc (ImpastoImage *image, gint width, gint height, gint channels,
+                              gboolean u8);
+void impasto_image_clear (ImpastoImage *image);
 
 /* The babl format of an engine image's pixels (gamma-encoded sRGB, its channels and type). */
 const Babl *impasto_image_format (const ImpastoImage *image);

@@ -2,15 +2,21 @@
 # The whole test suite, from a fresh machine (run as root on Debian 12 or 13):
 #   1. native build + tests (engine, CLI) on the host;
 #   2. the Debian 13 root (created on first use): build with the GIMP plug-in, all tests,
-#      including the exactness tests against ONNX Runtime 1.21 and the GIMP tests;
-#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer in the Debian 13 root.
-# Ends with "total: N passed, M failed, K skipped", the reason of every skip and the tests a build
-# did not register (and why); exits non-zero on any failure.  Test data comes from ../shared (a
-# folder or a symlink); without it the tests that need it fail, unless IMPASTO_ALLOW_MISSING_DATA=1
-# (then they skip).  Missing host packages are installed with apt after saying so
-# (IMPASTO_NO_HOST_INSTALL=1 refuses and lists them).
+#      including the exactness tests against ONNX Runtime 1.21, the ONNX node conformance cases
+#      and the GIMP tests;
+#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer in the Debian 13 root;
+#   4. a clang 19 build in the Debian 13 root, also under ASan + UBSan (clang's UBSan checks more,
+#      e.g. arithmetic on NULL): the engine's C tests, the fuzz corpus replay, the ONNX node cases
+#      and the kernel references (the CLI and GIMP tests exercise no compiler-specific code beyond
+#      what these cover, and take minutes).
+# Every build is warning-free (--werror).  Ends with "total: N passed, M failed, K skipped", the
+# reason of every skip and the tests a build did not register (and why); exits non-zero on any
+# failure.  Test data comes from ../shared (a folder or a symlink); without it the tests that need
+# it fail, unless IMPASTO_ALLOW_MISSING_DATA=1 (then they skip).  Missing host packages are
+# installed with apt after saying so (IMPASTO_NO_HOST_INSTALL=1 refuses and lists them).
 #
-#   scripts/test.sh [--quick]      --quick: skip the sanitizer pass
+#   scripts/test.sh [--quick]      --quick: skip the sanitizer passes (the clang build runs
+#                                  without sanitizers then)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -20,15 +26,15 @@ quick=0
 status=0
 builds=()
 
-run_suite() { # name, runner..., meson setup args...
-  local dir=$1; shift
-  local runner=$1; shift
+run_suite() { # dir, runner, compiler ("" = default), tests ("" = all), meson setup args...
+  local dir=$1 runner=$2 compiler=$3 tests=$4; shift 4
   local t0=$SECONDS
   echo "=== $dir"
   $runner bash -c "set -e
+    ${compiler:+export CC=$compiler}
     if [ ! -f '$dir/build.ninja' ]; then meson setup '$dir' $*; else meson setup --reconfigure '$dir' $* >/dev/null; fi
     ninja -C '$dir'
-    meson test -C '$dir' --print-errorlogs --num-processes 1" || status=1
+    meson test -C '$dir' --print-errorlogs --num-processes 1 $tests" || status=1
   builds+=("$dir")
   echo "=== $dir: $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s"
 }
@@ -81,13 +87,19 @@ PY
 }
 
 check_shared
+
+clang_tests="loader ops graphs engine engine-avx2 winograd conv_direct conv_s2 half fuzz-replay onnx-conformance refs-vs-ort"
+sanitize="-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false"
 "$here/native-deps.sh" || exit 1
-run_suite build-native env
+run_suite build-native env "" "" --werror
 "$here/trixie-root.sh" >/dev/null || exit 1
-run_suite build-trixie "$here/in-trixie.sh" -Dplugin=enabled
+run_suite build-trixie "$here/in-trixie.sh" "" "" -Dplugin=enabled --werror
 if [ $quick = 0 ]; then
-  run_suite build-asan "$here/in-trixie.sh" -Dplugin=enabled -Dbuildtype=debugoptimized \
-    -Db_sanitize=address,undefined -Db_lundef=false
+  run_suite build-asan "$here/in-trixie.sh" "" "" -Dplugin=enabled --werror $sanitize
+  run_suite build-clang "$here/in-trixie.sh" clang "$clang_tests" -Dplugin=enabled --werror $sanitize
+else
+  run_suite build-clang "$here/in-trixie.sh" clang "$clang_tests" -Dplugin=enabled --werror \
+    -Dbuildtype=release -Db_sanitize=none -Db_lundef=true
 fi
 
 summary "${builds[@]}"

@@ -145,9 +145,9 @@ static void bench (const Fast *fast, ImpPool *pool, int runs, int in_c, int out_
   float *bias = malloc ((size_t) out_c * 4);
   srand (1);
   for (size_t i = 0; i < nx; i++)
-    x[i] = (float) rand () / RAND_MAX;
+    x[i] = (float) ((double) rand () / RAND_MAX);
   for (size_t i = 0; i < nw; i++)
-    wt[i] = (float) rand () / RAND_MAX - 0.5f;
+    wt[i] = (float) ((double) rand () / RAND_MAX - 0.5);
   for (int i = 0; i < out_c; i++)
     bias[i] = 0.1f * i;
   double flops = 2.0 * out_c * in_c * k * k * (double) oh * ow;

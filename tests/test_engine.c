@@ -1,6 +1,7 @@
 /* test_engine.c — the public API end to end on a real model (../shared/models):
  * tiny and thin images, alpha and gray, strength and colour preservation, banded (streamed)
- * runs against whole-image runs, the scratch-file path, cancellation and argument errors.
+ * runs against whole-image runs, the scratch-file path, cancellation and argument errors, regions
+ * with whole-image statistics against crops of the whole result.
  * Fails when ../shared is absent (skips with IMPASTO_ALLOW_MISSING_DATA=1: tests/data_check.h). */
 #include "impasto.h"
 #include "data_check.h"
@@ -329,6 +330,88 @@ static void test_cancel_and_errors (ImpastoModel *m)
   free (in.data), free (out.data), free (small.data);
 }
 
+/* Rows [y, y + h) and columns [x, x + w) of im into a new image. */
+static ImpastoImage crop_of (const ImpastoImage *im, int x, int y, int w, int h)
+{
+  ImpastoImage c = { .width = w, .height = h, .channels = im->channels };
+  c.data = malloc (sizeof (float) * (size_t) w * (size_t) h * (size_t) im->channels);
+  for (int r = 0; r < h; r++)
+    memcpy (c.data + (size_t) r * (size_t) w * (size_t) im->channels,
+            im->data + ((size_t) (y + r) * (size_t) im->width + (size_t) x) * (size_t) im->channels,
+            sizeof (float) * (size_t) w * (size_t) im->channels);
+  return c;
+}
+
+/* impasto_stats_compute + impasto_stylize_region against crops of impasto_stylize (float, RGB and
+ * gray, statistics from a whole and from a banded run), and their errors. */
+static void test_regions (ImpastoModel *m, const char *other_path)
+{
+  static const int boxes[][4] = { { 37, 21, 101, 77 }, { 0, 0, 300, 200 }, { 250, 150, 50, 50 },
+                                  { 133, 0, 1, 200 } };
+  for (int channels = 1; channels <= 3; channels += 2)
+    for (int tile = 0; tile <= 32; tile += 32) {
+      ImpastoImage in = make_image (300, 200, channels), whole = like (&in);
+      ImpastoError err;
+      ImpastoOptions o;
+      impasto_options_init (&o);
+      o.tile_size = tile;
+      CHECK (impasto_stylize (m, &in, &whole, &o, &err) == IMPASTO_OK, "%s", err.message);
+      ImpastoStats *stats = NULL;
+      CHECK (impasto_stats_compute (m, &in, &o, &stats, &err) == IMPASTO_OK && stats,
+             "stats: %s", err.message);
+      o.stats = stats;
+      o.tile_size = -1;
+      for (size_t b = 0; stats && b < sizeof boxes / sizeof boxes[0]; b++) {
+        const int *bx = boxes[b];
+        ImpastoImage want = crop_of (&whole, bx[0], bx[1], bx[2], bx[3]), got = like (&want);
+        ImpastoStatus st = impasto_stylize_region (m, &in, bx[0], bx[1], &got, &o, &err);
+        float d = st ? 1.0f : max_diff (&want, &got);
+        /* banded statistics: float16 scratch rounding, as in test_streaming */
+        CHECK (d < (tile ? 2.0f / 255 : 1e-4f), "%d ch, tile %d: region %d,%d %dx%d off by %g (%s)",
+               channels, tile, bx[0], bx[1], bx[2], bx[3], d, st ? err.message : "");
+        free (want.data);
+        free (got.data);
+      }
+      impasto_stats_free (stats);
+      free (in.data);
+      free (whole.data);
+    }
+
+  ImpastoImage in = make_image (64, 48, 3), out = make_image (16, 16, 3);
+  ImpastoError err;
+  ImpastoOptions o;
+  impasto_options_init (&o);
+  ImpastoStatus st = impasto_stylize_region (m, &in, 8, 8, &out, &o, &err);
+  CHECK (st == IMPASTO_E_ARGUMENT && strstr (err.message, "statistics"), "no statistics: %s",
+         err.message);
+  ImpastoModel *other = impasto_model_load (other_path, &err);
+  CHECK (other != NULL, "%s: %s", other_path, err.message);
+  ImpastoStats *foreign = NULL;
+  if (other && impasto_stats_compute (other, &in, &o, &foreign, &err) == IMPASTO_OK) {
+    o.stats = foreign; /* the same architecture, channel for channel: refused all the same */
+    st = impasto_stylize_region (m, &in, 8, 8, &out, &o, &err);
+    CHECK (st == IMPASTO_E_ARGUMENT && strstr (err.message, "another model"),
+           "another model's statistics: %s", err.message);
+    st = impasto_stylize (m, &in, &in, &o, &err);
+    CHECK (st == IMPASTO_E_ARGUMENT && strstr (err.message, "another model"),
+           "another model's statistics in impasto_stylize: %s", err.message);
+  }
+  impasto_stats_free (foreign);
+  impasto_model_free (other);
+  ImpastoStats *stats = NULL;
+  CHECK (impasto_stats_compute (m, &in, &o, &stats, &err) == IMPASTO_OK, "%s", err.message);
+  o.stats = stats;
+  st = impasto_stylize_region (m, &in, 50, 8, &out, &o, &err);
+  CHECK (st == IMPASTO_E_ARGUMENT && strstr (err.message, "not inside"), "outside: %s",
+         err.message);
+  o.rows = collect_rows;
+  st = impasto_stylize_region (m, &in, 8, 8, &out, &o, &err);
+  CHECK (st == IMPASTO_E_ARGUMENT && strstr (err.message, "rows"), "rows: %s", err.message);
+  impasto_stats_free (stats);
+  free (in.data);
+  free (out.data);
+}
+
 int main (void)
 {
   const char *shared = getenv ("IMPASTO_SHARED");
@@ -343,6 +426,8 @@ int main (void)
   test_streaming (m, "mosaic-9");
   test_rows (m);
   test_cancel_and_errors (m);
+  snprintf (path, sizeof path, "%s/models/candy-9.onnx", shared ? shared : "../shared");
+  test_regions (m, path);
   impasto_model_free (m);
 
   snprintf (path, sizeof path, "%s/models/udnie-13-dynamic.onnx", shared ? shared : "../shared");

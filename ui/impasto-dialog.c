@@ -9,6 +9,13 @@
  * next one is ready, so nothing flashes; a turning arc in the preview's corner says that work is
  * going on (drawn here: GtkSpinner's icon is missing from the icon theme plug-ins get).
  *
+ * At 1:1 the preview is the result (issue 12): the network runs on the visible region plus its
+ * receptive margin with the normalisation statistics of the whole area the final render stylises
+ * (impasto_stylize_region), so the preview equals that region of the final layer.  The statistics
+ * cost one run over the area, once per style (a stats job, not cancelled by a pan or a zoom); the
+ * area's pixels are read once.  Zoomed out, or with a stroke size that resamples, the preview is
+ * computed on its own copy as before, and says so.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto-dialog.h"
@@ -66,6 +73,12 @@ typedef struct {
   gdouble     drag_x, drag_y, drag_view_x, drag_view_y;
 
   GHashTable *models;     /* style id -> ImpastoModel*, loaded by earlier previews */
+  /* The 1:1 preview's truth: the pixels the final render reads (the selection's bounds, in the
+   * layer's pixel type), read on first need, and each style's statistics of them. */
+  ImpastoImage whole;
+  gint        whole_x, whole_y, whole_w, whole_h; /* whole_w == 0: nothing to stylise */
+  gboolean    whole_u8;
+  GHashTable *stats;      /* style id -> ImpastoStats* */
   ImpastoJob *running;    /* the preview job in its thread, or NULL */
   gchar      *running_id;
   gboolean    pending;    /* the view or a setting changed while a job ran: render again */
@@ -201,7 +214,24 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
     g_hash_table_replace (state->models, g_strdup (state->running_id),
                           impasto_job_steal_model (job));
 
-  if (!state->closing && !cancelled && !state->pending)
+  if (job->want_stats)
+    {
+      /* Kept even when the view moved meanwhile: they belong to the style, not the view. */
+      if (job->status == IMPASTO_OK && state->running_id != NULL)
+        {
+          g_hash_table_replace (state->stats, g_strdup (state->running_id), job->stats_out);
+          job->stats_out = NULL;
+          state->pending = TRUE; /* now the region itself */
+        }
+      else if (!state->closing && !cancelled)
+        {
+          gchar *text = g_strdup_printf (_("Preview with %s failed: %s"), state->running_id,
+                                         job->error.message);
+          set_status (state, text);
+          g_free (text);
+        }
+    }
+  else if (!state->closing && !cancelled && !state->pending)
     {
       if (job->status == IMPASTO_OK)
         {
@@ -213,10 +243,16 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
             {
               gint ax = 0, ay = 0;
               gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
-              g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d)\n",
+              g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d; "
+                          "layer %.0f,%.0f scale %.3f%s)\n",
                           job->out.width, job->out.height,
                           (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
-                          area_width (state), area_height (state));
+                          area_width (state), area_height (state), job->x, job->y, job->scale,
+                          job->whole != NULL ? ", exact" : "");
+              /* and compares the last one with the final layer */
+              const gchar *dump = g_getenv ("IMPASTO_PREVIEW_DUMP");
+              if (dump != NULL)
+                cairo_surface_write_to_png (state->after.surface, dump);
             }
         }
       else
@@ -264,6 +300,46 @@ preview_region (PreviewState *state, const ImpastoParams *params, gdouble *x, gd
   return x1 > x0 && y1 > y0;
 }
 
+/* Read the area the final render stylises, once; FALSE when there is none or no memory. */
+static gboolean
+ensure_whole (PreviewState *state)
+{
+  if (state->whole.width > 0)
+    return TRUE;
+  if (state->whole_w == 0)
+    return FALSE;
+  if (!impasto_image_alloc (&state->whole, state->whole_w, state->whole_h,
+                            impasto_drawable_channels (state->drawable), state->whole_u8))
+    {
+      impasto_image_clear (&state->whole);
+      state->whole_w = 0; /* too big to keep: the preview stays approximate */
+      return FALSE;
+    }
+  impasto_read_pixels (state->drawable, state->whole_x, state->whole_y, 1.0, FALSE, &state->whole);
+  return TRUE;
+}
+
+/* Whether this preview can be the result itself: 1:1, the network at the image's own scale, a
+ * network to run, and the view meeting the stylised area (the view is then clipped to it). */
+static gboolean
+exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, gdouble *x,
+              gdouble *y, gint *width, gint *height)
+{
+  if (scale < 1.0 || params->strength <= 0.0 || state->whole_w == 0 ||
+      fabs (impasto_net_scale (params, state->whole_w, state->whole_h) - 1.0) > 1e-6)
+    return FALSE;
+  const gint x0 = MAX ((gint) *x, state->whole_x), y0 = MAX ((gint) *y, state->whole_y);
+  const gint x1 = MIN ((gint) *x + *width, state->whole_x + state->whole_w);
+  const gint y1 = MIN ((gint) *y + *height, state->whole_y + state->whole_h);
+  if (x1 <= x0 || y1 <= y0 || !ensure_whole (state))
+    return FALSE;
+  *x = x0;
+  *y = y0;
+  *width = x1 - x0;
+  *height = y1 - y0;
+  return TRUE;
+}
+
 static void
 start_preview (PreviewState *state)
 {
@@ -296,6 +372,9 @@ start_preview (PreviewState *state)
       return;
     }
 
+  const gboolean exact = exact_region (state, &params, scale, &x, &y, &width, &height);
+  const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, id) : NULL;
+
   GError *error = NULL;
   ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
                                      height, impasto_drawable_channels (state->drawable), TRUE,
@@ -312,6 +391,14 @@ start_preview (PreviewState *state)
   job->y = y;
   job->scale = scale;
   job->net_scale = net_scale;
+  if (exact)
+    {
+      job->whole = &state->whole;
+      job->want_stats = (stats == NULL);
+      job->stats = stats;
+      job->region_x = (gint) x - state->whole_x;
+      job->region_y = (gint) y - state->whole_y;
+    }
   impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
   picture_set (&state->before, image_surface (&job->in), x, y, scale);
   gtk_widget_queue_draw (state->area);
@@ -325,8 +412,14 @@ start_preview (PreviewState *state)
   else if (scale < 1.0)
     state->note = g_strdup_printf (_("Zoomed out to %d %%; the network saw the full-size "
                                      "pixels."), (gint) lround (100.0 * scale));
+  else if (!exact && params.strength > 0.0 && fabs (net_scale - 1.0) > 1e-6)
+    state->note = g_strdup (_("This stroke size resamples the image: the preview is computed on "
+                              "its own and its colours may differ from the result."));
   else
     state->note = NULL;
+  if (job->want_stats)
+    set_status (state, _("Measuring the whole image once for this style, so that the preview "
+                         "matches the result…"));
 
   job->done_func = preview_job_done;
   job->done_data = state;
@@ -335,7 +428,8 @@ start_preview (PreviewState *state)
   state->started_us = g_get_monotonic_time ();
   set_busy (state, TRUE);
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-    g_printerr ("impasto: preview started (%d x %d, network x%.3f)\n", width, height, net_scale);
+    g_printerr ("impasto: preview started (%d x %d, network x%.3f%s)\n", width, height, net_scale,
+                !exact ? "" : job->want_stats ? ", whole-image statistics first" : ", whole-image statistics");
   impasto_job_start (job);
 }
 
@@ -348,7 +442,11 @@ invalidate_preview (PreviewState *state)
     return;
   if (state->running != NULL)
     {
-      impasto_job_cancel (state->running);
+      /* The statistics of the style still chosen stay worth finishing whatever the view. */
+      gchar *id = config_model_id (state);
+      if (!state->running->want_stats || g_strcmp0 (id, state->running_id) != 0)
+        impasto_job_cancel (state->running);
+      g_free (id);
       state->pending = TRUE;
       return;
     }
@@ -769,6 +867,12 @@ free_model (gpointer model)
   impasto_model_free (model);
 }
 
+static void
+free_stats (gpointer stats)
+{
+  impasto_stats_free (stats);
+}
+
 gboolean
 impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
                     GimpDrawable *drawable, const ImpastoStyleList *styles)
@@ -781,7 +885,13 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
     .layer_h = gimp_drawable_get_height (drawable),
     .divider = 0.5,
     .models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_model),
+    .stats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_stats),
+    .whole_u8 = impasto_drawable_is_8bit (drawable),
   };
+  /* the area impasto_render_layer stylises */
+  if (!gimp_drawable_mask_intersect (drawable, &state.whole_x, &state.whole_y, &state.whole_w,
+                                     &state.whole_h) || state.whole_w <= 0 || state.whole_h <= 0)
+    state.whole_w = state.whole_h = 0;
 
   if (styles->styles->len > 0)
     choose_initial_style (&state);
@@ -812,5 +922,7 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   picture_set (&state.after, NULL, 0, 0, 1);
   g_free (state.note);
   g_hash_table_unref (state.models);
+  g_hash_table_unref (state.stats);
+  impasto_image_clear (&state.whole);
   return ok && styles->styles->len > 0;
 }

@@ -51,6 +51,9 @@ static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpT
 
 static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 {
+  if (x->m->bn_image) /* a batch of one: batch statistics are the image's */
+    return imp_exec_norm (x, s, s->u.batchnorm.scale, s->u.batchnorm.bias, s->u.batchnorm.eps,
+                          s->u.batchnorm.relu);
   const ImpTensor *in = imp_exec_in (x, s, 0);
   ImpTensor *out = imp_exec_out (x, s);
   const float *src = in->data; /* read before the output may take the buffer over */
@@ -59,17 +62,9 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   if (st)
     return st;
   size_t hw = imp_spatial_count (out), item = (size_t) c * hw;
-  if (x->m->bn_image && out->dims[0] != 1)
-    return imp_fail (x->err, IMPASTO_E_UNSUPPORTED,
-                     "the image's statistics need a batch of one image");
   for (int64_t b = 0; b < out->dims[0]; b++)
-    if (x->m->bn_image)
-      imp_instnorm (c, hw, src + (size_t) b * item, s->u.batchnorm.scale, s->u.batchnorm.bias,
-                    s->u.batchnorm.eps, s->u.batchnorm.relu, (float *) out->data + (size_t) b * item,
-                    x->m->pool);
-    else
-      imp_channel_affine (c, hw, src + (size_t) b * item, s->u.batchnorm.mul, s->u.batchnorm.add,
-                          s->u.batchnorm.relu, (float *) out->data + (size_t) b * item, x->m->pool);
+    imp_channel_affine (c, hw, src + (size_t) b * item, s->u.batchnorm.mul, s->u.batchnorm.add,
+                        s->u.batchnorm.relu, (float *) out->data + (size_t) b * item, x->m->pool);
   return IMPASTO_OK;
 }
 

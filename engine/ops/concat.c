@@ -18,7 +18,12 @@ static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoEr
   for (int i = 0; i < n->n_inputs; i++)
     if ((st = imp_op_need_input (g, n, i, err)))
       return st;
-  s->u.concat.axis = (int) imp_op_attr_int (n, "axis", 1);
+  /* the executor joins 4-D tensors along channels only: refuse other axes here, at load */
+  int64_t ax = imp_op_attr_int (n, "axis", 1);
+  if (ax != 1 && ax != -3)
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED,
+                     "axis %lld is not supported (only 1, the channels)", (long long) ax);
+  s->u.concat.axis = (int) ax;
   s->n_inputs = n->n_inputs;
   s->cost = 0.05;
   return IMPASTO_OK;

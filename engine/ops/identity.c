@@ -12,6 +12,12 @@ static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoEr
   ImpastoStatus st = imp_op_need_input (g, n, 0, err);
   if (st)
     return st;
+  /* Dropout is the identity only in inference: a training_mode input (opset 12+) that is not a
+   * constant false would drop values */
+  ImpValue *training = !strcmp (n->op_type, "Dropout") ? imp_op_input (g, n, 2) : NULL;
+  if (training && (!training->is_const || training->t.dtype != IMP_DT_INT64
+                   || imp_tensor_count (&training->t) != 1 || *(const int64_t *) training->t.data))
+    return imp_fail (err, IMPASTO_E_UNSUPPORTED, "training mode is not supported");
   s->cost = 0.05;
   return imp_op_check_attrs (n, !strcmp (n->op_type, "Dropout") ? dropout : none, err);
 }

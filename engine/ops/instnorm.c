@@ -1,6 +1,8 @@
 /* ops/instnorm.c — InstanceNormalization (fused with a following Relu by prepare.c).  Banded it is
  * a view with whole-image statistics: its input is complete by the time it runs, and a stored
- * input's channel sums were gathered while it was written, so no pass of its own. */
+ * input's channel sums were gathered while it was written, so no pass of its own.  The same
+ * normalisation serves BatchNormalization with the image's statistics (ops/batchnorm.c) through
+ * imp_exec_norm and imp_stream_norm_view. */
 #include "exec.h"
 #include "op.h"
 #include "stream.h"
@@ -32,8 +34,58 @@ static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpT
   return NULL;
 }
 
-static ImpastoStatus run (ImpExec *x, const ImpStep *s)
+/* The normalisation's parameters: InstanceNormalization's, or BatchNormalization's scale, bias
+ * and epsilon when it normalises with the image's statistics. */
+typedef struct {
+  const float *scale, *bias;
+  float eps;
+  bool relu;
+} Norm;
+
+/* y = scale (x - mean) / sqrt(var + eps) + bias as y = x * mul + add, per channel. */
+static void norm_affine (const Norm *n, int c, const double *mean, const double *var, float *mul,
+                         float *add)
 {
+  for (int ch = 0; ch < c; ch++) {
+    double k = n->scale[ch] / sqrt (var[ch] + n->eps);
+    mul[ch] = (float) k;
+    add[ch] = (float) (n->bias[ch] - mean[ch] * k);
+  }
+}
+
+/* With statistics given or recorded (impasto_stats_compute, impasto_stylize_region): own sums
+ * only when none are given, then the norm as an affine map. */
+static ImpastoStatus run_with_stats (ImpExec *x, const ImpStep *s, const Norm *n, const float *src,
+                                     float *dst, int c, size_t hw)
+{
+  ImpastoModel *m = x->m;
+  double *mean = imp_alloc0 ((size_t) c, 2 * sizeof (double), "norm statistics", x->err);
+  float *mul = imp_alloc ((size_t) c, 2 * sizeof (float), "norm", x->err);
+  ImpastoStatus st = mean && mul ? IMPASTO_OK : IMPASTO_E_NOMEM;
+  double *var = mean ? mean + c : NULL;
+  if (!st && !m->stats_use) {
+    imp_channel_sums (c, hw, src, mean, var, m->pool);
+    for (int ch = 0; ch < c; ch++) {
+      mean[ch] /= (double) hw;
+      var[ch] = var[ch] / (double) hw - mean[ch] * mean[ch];
+      var[ch] = var[ch] > 0 ? var[ch] : 0;
+    }
+  }
+  if (!st)
+    st = imp_stats_exchange (m, (int) (s - m->steps), c, mean, var, x->err);
+  if (!st) {
+    norm_affine (n, c, mean, var, mul, mul + c);
+    imp_channel_affine (c, hw, src, mul, mul + c, n->relu, dst, m->pool);
+  }
+  imp_free (mean);
+  imp_free (mul);
+  return st;
+}
+
+ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const float *scale, const float *bias,
+                            float eps, bool relu)
+{
+  const Norm n = { scale, bias, eps, relu };
   const ImpTensor *in = imp_exec_in (x, s, 0);
   ImpTensor *out = imp_exec_out (x, s);
   const float *src = in->data; /* read before the output may take the buffer over */
@@ -42,46 +94,55 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   if (st)
     return st;
   size_t hw = imp_spatial_count (out), item = (size_t) c * hw;
+  if (x->m->stats_use || x->m->stats_record) {
+    if (out->dims[0] != 1)
+      return imp_fail (x->err, IMPASTO_E_SHAPE, "whole-image statistics need a batch of one image");
+    return run_with_stats (x, s, &n, src, out->data, c, hw);
+  }
   for (int64_t b = 0; b < out->dims[0]; b++)
-    imp_instnorm (c, hw, src + (size_t) b * item, s->u.instnorm.scale, s->u.instnorm.bias,
-                  s->u.instnorm.eps, s->u.instnorm.relu, (float *) out->data + (size_t) b * item,
-                  x->m->pool);
+    imp_instnorm (c, hw, src + (size_t) b * item, scale, bias, eps, relu,
+                  (float *) out->data + (size_t) b * item, x->m->pool);
   return IMPASTO_OK;
+}
+
+static ImpastoStatus run (ImpExec *x, const ImpStep *s)
+{
+  return imp_exec_norm (x, s, s->u.instnorm.scale, s->u.instnorm.bias, s->u.instnorm.eps,
+                        s->u.instnorm.relu);
 }
 
 ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const float *scale,
                                     const float *bias, float eps, bool relu)
 {
+  const Norm n = { scale, bias, eps, relu };
   SVal *out = &s->v[st->output], *in = &s->v[st->inputs[0]];
   int c = out->c;
-  double *sum = NULL, *sumsq = NULL;
-  ImpastoStatus rc = IMPASTO_OK;
-  if (in->kind != SV_STORED) { /* rare: norm of a view; one pass to gather the sums */
-    sum = imp_alloc0 ((size_t) c, sizeof (double), "channel sums", s->err);
-    sumsq = imp_alloc0 ((size_t) c, sizeof (double), "channel sums", s->err);
-    rc = sum && sumsq ? imp_rows_channel_stats (s, st->inputs[0], sum, sumsq) : IMPASTO_E_NOMEM;
-  }
+  double *sum = imp_alloc0 ((size_t) c, 2 * sizeof (double), "channel sums", s->err);
+  double *sumsq = sum ? sum + c : NULL;
+  ImpastoStatus rc = sum ? IMPASTO_OK : IMPASTO_E_NOMEM;
+  /* rare: norm of a view; one pass to gather the sums (unless statistics are given) */
+  if (!rc && in->kind != SV_STORED && !s->m->stats_use)
+    rc = imp_rows_channel_stats (s, st->inputs[0], sum, sumsq);
   out->mul = imp_alloc ((size_t) c, sizeof (float), "norm", s->err);
   out->add = imp_alloc ((size_t) c, sizeof (float), "norm", s->err);
   out->own_affine = true;
   if (!rc && (!out->mul || !out->add))
     rc = IMPASTO_E_NOMEM;
   double count = (double) in->h * (double) in->w;
-  for (int ch = 0; !rc && ch < c; ch++) { /* y = scale (x - mean) / sqrt(var + eps) + bias */
-    double mean, var;
+  for (int ch = 0; !rc && !s->m->stats_use && ch < c; ch++) { /* sums -> mean, var in place */
     if (in->kind == SV_STORED) {
-      mean = imp_stored_mean (&in->store, ch, &var);
+      sum[ch] = imp_stored_mean (&in->store, ch, &sumsq[ch]);
     } else {
-      mean = sum[ch] / count;
-      var = sumsq[ch] / count - mean * mean;
-      var = var > 0 ? var : 0;
+      sum[ch] /= count;
+      sumsq[ch] = sumsq[ch] / count - sum[ch] * sum[ch];
+      sumsq[ch] = sumsq[ch] > 0 ? sumsq[ch] : 0;
     }
-    double k = scale[ch] / sqrt (var + eps);
-    out->mul[ch] = (float) k;
-    out->add[ch] = (float) (bias[ch] - mean * k);
   }
+  if (!rc)
+    rc = imp_stats_exchange (s->m, (int) (st - s->m->steps), c, sum, sumsq, s->err);
+  if (!rc)
+    norm_affine (&n, c, sum, sumsq, out->mul, out->add);
   imp_free (sum);
-  imp_free (sumsq);
   out->relu = relu;
   imp_stream_view_of (s, st, SV_AFFINE);
   return rc;

@@ -38,6 +38,14 @@ layers = image.get_layers()
 fact("layers", len(layers))
 fact("top-name", layers[0].get_name())
 fact("top-size", f"{layers[0].get_width()}x{layers[0].get_height()}")
+# the new layer's pixels, for the driver's preview-vs-result check
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl  # noqa: E402
+top = layers[0]
+pixels = top.get_buffer().get(Gegl.Rectangle.new(0, 0, top.get_width(), top.get_height()), 1.0,
+                              "R'G'B' u8", Gegl.AbyssPolicy.CLAMP)
+with open(os.path.join(test_dir, "final.rgb"), "wb") as f:
+    f.write(bytes(pixels))
 fact("ok-done", 1)
 
 # The driver now presses Ctrl+Z in the image window and creates "undone".

@@ -12,7 +12,8 @@ from the list and back (a new preview each time, the same dialog width, and whil
 computed the last result stays on screen: OUT-busy.png), turns on the split
 view (its mnemonic) and drags the divider with the mouse (OUT-split.png: left of the divider the
 layer as it is, right of it the same result as before), zooms to 100 % (OUT-zoom.png, a new 1:1
-preview), presses OK, checks that the new layer is on top, then presses Ctrl+Z in the image window
+preview, with the whole image's statistics), presses OK, checks that the new layer is on top and
+that the 1:1 preview equals the same region of it (issue 12's bound), then presses Ctrl+Z in the image window
 and checks that one undo step removed it.
 Exit status: 0 passed, 1 failed (also without gimp-3.0, Xvfb, xdotool, xwd, convert or the shared
 models), 77 skipped (no shared models and IMPASTO_ALLOW_MISSING_DATA=1).
@@ -153,7 +154,8 @@ class GuiGimp:
 
     def __init__(self, display, profile, models, test_dir, log_path, extra_env=None):
         env = dict(os.environ, DISPLAY=display, GIMP3_DIRECTORY=profile, IMPASTO_MODEL_PATH=models,
-                   IMPASTO_TEST_DIR=test_dir, IMPASTO_PREVIEW_LOG="1", LANG="C.UTF-8",
+                   IMPASTO_TEST_DIR=test_dir, IMPASTO_PREVIEW_LOG="1",
+                   IMPASTO_PREVIEW_DUMP=os.path.join(test_dir, "preview.png"), LANG="C.UTF-8",
                    LC_ALL="C.UTF-8", NO_AT_BRIDGE="1", GTK_A11Y="none",
                    **common.sanitizer_env(), **(extra_env or {}))
         with open(os.path.join(profile, "gimprc"), "w") as f:
@@ -265,6 +267,13 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         common.check("100 %: a new 1:1 preview of the visible part (the network at full size)",
                      drawn and "network x1.000" in "".join(preview_lines(gimp.log)[count:]),
                      "\n".join(preview_lines(gimp.log)[count:]))
+        common.check("100 %: the preview takes the whole image's statistics (computed first)",
+                     drawn and ", exact)" in drawn and "whole-image statistics first" in
+                     "".join(preview_lines(gimp.log)[count:]), "\n".join(preview_lines(gimp.log)[count:]))
+        m = re.search(r"layer (\d+),(\d+) scale 1\.000", drawn or "")
+        preview_at = (int(m.group(1)), int(m.group(2))) if m else None
+        preview = common.load_png(os.path.join(test_dir, "preview.png"))[..., :3].astype(int) \
+            if preview_at and os.path.exists(os.path.join(test_dir, "preview.png")) else None
         zoom_shot = os.path.join(work, "dialog-zoom.png")
         screenshot(display, window, zoom_shot)
         save_shot(args, zoom_shot, "-zoom")
@@ -280,6 +289,18 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
                      str(facts))
         common.check("the new layer has the source's size", facts.get("top-size") == "960x640",
                      facts.get("top-size"))
+        # Issue 12: the 1:1 preview is the result (mean |diff| <= 2/255, max <= 8/255).
+        final_path = os.path.join(test_dir, "final.rgb")
+        if common.check("the 1:1 preview and the final layer's pixels are found",
+                        preview is not None and os.path.exists(final_path), drawn):
+            import numpy as np
+            final = np.fromfile(final_path, np.uint8).reshape(640, 960, 3).astype(int)
+            (px, py), (ph, pw) = preview_at, preview.shape[:2]
+            d = abs(final[py:py + ph, px:px + pw] - preview)
+            common.check("the 1:1 preview equals the same region of the final layer "
+                         "(mean |diff| <= 2/255, max <= 8/255)",
+                         d.size and d.mean() <= 2 and d.max() <= 8,
+                         f"{pw}x{ph} at {px},{py}: mean {d.mean():.3f}/255, max {d.max()}/255")
 
         image_window = find_window(display, r"^\*?\[.*GIMP$")
         if common.check("the image window is found", image_window is not None):
