@@ -610,6 +610,9 @@ static void print_usage (FILE *f)
          "  -p, --preserve-colors keep the original colours, take lightness from the style\n"
          "  -t, --threads N       worker threads; 0 = all CPUs (default 0)\n"
          "      --tile-size PX    tile edge in pixels; -1 automatic (default), 0 whole image\n"
+         "      --batchnorm MODE  batch norm statistics: image-statistics (this image's, as\n"
+         "                        pix2pix's test mode) or running (stored); default: the\n"
+         "                        model's metadata impasto.batchnorm, else running\n"
          "      --max-pixels N    refuse larger input images (default 300000000)\n"
          "      --region X,Y,W,H  write only that region, as it is in the whole result (the\n"
          "                        dialog's preview path: whole-image statistics, then the region)\n"
@@ -668,7 +671,7 @@ static bool parse_int (const char *s, int lo, int hi, int *out)
 }
 
 enum { OPT_TILE_SIZE = 1000, OPT_MAX_PIXELS, OPT_REGION, OPT_STATS_PIXELS, OPT_STYLE, OPT_STYLE2,
-       OPT_MIX, OPT_PREDICTOR, OPT_ENCODER, OPT_STYLE_SCALE, OPT_RANGE, OPT_MULTIPLE };
+       OPT_MIX, OPT_PREDICTOR, OPT_ENCODER, OPT_STYLE_SCALE, OPT_RANGE, OPT_MULTIPLE, OPT_BATCHNORM };
 
 /* The arbitrary-style options. */
 typedef struct {
@@ -716,6 +719,7 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
     { "output-dir", required_argument, NULL, 'o' },
     { "range", required_argument, NULL, OPT_RANGE },
     { "multiple", required_argument, NULL, OPT_MULTIPLE },
+    { "batchnorm", required_argument, NULL, OPT_BATCHNORM },
     { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
     { "region", required_argument, NULL, OPT_REGION },
     { "stats-pixels", required_argument, NULL, OPT_STATS_PIXELS },
@@ -786,6 +790,12 @@ static bool parse_stylize_options (int argc, char **argv, ImpastoOptions *option
         return false;
       }
       options->style_scale = (float) d;
+      break;
+    case OPT_BATCHNORM:
+      if (!impasto_batchnorm_parse (optarg, &options->batchnorm)) {
+        report ("invalid --batchnorm '%s': expected image-statistics or running", optarg);
+        return false;
+      }
       break;
     case OPT_MAX_PIXELS: {
       char *end;

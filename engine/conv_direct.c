@@ -26,8 +26,7 @@
 #define CD_X86 0
 #endif
 
-#define CD_K 9
-#define CD_KK 81
+#define CD_KMAX 9    /* kernels 7x7 (CycleGAN's first and last) and 9x9 (fast-neural-style) */
 #define CD_ROWS 16     /* output rows per task */
 #define CD_SEG 256     /* output columns per task, at most; halved for in_c > 8 (cache) */
 #define CD_CHUNK_MAX 128 /* pixels per register block, at most (AVX-512, 8 vectors of 16) */
@@ -35,24 +34,26 @@
 /* One output row, one output-channel block, chunks of pixels [0, width) (width rounded up to
  * whole chunks; the padded buffer is wide enough).
  *   in:  padded input at the row's first tap, channel stride cs, row stride rs
- *   w:   [ic][81][OB] packed weights of the block, bias [OB]
+ *   w:   [ic][k * k][OB] packed weights of the block, bias [OB]
  *   out: [OB][out_stride] */
 typedef void (*Conv9RowFunc) (const float *in, size_t rs, size_t cs, int ic, const float *w,
                               const float *bias, int width, float *out, size_t out_stride);
 
 struct ImpConv9 {
   ImpConvShape shape;
+  int k;            /* kernel edge: 7 or 9 */
   int ob;           /* register block: output channels ... */
   int chunk;        /* ... x pixels (vectors x lanes) */
   int n_blocks;     /* output-channel blocks */
-  float *w;         /* [n_blocks][in_c][81][ob] */
+  float *w;         /* [n_blocks][in_c][k * k][ob] */
   float *bias;      /* [n_blocks * ob] */
   Conv9RowFunc row;
 };
 
 bool imp_conv9_eligible (const ImpConvShape *s)
 {
-  return imp_conv_fast_shape (s, CD_K, 1, CD_K - 1) && (s->in_c <= 4 || s->out_c <= 4);
+  return s && (s->kh == 7 || s->kh == 9) && imp_conv_fast_shape (s, s->kh, 1, s->kh - 1)
+         && (s->in_c <= 4 || s->out_c <= 4);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -60,7 +61,7 @@ bool imp_conv9_eligible (const ImpConvShape *s)
 
 /* Portable: same blocking, plain loops (gcc vectorises the pixel loop). */
 static inline __attribute__ ((always_inline)) void
-row_generic (const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
+row_generic (const int K, const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
              const float *w, const float *bias, int width, float *out, size_t out_stride)
 {
   const int chunk = 8 * PV;
@@ -70,10 +71,10 @@ row_generic (const int OB, const int PV, const float *in, size_t rs, size_t cs, 
       for (int p = 0; p < chunk; p++)
         acc[o][p] = bias[o];
     for (int c = 0; c < ic; c++)
-      for (int ky = 0; ky < CD_K; ky++) {
+      for (int ky = 0; ky < K; ky++) {
         const float *r = in + c * cs + ky * rs + x0;
-        const float *wk = w + ((size_t) c * CD_KK + ky * CD_K) * OB;
-        for (int kx = 0; kx < CD_K; kx++)
+        const float *wk = w + ((size_t) c * K * K + ky * K) * OB;
+        for (int kx = 0; kx < K; kx++)
           for (int o = 0; o < OB; o++)
             for (int p = 0; p < chunk; p++)
               acc[o][p] += wk[kx * OB + o] * r[kx + p];
@@ -83,21 +84,22 @@ row_generic (const int OB, const int PV, const float *in, size_t rs, size_t cs, 
   }
 }
 
-static void row_generic_4x3 (const float *in, size_t rs, size_t cs, int ic, const float *w,
-                             const float *bias, int width, float *out, size_t out_stride)
-{
-  row_generic (4, 3, in, rs, cs, ic, w, bias, width, out, out_stride);
-}
+#define CD_ROW(attr, base, K, OB, PV)                                                          \
+  attr static void base##_##K##_##OB##x##PV (const float *in, size_t rs, size_t cs, int ic,        \
+                                             const float *w, const float *bias, int width,         \
+                                             float *out, size_t out_stride)                        \
+  {                                                                                                \
+    base (K, OB, PV, in, rs, cs, ic, w, bias, width, out, out_stride);                             \
+  }
 
-static void row_generic_3x4 (const float *in, size_t rs, size_t cs, int ic, const float *w,
-                             const float *bias, int width, float *out, size_t out_stride)
-{
-  row_generic (3, 4, in, rs, cs, ic, w, bias, width, out, out_stride);
-}
+CD_ROW (, row_generic, 9, 4, 3)
+CD_ROW (, row_generic, 9, 3, 4)
+CD_ROW (, row_generic, 7, 4, 3)
+CD_ROW (, row_generic, 7, 3, 4)
 
 #if CD_X86
 __attribute__ ((target ("avx2,fma"), always_inline)) static inline void
-row_avx2 (const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
+row_avx2 (const int K, const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
           const float *w, const float *bias, int width, float *out, size_t out_stride)
 {
   const int chunk = 8 * PV;
@@ -109,10 +111,10 @@ row_avx2 (const int OB, const int PV, const float *in, size_t rs, size_t cs, int
       for (int p = 0; p < PV; p++)
         acc[o][p] = _mm256_broadcast_ss (bias + o);
     for (int c = 0; c < ic; c++)
-      for (int ky = 0; ky < CD_K; ky++) {
+      for (int ky = 0; ky < K; ky++) {
         const float *r = in + c * cs + ky * rs + x0;
-        const float *wk = w + ((size_t) c * CD_KK + ky * CD_K) * OB;
-        for (int kx = 0; kx < CD_K; kx++, wk += OB) {
+        const float *wk = w + ((size_t) c * K * K + ky * K) * OB;
+        for (int kx = 0; kx < K; kx++, wk += OB) {
           __m256 xv[4];
 #pragma GCC unroll 4
           for (int p = 0; p < PV; p++)
@@ -134,23 +136,14 @@ row_avx2 (const int OB, const int PV, const float *in, size_t rs, size_t cs, int
   }
 }
 
-__attribute__ ((target ("avx2,fma"))) static void
-row_avx2_4x3 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
-              int width, float *out, size_t out_stride)
-{
-  row_avx2 (4, 3, in, rs, cs, ic, w, bias, width, out, out_stride);
-}
-
-__attribute__ ((target ("avx2,fma"))) static void
-row_avx2_3x4 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
-              int width, float *out, size_t out_stride)
-{
-  row_avx2 (3, 4, in, rs, cs, ic, w, bias, width, out, out_stride);
-}
+CD_ROW (__attribute__ ((target ("avx2,fma"))), row_avx2, 9, 4, 3)
+CD_ROW (__attribute__ ((target ("avx2,fma"))), row_avx2, 9, 3, 4)
+CD_ROW (__attribute__ ((target ("avx2,fma"))), row_avx2, 7, 4, 3)
+CD_ROW (__attribute__ ((target ("avx2,fma"))), row_avx2, 7, 3, 4)
 
 /* The same loops with vectors of 16 pixels. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
-row_avx512 (const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
+row_avx512 (const int K, const int OB, const int PV, const float *in, size_t rs, size_t cs, int ic,
             const float *w, const float *bias, int width, float *out, size_t out_stride)
 {
   const int chunk = 16 * PV;
@@ -162,10 +155,10 @@ row_avx512 (const int OB, const int PV, const float *in, size_t rs, size_t cs, i
       for (int p = 0; p < PV; p++)
         acc[o][p] = _mm512_set1_ps (bias[o]);
     for (int c = 0; c < ic; c++)
-      for (int ky = 0; ky < CD_K; ky++) {
+      for (int ky = 0; ky < K; ky++) {
         const float *r = in + c * cs + ky * rs + x0;
-        const float *wk = w + ((size_t) c * CD_KK + ky * CD_K) * OB;
-        for (int kx = 0; kx < CD_K; kx++, wk += OB) {
+        const float *wk = w + ((size_t) c * K * K + ky * K) * OB;
+        for (int kx = 0; kx < K; kx++, wk += OB) {
           __m512 wv[4];
 #pragma GCC unroll 4
           for (int o = 0; o < OB; o++)
@@ -187,37 +180,31 @@ row_avx512 (const int OB, const int PV, const float *in, size_t rs, size_t cs, i
   }
 }
 
-__attribute__ ((target ("avx512f"))) static void
-row_avx512_4x6 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
-                int width, float *out, size_t out_stride)
-{
-  row_avx512 (4, 6, in, rs, cs, ic, w, bias, width, out, out_stride);
-}
-
-__attribute__ ((target ("avx512f"))) static void
-row_avx512_3x8 (const float *in, size_t rs, size_t cs, int ic, const float *w, const float *bias,
-                int width, float *out, size_t out_stride)
-{
-  row_avx512 (3, 8, in, rs, cs, ic, w, bias, width, out, out_stride);
-}
+CD_ROW (__attribute__ ((target ("avx512f"))), row_avx512, 9, 4, 6)
+CD_ROW (__attribute__ ((target ("avx512f"))), row_avx512, 9, 3, 8)
+CD_ROW (__attribute__ ((target ("avx512f"))), row_avx512, 7, 4, 6)
+CD_ROW (__attribute__ ((target ("avx512f"))), row_avx512, 7, 3, 8)
 #endif
 
 /* The row kernel for blocks of ob output channels and its pixels per block.
  * IMPASTO_CONV9_ISA=c or =avx2 caps the choice (tests check every kernel on one machine). */
-static Conv9RowFunc pick_row (int ob, int *chunk)
+static Conv9RowFunc pick_row (int k, int ob, int *chunk)
 {
+  bool nine = k == 9, four = ob == 4;
   switch (imp_isa ("IMPASTO_CONV9_ISA")) {
 #if CD_X86
   case IMP_ISA_AVX512:
-    *chunk = ob == 4 ? 16 * 6 : 16 * 8;
-    return ob == 4 ? row_avx512_4x6 : row_avx512_3x8;
+    *chunk = four ? 16 * 6 : 16 * 8;
+    return nine ? (four ? row_avx512_9_4x6 : row_avx512_9_3x8)
+                : (four ? row_avx512_7_4x6 : row_avx512_7_3x8);
   case IMP_ISA_AVX2:
-    *chunk = ob == 4 ? 8 * 3 : 8 * 4;
-    return ob == 4 ? row_avx2_4x3 : row_avx2_3x4;
+    *chunk = four ? 8 * 3 : 8 * 4;
+    return nine ? (four ? row_avx2_9_4x3 : row_avx2_9_3x4) : (four ? row_avx2_7_4x3 : row_avx2_7_3x4);
 #endif
   default:
-    *chunk = ob == 4 ? 8 * 3 : 8 * 4;
-    return ob == 4 ? row_generic_4x3 : row_generic_3x4;
+    *chunk = four ? 8 * 3 : 8 * 4;
+    return nine ? (four ? row_generic_9_4x3 : row_generic_9_3x4)
+                : (four ? row_generic_7_4x3 : row_generic_7_3x4);
   }
 }
 
@@ -227,8 +214,8 @@ ImpConv9 *imp_conv9_new (const ImpConvShape *s, const float *weight, const float
                          ImpastoError *err)
 {
   if (!imp_conv9_eligible (s)) {
-    imp_fail (err, IMPASTO_E_ARGUMENT, "conv9: conv shape is not a skinny 9x9 stride-1 group-1 "
-              "conv with pads 0..8");
+    imp_fail (err, IMPASTO_E_ARGUMENT, "conv9: conv shape is not a skinny 9x9 or 7x7 stride-1 "
+              "group-1 conv with pads 0..k-1");
     return NULL;
   }
   if (!weight) {
@@ -239,10 +226,11 @@ ImpConv9 *imp_conv9_new (const ImpConvShape *s, const float *weight, const float
   if (!cv)
     return NULL;
   cv->shape = *s;
+  cv->k = s->kh;
   cv->ob = s->out_c <= 3 ? 3 : 4;
   cv->n_blocks = (s->out_c + cv->ob - 1) / cv->ob;
-  cv->row = pick_row (cv->ob, &cv->chunk);
-  if (!imp_conv_pack_oc_blocks (weight, bias, s->out_c, s->in_c, CD_KK, cv->ob, &cv->w,
+  cv->row = pick_row (cv->k, cv->ob, &cv->chunk);
+  if (!imp_conv_pack_oc_blocks (weight, bias, s->out_c, s->in_c, cv->k * cv->k, cv->ob, &cv->w,
                                 &cv->bias, err)) {
     imp_conv9_free (cv);
     return NULL;
@@ -285,19 +273,19 @@ static void conv9_task (void *ctx, int64_t task, int thread)
   const int band = (int) (task / run->n_segs), sg = (int) (task % run->n_segs);
   const int oy0 = band * CD_ROWS, ox0 = sg * run->seg;
   const int rows = IMP_MIN (CD_ROWS, run->oh - oy0), cols = IMP_MIN (run->seg, run->ow - ox0);
-  float *buf = run->scratch + (size_t) thread * run->scratch_floats; /* [ic][rows + 8][buf_rs] */
+  float *buf = run->scratch + (size_t) thread * run->scratch_floats; /* [ic][rows + k - 1][buf_rs] */
   float *obuf = buf + (size_t) s->in_c * run->buf_cs;                 /* [ob][seg] */
 
   /* padded input window: rows oy0 - pad_t .., columns ox0 - pad_l .. + buf_rs.  Columns
    * [j0, j1) are inside the image and copied as a block; the others go through the pad map. */
-  int colmap[CD_SEG + CD_CHUNK_MAX + CD_K - 1]; /* seg <= CD_SEG rounded up to a chunk */
+  int colmap[CD_SEG + CD_CHUNK_MAX + CD_KMAX - 1]; /* seg <= CD_SEG rounded up to a chunk */
   const int nb = (int) run->buf_rs, xs = ox0 - s->pad_l;
   for (int j = 0; j < nb; j++)
     colmap[j] = pad_map9 (xs + j, run->w, s->pad_l, s->pad_r, s->pad_mode);
   const int j0 = IMP_MIN (IMP_MAX (0, -xs), nb), j1 = IMP_MAX (j0, IMP_MIN (nb, run->w - xs));
   const size_t plane = (size_t) run->h * run->w;
   for (int c = 0; c < s->in_c; c++)
-    for (int r = 0; r < rows + CD_K - 1; r++) {
+    for (int r = 0; r < rows + cv->k - 1; r++) {
       float *dst = buf + c * run->buf_cs + r * run->buf_rs;
       int iy = pad_map9 (oy0 + r - s->pad_t, run->h, s->pad_t, s->pad_b, s->pad_mode);
       if (iy < 0) {
@@ -316,7 +304,7 @@ static void conv9_task (void *ctx, int64_t task, int thread)
   for (int r = 0; r < rows; r++)
     for (int b = 0; b < cv->n_blocks; b++) {
       cv->row (buf + r * run->buf_rs, run->buf_rs, run->buf_cs, s->in_c,
-               cv->w + (size_t) b * s->in_c * CD_KK * cv->ob, cv->bias + b * cv->ob, cols, obuf,
+               cv->w + (size_t) b * s->in_c * cv->k * cv->k * cv->ob, cv->bias + b * cv->ob, cols, obuf,
                (size_t) run->seg);
       for (int o = 0; o < cv->ob && b * cv->ob + o < s->out_c; o++)
         memcpy (run->y + (size_t) (b * cv->ob + o) * oplane + (size_t) (oy0 + r) * run->ow + ox0,
@@ -338,8 +326,8 @@ ImpastoStatus imp_conv9_run (const ImpConv9 *cv, int h, int w, const float *x, f
   int n = (run.ow + seg_max - 1) / seg_max; /* balance the segments, whole chunks each */
   run.seg = ((run.ow + n - 1) / n + chunk - 1) / chunk * chunk;
   run.n_segs = (run.ow + run.seg - 1) / run.seg;
-  run.buf_rs = (size_t) run.seg + CD_K - 1;
-  run.buf_cs = run.buf_rs * (CD_ROWS + CD_K - 1);
+  run.buf_rs = (size_t) run.seg + cv->k - 1;
+  run.buf_cs = run.buf_rs * (CD_ROWS + cv->k - 1);
   const int threads = imp_pool_threads (pool);
   size_t in_part, all;
   if (!imp_mul_size ((size_t) s->in_c, run.buf_cs, &in_part)

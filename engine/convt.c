@@ -90,7 +90,8 @@ void imp_convt2d_ref (const ImpConvTShape *s, int h, int w, const float *x, cons
 struct ImpConvT {
   ImpConvTShape s;
   int m;         /* rows of col per group: out_c / group * kh * kw */
-  float *weight; /* [in_c, out_c/group, kh, kw] as given by ONNX */
+  const float *weight; /* [in_c, out_c/group, kh, kw] as given by ONNX: the caller's, borrowed
+                         (a copy doubled pix2pix ngf 64's 110 MB of ConvTranspose weights) */
   float *bias;   /* [out_c] or NULL */
 };
 
@@ -119,10 +120,7 @@ ImpConvT *imp_convt_new (const ImpConvTShape *s, const float *weight, const floa
     return NULL;
   conv->s = *s;
   conv->m = (int) m;
-  conv->weight = imp_alloc (n_weight, sizeof (float), "conv transpose weight", err);
-  if (!conv->weight)
-    goto fail;
-  memcpy (conv->weight, weight, n_weight * sizeof (float));
+  conv->weight = weight;
   if (bias) {
     conv->bias = imp_alloc ((size_t) s->out_c, sizeof (float), "conv transpose bias", err);
     if (!conv->bias)
@@ -139,19 +137,20 @@ void imp_convt_free (ImpConvT *conv)
 {
   if (!conv)
     return;
-  imp_free (conv->weight);
   imp_free (conv->bias);
   imp_free (conv);
 }
 
 typedef struct {
   const ImpConvT *conv;
-  int h, w, oh, ow;
-  const float *x;
-  float *y;
+  int w, ow;
+  const float *x;    /* [in_c, x_rows, w]: input rows x_r0 .. x_r0 + x_rows - 1 */
+  int x_r0, x_rows;
+  float *y;          /* [out_c, y_rows, ow]: output rows y_r0 .. y_r0 + y_rows - 1 */
+  int y_r0, y_rows;
   float *col;        /* [M, rows * w] */
   int g;             /* current group */
-  int r0, rows;      /* current block of input rows */
+  int r0, rows;      /* current block of input rows (relative to x_r0) */
   int m_per_task;    /* rows of col per sgemm task */
 } ConvTJob;
 
@@ -159,7 +158,7 @@ typedef struct {
 static void init_task (void *ctx, int64_t oc, int thread)
 {
   const ConvTJob *j = ctx;
-  size_t plane = (size_t) j->oh * (size_t) j->ow;
+  size_t plane = (size_t) j->y_rows * (size_t) j->ow;
   float *dst = j->y + (size_t) oc * plane;
   float v = j->conv->bias ? j->conv->bias[oc] : 0.0f;
   for (size_t i = 0; i < plane; i++)
@@ -175,9 +174,9 @@ static void gemm_task (void *ctx, int64_t task, int thread)
   int m0 = (int) task * j->m_per_task, mr = IMP_MIN (j->m_per_task, j->conv->m - m0);
   int n = j->rows * j->w;
   const float *wg = j->conv->weight + (size_t) j->g * cin_g * (size_t) j->conv->m;
-  const float *xg = j->x + ((size_t) j->g * cin_g * (size_t) j->h + (size_t) j->r0) * (size_t) j->w;
+  const float *xg = j->x + ((size_t) j->g * cin_g * (size_t) j->x_rows + (size_t) j->r0) * (size_t) j->w;
   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, mr, n, cin_g, 1.0f, wg + m0, j->conv->m,
-               xg, j->h * j->w, 0.0f, j->col + (size_t) m0 * n, n);
+               xg, j->x_rows * j->w, 0.0f, j->col + (size_t) m0 * n, n);
 }
 
 /* Scatter-add the kh*kw col rows of output channel m (within the group) into y. */
@@ -187,14 +186,15 @@ static void col2im_task (void *ctx, int64_t m, int thread)
   const ImpConvTShape *s = &j->conv->s;
   int cout_g = s->out_c / s->group;
   int n = j->rows * j->w;
-  float *yc = j->y + (size_t) (j->g * cout_g + m) * (size_t) j->oh * (size_t) j->ow;
+  float *yc = j->y + (size_t) (j->g * cout_g + m) * (size_t) j->y_rows * (size_t) j->ow;
   for (int ky = 0; ky < s->kh; ky++)
     for (int kx = 0; kx < s->kw; kx++) {
       const float *src = j->col + ((size_t) (m * s->kh + ky) * s->kw + kx) * (size_t) n;
       int64_t off_x = (int64_t) kx * s->dil_w - s->pad_l;
       for (int r = 0; r < j->rows; r++) {
-        int64_t oy = (int64_t) (j->r0 + r) * s->stride_h - s->pad_t + (int64_t) ky * s->dil_h;
-        if (oy < 0 || oy >= j->oh)
+        int64_t oy = (int64_t) (j->x_r0 + j->r0 + r) * s->stride_h - s->pad_t
+                     + (int64_t) ky * s->dil_h - j->y_r0;
+        if (oy < 0 || oy >= j->y_rows)
           continue;
         float *dst = yc + oy * j->ow;
         const float *srow = src + (size_t) r * j->w;
@@ -207,37 +207,64 @@ static void col2im_task (void *ctx, int64_t m, int thread)
     }
 }
 
-ImpastoStatus imp_convt_run (const ImpConvT *conv, int h, int w, const float *x, float *y,
-                             ImpPool *pool, ImpastoError *err)
+void imp_convt_in_rows (const ImpConvTShape *s, int64_t h, int64_t oy0, int64_t oy1,
+                        int64_t *iy0, int64_t *iy1)
+{
+  /* oy = iy * stride_h - pad_t + ky * dil_h for some ky in [0, kh) */
+  int64_t lo = oy0 + s->pad_t - (int64_t) (s->kh - 1) * s->dil_h, hi = oy1 - 1 + s->pad_t;
+  lo = lo <= 0 ? 0 : (lo + s->stride_h - 1) / s->stride_h;
+  hi = hi < 0 ? -1 : hi / s->stride_h;
+  *iy0 = IMP_MIN (lo, h);
+  *iy1 = IMP_MAX (*iy0, IMP_MIN (hi + 1, h));
+}
+
+ImpastoStatus imp_convt_run_rows (const ImpConvT *conv, int h, int w, const float *x, int x_r0,
+                                  int x_rows, float *y, int y_r0, int y_rows, ImpPool *pool,
+                                  ImpastoError *err)
 {
   const ImpConvTShape *s = &conv->s;
   int64_t oh, ow;
   if (!imp_convt_out_size (s, h, w, &oh, &ow))
     return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d input gives an empty output",
                      h, w);
-  if (oh * ow > INT_MAX || (int64_t) h * w > INT_MAX)
-    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d image too large", h, w);
-  int rows = (int) IMP_MAX ((int64_t) 1, IMP_MIN ((int64_t) h,
+  if ((int64_t) y_rows * ow > INT_MAX || (int64_t) x_rows * w > INT_MAX || x_r0 < 0 || x_rows < 0
+      || x_r0 + x_rows > h || y_r0 < 0 || y_rows < 1 || y_r0 + y_rows > oh)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d image too large or rows out "
+                     "of range", h, w);
+  int rows = (int) IMP_MAX ((int64_t) 1, IMP_MIN ((int64_t) IMP_MAX (x_rows, 1),
                                                   COL_BUDGET_FLOATS / ((int64_t) conv->m * w)));
   size_t n_col;
   if (!imp_mul_size ((size_t) conv->m, (size_t) rows * (size_t) w, &n_col)
       || (size_t) rows * (size_t) w > INT_MAX)
     return imp_fail (err, IMPASTO_E_NOMEM, "conv transpose: col buffer size overflows");
-  ConvTJob j = { conv, h, w, (int) oh, (int) ow, x, y, NULL, 0, 0, rows, 0 };
+  ConvTJob j = { conv, w, (int) ow, x, x_r0, x_rows, y, y_r0, y_rows, NULL, 0, 0, rows, 0 };
+  imp_pool_run (pool, s->out_c, init_task, &j);
+  if (x_rows == 0) /* rows no input reaches (output padding): the bias */
+    return IMPASTO_OK;
   j.col = imp_alloc (n_col, sizeof (float), "conv transpose col buffer", err);
   if (!j.col)
     return IMPASTO_E_NOMEM;
   int threads = imp_pool_threads (pool);
   j.m_per_task = IMP_MAX (1, (conv->m + 2 * threads - 1) / (2 * threads));
   int gemm_tasks = (conv->m + j.m_per_task - 1) / j.m_per_task;
-
-  imp_pool_run (pool, s->out_c, init_task, &j);
   for (j.g = 0; j.g < s->group; j.g++)
-    for (j.r0 = 0; j.r0 < h; j.r0 += rows) {
-      j.rows = IMP_MIN (rows, h - j.r0);
+    for (j.r0 = 0; j.r0 < x_rows; j.r0 += rows) {
+      j.rows = IMP_MIN (rows, x_rows - j.r0);
       imp_pool_run (pool, gemm_tasks, gemm_task, &j);
       imp_pool_run (pool, s->out_c / s->group, col2im_task, &j);
     }
   imp_free (j.col);
   return IMPASTO_OK;
+}
+
+ImpastoStatus imp_convt_run (const ImpConvT *conv, int h, int w, const float *x, float *y,
+                             ImpPool *pool, ImpastoError *err)
+{
+  int64_t oh, ow;
+  if (!imp_convt_out_size (&conv->s, h, w, &oh, &ow))
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d input gives an empty output",
+                     h, w);
+  if (oh > INT_MAX)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d image too large", h, w);
+  return imp_convt_run_rows (conv, h, w, x, 0, h, y, 0, (int) oh, pool, err);
 }

@@ -80,6 +80,9 @@ ImpastoStatus imp_image_check (const ImpastoImage *in, const ImpastoImage *out,
                      o->strength);
   if (o->tile_size < -1)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "tile size must be -1 (automatic), 0 or positive");
+  if (o->batchnorm != IMPASTO_BATCHNORM_AUTO && o->batchnorm != IMPASTO_BATCHNORM_RUNNING
+      && o->batchnorm != IMPASTO_BATCHNORM_IMAGE)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "unknown batch norm mode %d", (int) o->batchnorm);
   return IMPASTO_OK;
 }
 

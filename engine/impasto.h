@@ -67,6 +67,18 @@ const char *impasto_model_metadata (const ImpastoModel *model, const char *key);
 /* Called with fraction in 0..1.  Return false to cancel the run (IMPASTO_E_CANCELLED). */
 typedef bool (*ImpastoProgressFunc) (double fraction, void *user_data);
 
+/* Which statistics BatchNormalization normalises with. */
+typedef enum {
+  IMPASTO_BATCHNORM_AUTO = 0, /* the model's metadata "impasto.batchnorm" decides; else RUNNING */
+  IMPASTO_BATCHNORM_RUNNING,  /* the stored running mean and variance (inference mode) */
+  IMPASTO_BATCHNORM_IMAGE     /* this image's per-channel mean and variance over the whole image,
+                                 as pix2pix's published test mode (BatchNorm left in training mode
+                                 with a batch of one); banded runs give the same result */
+} ImpastoBatchNorm;
+
+/* "image-statistics" -> IMAGE, "running" -> RUNNING (the sidecar's and metadata's words);
+ * false for anything else (*mode untouched). */
+bool impasto_batchnorm_parse (const char *text, ImpastoBatchNorm *mode);
 struct ImpastoImage;
 
 /* Receives finished rows of the result in order, top to bottom: rows->height rows starting at
@@ -96,6 +108,7 @@ typedef struct {
    * one (Magenta: short side 256 then a 256x256 centre crop; AdaIN: short side at most 512);
    * larger gives larger brush strokes.  0.25..4; 0 means 1. */
   float style_scale;
+  ImpastoBatchNorm batchnorm;
   /* Optional: hand the result over in rows instead of holding it whole (a huge image's result
    * never exists in memory at once).  out is then a row buffer of any height >= 1: the engine
    * fills it from its top with consecutive rows and passes the filled part to rows() whenever it

@@ -59,11 +59,22 @@ bool imp_convt_out_size (const ImpConvTShape *s, int64_t h, int64_t w, int64_t *
 void imp_convt2d_ref (const ImpConvTShape *s, int h, int w, const float *x, const float *weight,
                       const float *bias, float *y);
 typedef struct ImpConvT ImpConvT;
+/* weight is borrowed: it must outlive the conv (the model's constants do) */
 ImpConvT *imp_convt_new (const ImpConvTShape *s, const float *weight, const float *bias,
                          ImpastoError *err);
 void imp_convt_free (ImpConvT *conv);
 ImpastoStatus imp_convt_run (const ImpConvT *conv, int h, int w, const float *x, float *y,
                              ImpPool *pool, ImpastoError *err);
+/* Input rows [*iy0, *iy1) of an h-row input that output rows [oy0, oy1) read (may be empty:
+ * rows only the output padding or the bias reach). */
+void imp_convt_in_rows (const ImpConvTShape *s, int64_t h, int64_t oy0, int64_t oy1,
+                        int64_t *iy0, int64_t *iy1);
+/* Output rows [y_r0, y_r0 + y_rows) into y [out_c, y_rows, ow] of an h x w input, from x
+ * [in_c, x_rows, w] holding input rows [x_r0, x_r0 + x_rows), which must include the rows
+ * imp_convt_in_rows names (a banded run). */
+ImpastoStatus imp_convt_run_rows (const ImpConvT *conv, int h, int w, const float *x, int x_r0,
+                                  int x_rows, float *y, int y_r0, int y_rows, ImpPool *pool,
+                                  ImpastoError *err);
 
 /* ------------------------------------------------------------------------------------------- */
 /* Normalisation.                                                                               */

@@ -548,10 +548,31 @@ static ImpastoStatus stylize_oriented (ImpastoModel *m, const ImpastoImage *in, 
   return stylize_whole (m, in, out, o, ph, pw, err);
 }
 
+bool impasto_batchnorm_parse (const char *text, ImpastoBatchNorm *mode)
+{
+  if (text && !strcmp (text, "image-statistics"))
+    *mode = IMPASTO_BATCHNORM_IMAGE;
+  else if (text && !strcmp (text, "running"))
+    *mode = IMPASTO_BATCHNORM_RUNNING;
+  else
+    return false;
+  return true;
+}
+
+bool imp_model_bn_image (const ImpastoModel *m, const ImpastoOptions *o)
+{
+  ImpastoBatchNorm bn = o->batchnorm;
+  if (bn == IMPASTO_BATCHNORM_AUTO
+      && !impasto_batchnorm_parse (impasto_model_metadata (m, "impasto.batchnorm"), &bn))
+    bn = IMPASTO_BATCHNORM_RUNNING;
+  return bn == IMPASTO_BATCHNORM_IMAGE;
+}
+
 ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                  const ImpastoOptions *o, ImpastoError *err)
 {
   imp_model_ensure_pool (m, o->threads);
+  m->bn_image = imp_model_bn_image (m, o);
   int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);
   int64_t pw = IMP_MAX (round_up (in->width, m->size_multiple), m->min_size);
   if (transpose_wanted (m, in, ph, pw))

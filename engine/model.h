@@ -32,7 +32,8 @@ typedef struct {
              float *own_weight; } convt;
     struct { int t, l, b, r; ImpPadMode mode; float value; } pad;
     struct { const float *scale, *bias; float eps; bool relu; int channels; } instnorm;
-    struct { float *mul, *add; bool relu; int channels; } batchnorm;
+    struct { float *mul, *add; bool relu; int channels;
+             const float *scale, *bias; float eps; /* for the image's statistics */ } batchnorm;
     struct { ImpUnaryOp op; float alpha, beta; } unary;
     struct { ImpBinaryOp op; } binary;
     struct { float scale_h, scale_w; int64_t size_h, size_w; ImpCoordMode coord;
@@ -58,6 +59,8 @@ struct ImpastoModel {
   float in_scale, in_offset, out_scale, out_offset;
   int size_multiple;  /* H and W are padded to a multiple of this */
   int min_size;       /* and to at least this */
+  bool bn_image;      /* this run's BatchNormalization uses the image's statistics (set by
+                         impasto_stylize from the options and metadata) */
   ImpPool *pool;
   int pool_threads;
   /* The steps for the transposed image (H and W swapped, weights transposed), made on first
@@ -78,6 +81,9 @@ ImpastoModel *imp_model_load_net (const char *path, int n_inputs, const ImpastoI
 /* model.c: the worker pool for threads (0: every CPU) */
 ImpastoStatus imp_model_ensure_pool (ImpastoModel *m, int threads);
 /* model.c: impasto_stylize after its checks (the caller sets stats_use / stats_record). */
+/* model.c: whether BatchNormalization runs with the image's statistics for options o (the
+ * option, else the model's metadata "impasto.batchnorm"). */
+bool imp_model_bn_image (const ImpastoModel *m, const ImpastoOptions *o);
 ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                  const ImpastoOptions *o, ImpastoError *err);
 

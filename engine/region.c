@@ -32,7 +32,8 @@ void impasto_stats_free (ImpastoStats *s)
   free (s);
 }
 
-static ImpastoStats *stats_new (const ImpastoModel *m, ImpastoError *err)
+/* bn_image: the batch norms run with the image's statistics and have theirs recorded too */
+static ImpastoStats *stats_new (const ImpastoModel *m, bool bn_image, ImpastoError *err)
 {
   ImpastoStats *s = calloc (1, sizeof *s);
   if (!s) {
@@ -47,10 +48,12 @@ static ImpastoStats *stats_new (const ImpastoModel *m, ImpastoError *err)
   s->recorded = imp_alloc0 (n, sizeof (bool), "statistics", err);
   int total = 0;
   for (int i = 0; s->offset && i < m->n_steps; i++) {
-    bool norm = m->steps[i].op == &imp_op_instnorm;
-    s->offset[i] = norm ? total : -1;
-    if (norm)
-      total += m->steps[i].u.instnorm.channels;
+    const ImpStep *st = &m->steps[i];
+    int c = st->op == &imp_op_instnorm                 ? st->u.instnorm.channels
+            : bn_image && st->op == &imp_op_batchnorm ? st->u.batchnorm.channels
+                                                       : 0;
+    s->offset[i] = c ? total : -1;
+    total += c;
   }
   s->mean = imp_alloc0 ((size_t) total + 1, sizeof (double), "statistics", err);
   s->var = imp_alloc0 ((size_t) total + 1, sizeof (double), "statistics", err);
@@ -172,7 +175,7 @@ ImpastoStatus impasto_stats_compute (ImpastoModel *m, const ImpastoImage *in,
     if (!sink.data_u8)
       st = IMPASTO_E_NOMEM;
   }
-  ImpastoStats *s = st ? NULL : stats_new (m, err);
+  ImpastoStats *s = st ? NULL : stats_new (m, imp_model_bn_image (m, &opt), err);
   if (!st && !s)
     st = IMPASTO_E_NOMEM;
   if (!st) {
@@ -182,7 +185,7 @@ ImpastoStatus impasto_stats_compute (ImpastoModel *m, const ImpastoImage *in,
   }
   for (int i = 0; !st && i < m->n_steps; i++)
     if (s->offset[i] >= 0 && !s->recorded[i])
-      st = imp_fail (err, IMPASTO_E_ARGUMENT, "internal error: instance norm step %d ran "
+      st = imp_fail (err, IMPASTO_E_ARGUMENT, "internal error: norm step %d ran "
                      "without recording its statistics", i);
   imp_free (small.type == IMPASTO_PIXEL_U8 ? (void *) small.data_u8 : (void *) small.data);
   imp_free (sink.data_u8);
@@ -296,9 +299,9 @@ ImpastoStatus impasto_stylize_region (ImpastoModel *m, const ImpastoImage *in, i
   if (x < 0 || y < 0 || x > in->width - out->width || y > in->height - out->height)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "the region %d,%d %dx%d is not inside the %dx%d image",
                      x, y, out->width, out->height, in->width, in->height);
-  bool norms = false;
+  bool norms = false, bn_image = imp_model_bn_image (m, o);
   for (int i = 0; i < m->n_steps; i++)
-    norms |= m->steps[i].op == &imp_op_instnorm;
+    norms |= m->steps[i].op == &imp_op_instnorm || (bn_image && m->steps[i].op == &imp_op_batchnorm);
   if (norms && !o->stats)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "a region needs the whole image's statistics "
                      "(impasto_stats_compute)");

@@ -151,6 +151,8 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       return run_error (procedure, GIMP_PDB_CALLING_ERROR, error);
     }
 
+  params.batchnorm = IMPASTO_BATCHNORM_AUTO;
+  impasto_batchnorm_parse (style->batchnorm, &params.batchnorm);
   gchar *title = g_strdup_printf (_("Style transfer: %s"), style->name);
   gimp_progress_init (title);
   gchar *layer_name = g_strdup_printf (_("%s (Impasto)"), style->name);

@@ -5,7 +5,8 @@
  * group of role=file lines).  Keys: name, description, license (or licence), author, thumbnail (a
  * PNG relative to the sidecar), family ("fast", "magenta", "adain", "cyclegan", "pix2pix"), kind
  * ("style", "translation"), direction (e.g. "photo → Monet"), networks (role → file relative to the
- * sidecar), range ([0, 1], [0, 255] or [-1, 1]; INI: "0;255") and multiple (the spatial multiple).
+ * sidecar), range ([0, 1], [0, 255] or [-1, 1]; INI: "0;255"), multiple (the spatial multiple) and
+ * batchnorm ("image-statistics": BatchNorm with the image's statistics, pix2pix's test mode).
  * In NAME.ini the text keys may be localised (name[de]=…).  Unknown keys are ignored, and so is a
  * known key with a value of the wrong type or outside its set, so that newer sidecars still load.
  *
@@ -56,6 +57,7 @@ style_free (gpointer data)
   g_free (style->family);
   g_free (style->kind);
   g_free (style->direction);
+  g_free (style->batchnorm);
   g_ptr_array_unref (style->networks);
   g_free (style);
 }
@@ -246,6 +248,7 @@ read_json_keys (ImpastoStyle *style, JsonObject *object, gchar **thumbnail)
   set_choice (&style->family, json_string_member (object, "family"), families);
   set_choice (&style->kind, json_string_member (object, "kind"), kinds);
   set_field (&style->direction, json_string_member (object, "direction"));
+  set_field (&style->batchnorm, json_string_member (object, "batchnorm"));
 
   JsonNode *range = json_object_get_member (object, "range");
   if (range != NULL && JSON_NODE_HOLDS_ARRAY (range))
@@ -317,6 +320,7 @@ read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
       set_choice (&style->kind, g_key_file_get_string (key_file, g, "kind", NULL), kinds);
       set_field (&style->direction,
                  g_key_file_get_locale_string (key_file, g, "direction", NULL, NULL));
+      set_field (&style->batchnorm, g_key_file_get_string (key_file, g, "batchnorm", NULL));
 
       gsize n = 0;
       gdouble *range = g_key_file_get_double_list (key_file, g, "range", &n, NULL);
@@ -464,7 +468,17 @@ compare_styles (gconstpointer a, gconstpointer b)
   return strcmp (sa->id, sb->id);
 }
 
-/* Label = name, unless another model has the same name: then "name (id)" for both. */
+/* What a model is listed as: a translation by its direction, anything else by its name. */
+static const gchar *
+list_name (const ImpastoStyle *style)
+{
+  if (g_strcmp0 (style->kind, "translation") == 0 && style->direction != NULL &&
+      style->direction[0] != '\0')
+    return style->direction;
+  return style->name;
+}
+
+/* Label = list name, unless another model has the same one: then "name (id)" for both. */
 static void
 assign_labels (GPtrArray *styles)
 {
@@ -475,10 +489,10 @@ assign_labels (GPtrArray *styles)
       for (guint j = 0; j < styles->len && !shared; j++)
         {
           const ImpastoStyle *other = g_ptr_array_index (styles, j);
-          shared = (j != i && g_strcmp0 (other->name, style->name) == 0);
+          shared = (j != i && g_strcmp0 (list_name (other), list_name (style)) == 0);
         }
-      style->label = shared ? g_strdup_printf ("%s (%s)", style->name, style->id)
-                            : g_strdup (style->name);
+      style->label = shared ? g_strdup_printf ("%s (%s)", list_name (style), style->id)
+                            : g_strdup (list_name (style));
     }
 }
 

@@ -31,7 +31,9 @@ typedef struct {
   gchar *family;      /* "fast", "magenta", "adain", "cyclegan" or "pix2pix" ("fast" for a bare
                        * NAME.onnx; NULL for a pack whose sidecar names none) */
   gchar *kind;        /* "style" or "translation" (default "style") */
-  gchar *direction;   /* e.g. "photo → Monet", or NULL */
+  gchar *direction;   /* e.g. "photo → Monet", or NULL; a translation is listed by it */
+  gchar *batchnorm;   /* "image-statistics" or "running" (pix2pix's test mode uses the image's
+                         statistics), or NULL: the model decides (impasto_batchnorm_parse) */
   GPtrArray *networks;  /* ImpastoNetwork*, in sidecar order; empty for a single-file model */
   gboolean has_range;   /* range_min/range_max come from the sidecar */
   gdouble range_min, range_max; /* pixel range the networks expect: [0,1], [0,255] or [-1,1] */

@@ -256,6 +256,7 @@ engine_options (ImpastoJob *job, ImpastoOptions *options, gdouble strength)
   options->strength = (float) strength;
   options->preserve_colors = job->params.preserve_colors;
   options->tile_size = job->params.tile_size;
+  options->batchnorm = job->params.batchnorm;
   options->progress = job_progress;
   options->progress_data = job;
 }

@@ -20,6 +20,7 @@ typedef struct {
   gdouble  strength;
   gboolean preserve_colors;
   gint     tile_size;
+  ImpastoBatchNorm batchnorm; /* from the style's sidecar (AUTO: the model decides) */
   gdouble  stroke_size; /* 1: the network sees the pixels as they are; 2: at half size (strokes
                          * twice as big); 0.5: at double size */
   /* Arbitrary-style packs (family set): the other network, the style image(s) and the mix

@@ -3,8 +3,8 @@
 # Benchmark the impasto CLI against ONNX Runtime, whole process each (decode, run, encode PNG).
 #
 #   scripts/bench.sh [--sizes 512,1024[,2048,6000x4000]] [--runs 5] [--threads 2]
-#                    [--model mosaic-9] [--image kodim23] [--build-dir build-bench] [--cli PATH]
-#                    [--ort-mem-gib 20]
+#                    [--model mosaic-9|PATH.onnx] [--image kodim23] [--build-dir build-bench]
+#                    [--cli PATH] [--ort-mem-gib 20]
 #
 # --model magenta: the Magenta arbitrary-style pack (../shared/models-magenta), style
 # ref/style_starry_night_256.png; both sides run the predictor on the style and the transfer net.
@@ -13,7 +13,10 @@
 # makes a release build, makes the inputs (a Kodak image resized with numpy), then for each size
 # runs ours and ORT alternately N times and prints median wall time, the ratio ours/ORT, median CPU
 # time (user + system), peak RSS (GNU time's "Maximum resident set size", max over runs) and how
-# close the two outputs are (PSNR dB / max |difference| of 255).
+# close the two outputs are (PSNR dB / max |difference| of 255).  --model takes a name in
+# ../shared/models or a path to any .onnx file: the CycleGAN / pix2pix generators (e.g. ngf 64 made
+# with ../shared/models-arch/export_gan_arch.py) run with their own value range and size multiple
+# on both sides (bench_ort.py prepare).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -49,14 +52,14 @@ done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --runs must be a positive number" >&2; exit 2; }
 
 shared=$(cd "$top/../shared" && pwd)
-model_path=$shared/models/$model.onnx
 style_args=()
 if [ "$model" = magenta ]; then
   model_path=$shared/models-magenta/magenta-style-transfer.onnx
   predictor=$shared/models-magenta/magenta-style-predict.onnx
   style=$shared/models-magenta/ref/style_starry_night_256.png
   style_args=(--style "$style" --style-predictor "$predictor")
-fi
+elif [[ $model == *.onnx ]]; then model_path=$(realpath "$model"); model=$(basename "$model" .onnx)
+else model_path=$shared/models/$model.onnx; fi
 kodak=$shared/models-src/images-kodak/$image.png
 [ -f "$model_path" ] || { echo "bench.sh: no model $model_path" >&2; exit 1; }
 [ -f "$kodak" ] || { echo "bench.sh: no image $kodak" >&2; exit 1; }

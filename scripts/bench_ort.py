@@ -3,7 +3,8 @@
 """Helpers for scripts/bench.sh (run inside the Debian 13 root).
 
   bench_ort.py make-input KODAK.png W H OUT.png     resize (bilinear, numpy) to W x H, write PNG
-  bench_ort.py prepare MODEL OUT.onnx               make H/W symbolic (opset-9 files say 224x224)
+  bench_ort.py prepare MODEL OUT.onnx               make H/W symbolic (opset-9 files say 224x224);
+                                                    OUT.onnx.pre: value range and size multiple
   bench_ort.py run MODEL INPUT.png OUTPUT.png N     stylise with ONNX Runtime, N intra-op threads
   bench_ort.py run-magenta PREDICT TRANSFER STYLE.png INPUT.png OUTPUT.png N
                                                     Magenta: the style vector of STYLE.png (a 256x256
@@ -11,8 +12,12 @@
   bench_ort.py compare A.png B.png                  print "PSNR max|diff|" of two images
 
 `run` is what the benchmark times as a whole process, like the impasto CLI: decode the image,
-pre-process (RGB float 0..255 NCHW, reflect-pad bottom/right to a multiple of 4), run, crop,
-clamp to 0..255, round, encode PNG.
+pre-process (RGB NCHW mapped to the model's value range, reflect-pad bottom/right to its size
+multiple), run, crop, map back to 0..255, clamp, round, encode PNG.  The range and multiple follow
+the engine's rules (engine/model.c), worked out once by `prepare`: metadata impasto.input_range
+and impasto.size_multiple, else -1..1 after a final Tanh (CycleGAN, pix2pix), 0..1 after a
+Sigmoid, 0..255 otherwise; the product of the Conv strides (4 for fast-neural-style and the
+CycleGAN ResNet generator, 256 for the pix2pix U-Net-256).
 """
 import os
 import sys
@@ -51,11 +56,30 @@ def cmd_make_input(src, w, h, out):
     save_rgb(resize_bilinear(load_rgb(src), int(w), int(h)), out)
 
 
+def preprocessing(m):
+    """(lo, hi, multiple) of an onnx ModelProto, as the engine chooses them."""
+    meta = {p.key: p.value for p in m.metadata_props}
+    last = [n.op_type for n in m.graph.node if m.graph.output[0].name in n.output]
+    lo, hi = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}.get(last[0] if last else "", (0.0, 255.0))
+    if "impasto.input_range" in meta:
+        lo, hi = (float(v) for v in meta["impasto.input_range"].split(","))
+    mult = 1
+    for n in m.graph.node:
+        if n.op_type == "Conv":
+            strides = [list(a.ints) for a in n.attribute if a.name == "strides"]
+            mult = min(256, mult * (strides[0][0] if strides else 1))
+    if "impasto.size_multiple" in meta:
+        mult = int(meta["impasto.size_multiple"])
+    return lo, hi, mult
+
+
 def cmd_prepare(model, out):
     import onnx
     m = onnx.load(model)
     free_hw(m)
-    onnx.save(m, out)
+    onnx.save(m, out, save_as_external_data=m.ByteSize() > 2000 << 20)
+    with open(out + ".pre", "w") as f:
+        f.write("%g %g %d\n" % preprocessing(m))
 
 
 def session(model, threads):
@@ -83,13 +107,17 @@ def cmd_run_magenta(predictor, transfer, style, src, out, threads):
 
 def cmd_run(model, src, out, threads):
     sess = session(model, threads)
+    with open(model + ".pre") as f:
+        lo, hi, mult = f.read().split()
+    lo, hi, mult = float(lo), float(hi), int(mult)
     rgb = load_rgb(src)
     h, w, _ = rgb.shape
-    x = np.pad(rgb.astype(np.float32), ((0, (-h) % 4), (0, (-w) % 4), (0, 0)), mode="reflect")
+    x = rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
+    x = np.pad(x, ((0, (-h) % mult), (0, (-w) % mult), (0, 0)), mode="reflect")
     x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])  # [1, 3, H, W]
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0][0]  # [3, H, W]
-    y = np.clip(y[:, :h, :w].transpose(1, 2, 0), 0, 255)
-    save_rgb(np.rint(y), out)
+    y = (y[:, :h, :w].transpose(1, 2, 0) - lo) * (255.0 / (hi - lo))
+    save_rgb(np.rint(np.clip(y, 0, 255)), out)
 
 
 def cmd_compare(a, b):

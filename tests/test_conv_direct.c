@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* test_conv_direct.c — direct 9x9 conv (conv_direct.c) vs imp_conv2d_ref on random skinny shapes,
- * all pad modes and pad amounts 0..8 (asymmetric), with and without bias, both kernel flavours.
+/* test_conv_direct.c — direct 9x9 and 7x7 convs (conv_direct.c) vs imp_conv2d_ref on random skinny
+ * shapes, all pad modes and pad amounts 0..k-1 (asymmetric), with and without bias, every kernel
+ * flavour.
  *
  * Tolerance: |y - ref| <= TOL * scale[o], scale[o] = |bias[o]| + max|x| * sum |w[o, ...]| (the
  * largest |y| output channel o could produce), TOL = 1e-5; imp_conv2d_ref accumulates in double.
@@ -9,6 +10,7 @@
 #include "conv_direct.h"
 #include "kernels.h"
 #include "pool.h"
+#include "util.h"
 
 #include "conv_check.h"
 
@@ -21,11 +23,15 @@
 
 FAST_CONV (imp_conv9, ImpConv9, 255.0f, 0.05f, 10.0f, TOL)
 
+static int kernel = 9; /* the edge the cases run with */
+
 static void run_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pt, int pl, int pb,
                       int pr, ImpPadMode mode, bool with_bias)
 {
-  run_fast_case (&fast, pool, conv_shape (in_c, out_c, 9, 1, pt, pl, pb, pr, mode), h, w,
-                 with_bias);
+  int k = kernel;
+  run_fast_case (&fast, pool, conv_shape (in_c, out_c, k, 1, IMP_MIN (pt, k - 1), IMP_MIN (pl, k - 1),
+                                          IMP_MIN (pb, k - 1), IMP_MIN (pr, k - 1), mode),
+                 h, w, with_bias);
 }
 
 static void test_not_eligible (void)
@@ -40,6 +46,14 @@ static void test_not_eligible (void)
   t = s;
   t.kw = 7;
   check (!imp_conv9_eligible (&t), "9x7 not eligible");
+  t.kh = 7;
+  t.pad_t = t.pad_l = t.pad_b = t.pad_r = 3;
+  check (imp_conv9_eligible (&t), "7x7 3->32 eligible");
+  t.pad_l = 7;
+  check (!imp_conv9_eligible (&t), "7x7 with pad 7 not eligible");
+  t = s;
+  t.kh = t.kw = 5;
+  check (!imp_conv9_eligible (&t), "5x5 not eligible");
   t = s;
   t.stride_h = 2;
   check (!imp_conv9_eligible (&t), "stride 2 not eligible");
@@ -59,8 +73,9 @@ int main (void)
   test_not_eligible ();
   const ImpPadMode modes[3] = { IMP_PAD_CONSTANT, IMP_PAD_REFLECT, IMP_PAD_EDGE };
   /* every kernel flavour this CPU can run: portable C, AVX2, the widest (AVX-512 when present) */
-  for (int isa = 0; isa < N_ISA_CAPS; isa++) {
-    use_isa_cap ("IMPASTO_CONV9_ISA", isa);
+  for (int isa = 0; isa < N_ISA_CAPS * 2; isa++) {
+    use_isa_cap ("IMPASTO_CONV9_ISA", isa % N_ISA_CAPS);
+    kernel = isa < N_ISA_CAPS ? 9 : 7; /* the style nets' 9x9, then CycleGAN's 7x7 */
     for (int mi = 0; mi < 3; mi++) {
       run_case (pool, 3, 32, 20, 33, 4, 4, 4, 4, modes[mi], true);  /* the style net's first */
       run_case (pool, 32, 3, 21, 40, 4, 4, 4, 4, modes[mi], true);  /* and last conv */
@@ -75,6 +90,10 @@ int main (void)
       run_case (rnd () % 3 ? pool : NULL, in_c, out_c, rnd_int (1, 30), rnd_int (1, 70),
                 rnd_int (0, 8), rnd_int (0, 8), rnd_int (0, 8), rnd_int (0, 8), modes[rnd () % 3],
                 rnd () % 4 != 0);
+    }
+    if (kernel == 7) { /* CycleGAN's first and last conv */
+      run_case (pool, 3, 64, 23, 300, 3, 3, 3, 3, IMP_PAD_REFLECT, true);
+      run_case (pool, 64, 3, 19, 277, 3, 3, 3, 3, IMP_PAD_REFLECT, true);
     }
     /* several bands and segments */
     run_case (pool, 3, 32, 37, 600, 4, 4, 4, 4, IMP_PAD_REFLECT, true);

@@ -293,6 +293,16 @@ static void test_cancel_and_errors (ImpastoModel *m)
   }
   CHECK (run (m, &in, &out, 0, 2.0f, false, &err) == IMPASTO_E_ARGUMENT
          && strstr (err.message, "strength"), "strength 2: '%s'", err.message);
+  ImpastoOptions bad;
+  impasto_options_init (&bad);
+  bad.batchnorm = (ImpastoBatchNorm) 7;
+  CHECK (impasto_stylize (m, &in, &out, &bad, &err) == IMPASTO_E_ARGUMENT
+         && strstr (err.message, "batch norm mode 7"), "batchnorm 7: '%s'", err.message);
+  ImpastoBatchNorm mode = IMPASTO_BATCHNORM_AUTO;
+  CHECK (impasto_batchnorm_parse ("image-statistics", &mode) && mode == IMPASTO_BATCHNORM_IMAGE
+         && impasto_batchnorm_parse ("running", &mode) && mode == IMPASTO_BATCHNORM_RUNNING
+         && !impasto_batchnorm_parse ("batch", &mode) && !impasto_batchnorm_parse (NULL, &mode)
+         && mode == IMPASTO_BATCHNORM_RUNNING, "impasto_batchnorm_parse");
   ImpastoImage small = make_image (10, 10, 3);
   CHECK (run (m, &in, &small, 0, 1.0f, false, &err) == IMPASTO_E_ARGUMENT
          && strstr (err.message, "size"), "size mismatch: '%s'", err.message);

@@ -266,7 +266,8 @@ test_kinds (const gchar *root)
   write_file (folder, "monet.json",
               "{\"name\": \"Monet\", \"family\": \"cyclegan\", \"kind\": \"translation\", "
               "\"direction\": \"photo \u2192 Monet\", \"range\": [-1, 1], \"multiple\": 4, "
-              "\"future_key\": {\"nested\": [1, 2]}, \"license\": \"BSD-2-Clause\"}");
+              "\"future_key\": {\"nested\": [1, 2]}, \"license\": \"BSD-2-Clause\", "
+              "\"batchnorm\": \"image-statistics\"}");
   write_file (folder, "magenta.json",
               "{\"name\": \"Any picture\", \"family\": \"magenta\", \"range\": [0, 1],"
               " \"multiple\": 8, \"networks\": {\"predictor\": \"magenta-style-predict.onnx\","
@@ -298,6 +299,9 @@ test_kinds (const gchar *root)
       check ("multiple 4", monet->multiple == 4, NULL);
       check ("a file model is no pack", !monet->is_pack && monet->networks->len == 0, NULL);
       check_str ("unknown keys ignored, the rest read", monet->license, "BSD-2-Clause");
+      check_str ("a translation is listed by its direction", monet->label, "photo \u2192 Monet");
+      check_str ("name kept (the new layer's name)", monet->name, "Monet");
+      check_str ("batchnorm", monet->batchnorm, "image-statistics");
     }
 
   const ImpastoStyle *magenta = find_checked (list, "magenta");
@@ -311,6 +315,8 @@ test_kinds (const gchar *root)
       check_str ("pack: sidecar", magenta->sidecar, json);
       check_str ("pack family", magenta->family, "magenta");
       check_str ("kind defaults to style", magenta->kind, "style");
+      check_str ("a style is listed by its name", magenta->label, "Any picture");
+      check ("no batchnorm: the model decides", magenta->batchnorm == NULL, NULL);
       check ("range [0, 1]", magenta->has_range && magenta->range_min == 0 &&
                                  magenta->range_max == 1, NULL);
       check ("multiple 8", magenta->multiple == 8, NULL);

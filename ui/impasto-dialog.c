@@ -360,6 +360,8 @@ start_preview (PreviewState *state)
   g_object_get (state->config, "strength", &params.strength, "preserve-colors",
                 &params.preserve_colors, "tile-size", &params.tile_size, "stroke-size",
                 &params.stroke_size, NULL);
+  params.batchnorm = IMPASTO_BATCHNORM_AUTO;
+  impasto_batchnorm_parse (style->batchnorm, &params.batchnorm);
 
   gdouble x, y, scale, net_scale;
   gint width, height;

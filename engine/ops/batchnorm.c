@@ -1,5 +1,7 @@
-/* ops/batchnorm.c — BatchNormalization (inference: the stored statistics), folded at build into
- * one per-channel y = x * mul + add; banded it is a view. */
+/* ops/batchnorm.c — BatchNormalization.  With the stored statistics (inference) it is folded at
+ * build into one per-channel y = x * mul + add; with the image's statistics (ImpastoOptions
+ * .batchnorm, pix2pix's test mode) it is an instance norm with BatchNorm's scale and bias.
+ * Banded it is a view either way (the image's statistics from the stored input's sums). */
 #include "exec.h"
 #include "op.h"
 #include "stream.h"
@@ -33,6 +35,9 @@ static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoEr
     s->u.batchnorm.add[i] = bias[i] - mean[i] * m;
   }
   s->u.batchnorm.channels = (int) c;
+  s->u.batchnorm.scale = scale;
+  s->u.batchnorm.bias = bias;
+  s->u.batchnorm.eps = eps;
   s->cost = 0.2;
   return IMPASTO_OK;
 }
@@ -46,6 +51,9 @@ static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpT
 
 static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 {
+  if (x->m->bn_image) /* a batch of one: batch statistics are the image's */
+    return imp_exec_norm (x, s, s->u.batchnorm.scale, s->u.batchnorm.bias, s->u.batchnorm.eps,
+                          s->u.batchnorm.relu);
   const ImpTensor *in = imp_exec_in (x, s, 0);
   ImpTensor *out = imp_exec_out (x, s);
   const float *src = in->data; /* read before the output may take the buffer over */
@@ -62,6 +70,9 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 
 static ImpastoStatus view (ImpStream *s, ImpStep *st)
 {
+  if (s->m->bn_image)
+    return imp_stream_norm_view (s, st, st->u.batchnorm.scale, st->u.batchnorm.bias,
+                                 st->u.batchnorm.eps, st->u.batchnorm.relu);
   SVal *out = &s->v[st->output];
   out->mul = st->u.batchnorm.mul;
   out->add = st->u.batchnorm.add;

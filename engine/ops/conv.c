@@ -62,15 +62,38 @@ static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpT
   return NULL;
 }
 
+/* The packed conv for a whole run (banded: its copy without top/bottom padding), made on first
+ * need.  Only one of the two is kept: the packed weights (Winograd transforms, direct-conv
+ * blocks) of a ResNet generator at ngf 64 take about 200 MB, and holding both put a 6 MP CycleGAN
+ * run at 950 MiB of its 1 GiB. */
+static ImpConv *packed_conv (ImpStep *st, bool banded, ImpastoError *err)
+{
+  ImpConv **mine = banded ? &st->u.conv.band_conv : &st->u.conv.conv;
+  ImpConv **other = banded ? &st->u.conv.conv : &st->u.conv.band_conv;
+  if (!*mine) {
+    ImpConvShape shape = st->u.conv.shape;
+    if (banded)
+      shape.pad_t = shape.pad_b = 0; /* rows come padded from imp_rows_read_padded */
+    imp_conv_free (*other);
+    *other = NULL;
+    *mine = imp_conv_new (&shape, st->u.conv.weight, st->u.conv.bias, err);
+  }
+  return *mine;
+}
+
 static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 {
   const ImpTensor *in = imp_exec_in (x, s, 0);
   ImpTensor *out = imp_exec_out (x, s);
+  /* the step is the model's own (steps[] or tsteps[]); only its packed conv changes */
+  ImpConv *conv = packed_conv ((ImpStep *) s, false, x->err);
+  if (!conv)
+    return x->err->code ? x->err->code : IMPASTO_E_NOMEM;
   ImpastoStatus st = imp_exec_alloc (x, s);
   size_t in_item = imp_tensor_count (in) / (size_t) in->dims[0];
   size_t out_item = imp_tensor_count (out) / (size_t) out->dims[0];
   for (int64_t b = 0; !st && b < in->dims[0]; b++) /* [C, H, W] -> [M, OH, OW] per item */
-    st = imp_conv_run (s->u.conv.conv, (int) in->dims[2], (int) in->dims[3],
+    st = imp_conv_run (conv, (int) in->dims[2], (int) in->dims[3],
                        (const float *) in->data + (size_t) b * in_item,
                        (float *) out->data + (size_t) b * out_item, x->m->pool, x->err);
   return st;
@@ -146,13 +169,8 @@ static ImpastoStatus band_gather (ImpStream *s, ImpStep *st, int64_t a, int64_t 
 static ImpastoStatus band (ImpStream *s, ImpStep *st, int64_t o0, int64_t o1, float *dst)
 {
   const ImpConvShape *cs = &st->u.conv.shape;
-  if (!st->u.conv.band_conv) {
-    ImpConvShape shape = *cs;
-    shape.pad_t = shape.pad_b = 0; /* rows come padded from imp_rows_read_padded */
-    st->u.conv.band_conv = imp_conv_new (&shape, st->u.conv.weight, st->u.conv.bias, s->err);
-    if (!st->u.conv.band_conv)
-      return s->err->code ? s->err->code : IMPASTO_E_NOMEM;
-  }
+  if (!packed_conv (st, true, s->err))
+    return s->err->code ? s->err->code : IMPASTO_E_NOMEM;
   const SVal *in = &s->v[st->inputs[0]];
   int64_t a = o0 * cs->stride_h - cs->pad_t;
   int64_t b = (o1 - 1) * cs->stride_h - cs->pad_t + (int64_t) cs->dil_h * (cs->kh - 1) + 1;

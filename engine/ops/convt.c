@@ -1,6 +1,10 @@
-/* ops/convt.c — ConvTranspose (2-D), whole tensors only (banded ConvTranspose is a later issue). */
+/* ops/convt.c — ConvTranspose (2-D).  Banded: output rows [r0, r1) read the input rows that reach
+ * them (imp_convt_in_rows: about half as many for stride 2, plus the kernel's halo). */
 #include "exec.h"
 #include "op.h"
+#include "stream.h"
+
+#include <limits.h>
 
 static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoError *err)
 {
@@ -68,6 +72,25 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   return st;
 }
 
+static ImpastoStatus band (ImpStream *s, ImpStep *st, int64_t r0, int64_t r1, float *dst)
+{
+  const SVal *in = &s->v[st->inputs[0]];
+  int64_t i0, i1;
+  imp_convt_in_rows (&st->u.convt.shape, in->h, r0, r1, &i0, &i1);
+  if (in->h > INT_MAX || in->w > INT_MAX || r1 > INT_MAX)
+    return imp_fail (s->err, IMPASTO_E_SHAPE, "image too large");
+  size_t cap = 0;
+  float *x = NULL; /* [in_c, i1 - i0, W] */
+  if (i1 > i0 && !(x = imp_stream_take (s, (size_t) in->c * (size_t) (i1 - i0) * (size_t) in->w, &cap)))
+    return IMPASTO_E_NOMEM;
+  ImpastoStatus rc = i1 > i0 ? imp_rows_read (s, st->inputs[0], i0, i1, x) : IMPASTO_OK;
+  if (!rc)
+    rc = imp_convt_run_rows (st->u.convt.conv, (int) in->h, (int) in->w, x, (int) i0,
+                             (int) (i1 - i0), dst, (int) r0, (int) (r1 - r0), s->pool, s->err);
+  imp_stream_give (s, x, cap);
+  return rc;
+}
+
 static ImpastoStatus pack (ImpStep *s, ImpastoError *err)
 {
   s->u.convt.conv = imp_convt_new (&s->u.convt.shape, s->u.convt.weight, s->u.convt.bias, err);
@@ -99,5 +122,5 @@ static void release (ImpStep *s)
 }
 
 static const char *const onnx_ops[] = { "ConvTranspose", NULL };
-IMP_OP (convt, IMP_STREAM_WHOLE, .name = "ConvTranspose", .onnx_ops = onnx_ops, .build = build,
-        .infer = infer, .run = run, .pack = pack, .transpose = transpose, .release = release);
+IMP_OP (convt, IMP_STREAM_BAND, .name = "ConvTranspose", .onnx_ops = onnx_ops, .build = build,
+        .infer = infer, .run = run, .band = band, .pack = pack, .transpose = transpose, .release = release);

@@ -149,4 +149,10 @@
     (export-drawable layer "prophoto-src.png")
     (export-drawable new "prophoto-new.png")))
 
+; 10. A translation (CycleGAN generator, values -1..1, H and W padded to a multiple of 4) on an
+; odd-sized (93x61) RGBA layer, strength 0.6.
+(let* ((img (load-png "in-odd-alpha.png"))
+       (layer (vector-ref (car (gimp-image-get-layers img)) 0)))
+  (stylise "translation" img layer "photo2monet" 0.6))
+
 (fact "done" "all=1")

@@ -7,8 +7,9 @@
 Installs the plug-in (meson install --destdir) into a throw-away GIMP profile (GIMP3_DIRECTORY),
 points IMPASTO_MODEL_PATH at $IMPASTO_SHARED/models, then
   1. one Script-Fu batch session (checks.scm) runs plug-in-impasto with named arguments on an RGB
-     layer, a selection, a GRAY image, a layer with alpha, a layer with offsets and a layer in a
-     group; the new layers' pixels must equal the impasto CLI's output for the same model and
+     layer, a selection, a GRAY image, a layer with alpha, a layer with offsets, a layer in a
+     group and an odd-sized RGBA layer through a translation (the CycleGAN fixture of
+     $IMPASTO_SHARED/models-arch with a "kind": "translation" sidecar); the new layers' pixels must equal the impasto CLI's output for the same model and
      parameters (<= 1/255; ONNX Runtime with the documented pre/post-processing when the CLI is
      not built), the source pixels must be byte-identical before and after, and the new layer
      must sit directly above the source with the right name, size and offsets;
@@ -60,6 +61,23 @@ def make_inputs(shared, test_dir):
     alpha = np.linspace(64, 255, rgb.shape[1]).round().astype(np.uint8)
     rgba = np.dstack([rgb, np.broadcast_to(alpha, rgb.shape[:2])])
     save_png(rgba, os.path.join(test_dir, "in-alpha.png"))
+    save_png(np.ascontiguousarray(rgba[1:62, 2:95]), os.path.join(test_dir, "in-odd-alpha.png"))
+
+
+TRANSLATION = "photo2monet"
+TRANSLATION_SIDECAR = '{"name": "Monet", "kind": "translation", "direction": "photo \u2192 Monet"}'
+
+
+def translation_folder(shared, work):
+    """A model folder with the CycleGAN ngf 16 fixture (linked, not copied) as a translation."""
+    fixture = os.path.join(shared, "models-arch", "cyclegan-resnet9-ngf16-random.onnx")
+    folder = os.path.join(work, "translations")
+    os.makedirs(folder)
+    if os.path.exists(fixture):
+        os.symlink(fixture, os.path.join(folder, TRANSLATION + ".onnx"))
+    with open(os.path.join(folder, TRANSLATION + ".json"), "w") as f:
+        f.write(TRANSLATION_SIDECAR)
+    return folder
 
 
 # ---- reference stylisation -----------------------------------------------------------------------
@@ -67,8 +85,9 @@ def make_inputs(shared, test_dir):
 class Reference:
     """The impasto CLI when built; else ONNX Runtime with the documented pre/post-processing."""
 
-    def __init__(self, cli, models, work):
+    def __init__(self, cli, models, work, translations):
         self.cli, self.models, self.work, self.count = cli, models, work, 0
+        self.translations = translations
         self.kind = "impasto CLI" if cli else "ONNX Runtime"
 
     def stylise(self, pixels, model, strength, preserve=False, tile=-1):
@@ -76,7 +95,7 @@ class Reference:
         when ONNX Runtime stands in for the CLI and cannot reproduce the options."""
         if self.cli:
             return self._cli(pixels, model, strength, preserve, tile)
-        if preserve:
+        if preserve or model == TRANSLATION:
             return None  # the engine's colour transfer is the CLI's to reproduce
         return self._ort(pixels, model, strength)
 
@@ -85,7 +104,8 @@ class Reference:
         src = os.path.join(self.work, f"ref-{self.count}-in.png")
         dst = os.path.join(self.work, f"ref-{self.count}-out.png")
         save_png(pixels, src)
-        subprocess.run([self.cli, "stylize", os.path.join(self.models, model + ".onnx"), src, dst,
+        folder = self.translations if model == TRANSLATION else self.models
+        subprocess.run([self.cli, "stylize", os.path.join(folder, model + ".onnx"), src, dst,
                         "--strength", str(strength), "--tile-size", str(tile)]
                        + (["--preserve-colors"] if preserve else []),
                        check=True, capture_output=True)
@@ -335,7 +355,7 @@ def scriptfu_session(args, work, plugin_folder, ref):
     if not check(f"the ProPhoto (ROMM RGB) and sRGB profiles exist in {ICC_DIR} "
                  "(Debian package libgs-common)", os.path.exists(prophoto) and os.path.exists(srgb)):
         return ""
-    rc, log = run_gimp(profile, args.models, "plug-in-script-fu-eval",
+    rc, log = run_gimp(profile, args.models + os.pathsep + ref.translations, "plug-in-script-fu-eval",
                        f'(begin (define test-dir "{test_dir}") (define prophoto-icc "{prophoto}") '
                        f'(define srgb-icc "{srgb}") (define helpers-scm "{HELPERS_SCM}") (load "{scm}"))')
     with open(os.path.join(work, "scriptfu.log"), "w") as f:
@@ -393,6 +413,15 @@ def scriptfu_session(args, work, plugin_folder, ref):
 
     check_placement(facts, "twin", "96x64", "0,0", "0", "0", "Candy (Impasto)")
     check_twin(test_dir)
+
+    # A translation on an odd-sized RGBA layer: same size, alpha kept, strength a pixel blend.
+    check_placement(facts, "translation", "93x61", "0,0", "1", "0", "Monet (Impasto)")
+    check_source_kept(test_dir, "translation")
+    check_pixels(test_dir, ref, "translation", TRANSLATION, 0.6)
+    src = load_png(os.path.join(test_dir, "translation-src-before.png"))
+    new = load_png(os.path.join(test_dir, "translation-new.png"))
+    check("translation: alpha channel kept exactly", new.shape == src.shape == (61, 93, 4) and
+          np.array_equal(new[:, :, 3], src[:, :, 3]), f"shapes {src.shape}, {new.shape}")
     return log
 
 
@@ -530,7 +559,7 @@ def main():
     keep = os.environ.get("IMPASTO_KEEP_TEST_DIR")
     try:
         plugin_folder = install(args.build, args.plugindir, work)
-        ref = Reference(cli, args.models, work)
+        ref = Reference(cli, args.models, work, translation_folder(args.shared, work))
         print(f"# reference pixels: {ref.kind}; work folder {work}")
         log = scriptfu_session(args, work, plugin_folder, ref)
         bad = criticals(log)
