@@ -80,6 +80,14 @@ def leftovers(folder):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
+def listed_label(entry):
+    """What `impasto models list` shows: a translation by its direction, anything else by its name."""
+    sc = entry.get("sidecar", {})
+    if sc.get("kind") == "translation" and sc.get("direction"):
+        return sc["direction"]
+    return entry["display_name"]
+
+
 def listed(folder, env):
     """[id, display name, family] of each row of `impasto models list` found in folder."""
     r = subprocess.run([IMPASTO, "models", "list"], capture_output=True, text=True, env=dict(ENV, **env))
@@ -128,8 +136,8 @@ def check_installed(name, folder, entry, compute, ref, thumbnail, roles=(), cata
           not {"licence", "input_range", "size_multiple", "parts", "style_predictor"} & set(side),
           json.dumps(side)[:400])
     rows = listed(folder, {"IMPASTO_MODEL_PATH": folder, "GIMP3_DIRECTORY": os.path.join(folder, "no-profile")})
-    check(f"{name}: `impasto models list` shows it as one entry with its name and family",
-          rows == [[name, entry["display_name"], entry["family"]]], str(rows))
+    check(f"{name}: `impasto models list` shows it as one entry with its label and family",
+          rows == [[name, listed_label(entry), entry["family"]]], str(rows))
     png = os.path.join(folder, name + ".png")
     if thumbnail:
         ok = os.path.isfile(png) and side.get("thumbnail") == name + ".png"
@@ -330,7 +338,7 @@ def main():
         rows = listed(user, penv)
         check("without --folder: installed into GIMP3_DIRECTORY/impasto/models and listed from there",
               rc == 0 and os.path.isfile(os.path.join(user, "t-cyclegan.onnx")) and
-              rows == [["t-cyclegan", by_name["t-cyclegan"]["display_name"], "cyclegan"]], f"rc {rc} {err} {rows}")
+              rows == [["t-cyclegan", listed_label(by_name["t-cyclegan"]), "cyclegan"]], f"rc {rc} {err} {rows}")
         rc, out, err = impasto("remove", "t-cyclegan", env=penv)
         check("without --folder: removed from there", rc == 0 and leftovers(user) == [], f"rc {rc} {err}")
         rc, out, err = install("no-such-style")
