@@ -24,19 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int n_pass, n_fail;
-
-#define CHECK(cond, ...)                                                                          \
-  do {                                                                                            \
-    if (cond) {                                                                                   \
-      n_pass++;                                                                                   \
-    } else {                                                                                      \
-      n_fail++;                                                                                   \
-      printf ("FAIL %s:%d: ", __FILE__, __LINE__);                                                \
-      printf (__VA_ARGS__);                                                                       \
-      printf ("\n");                                                                              \
-    }                                                                                             \
-  } while (0)
+#include "check.h"
 
 /* ---- a small graph builder over the protobuf-c types ------------------------------------- */
 
@@ -546,6 +534,6 @@ int main (void)
   test_long_chain (dir);
   test_tall_narrow ();
   rmdir (dir);
-  printf ("%d passed, %d failed\n", n_pass, n_fail);
-  return n_fail ? 1 : 0;
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
 }

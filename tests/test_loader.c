@@ -21,19 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int n_pass, n_fail;
-
-#define CHECK(cond, ...)                                                                        \
-  do {                                                                                          \
-    if (cond) {                                                                                 \
-      n_pass++;                                                                                 \
-    } else {                                                                                    \
-      n_fail++;                                                                                 \
-      printf ("FAIL %s:%d: ", __FILE__, __LINE__);                                              \
-      printf (__VA_ARGS__);                                                                     \
-      printf ("\n");                                                                            \
-    }                                                                                           \
-  } while (0)
+#include "check.h"
 
 /* g must be NULL with err = code and a message containing substr; frees g otherwise. */
 static void expect_error_at (int line, const char *what, ImpGraph *g, const ImpastoError *err,
@@ -41,9 +29,9 @@ static void expect_error_at (int line, const char *what, ImpGraph *g, const Impa
 {
   bool ok = !g && err->code == code && strstr (err->message, substr) != NULL;
   if (ok) {
-    n_pass++;
+    passed++;
   } else {
-    n_fail++;
+    failed++;
     printf ("FAIL line %d: %s: expected code %d with \"%s\"; got %s, code %d \"%s\"\n", line,
             what, (int) code, substr, g ? "a graph" : "NULL", (int) err->code, err->message);
   }
@@ -1319,6 +1307,6 @@ int main (void)
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (system (cmd) != 0)
     printf ("note: could not remove %s\n", tmp);
-  printf ("%d passed, %d failed\n", n_pass, n_fail);
-  return n_fail ? 1 : 0;
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
 }

@@ -11,19 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf ("FAIL %s:%d: ", __FILE__, __LINE__);                                                 \
-      printf (__VA_ARGS__);                                                                        \
-      printf ("\n");                                                                               \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 /* A textured picture, values 0..1; seed varies it. */
 static ImpastoImage make_image (int w, int h, float seed)
