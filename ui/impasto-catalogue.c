@@ -254,7 +254,8 @@ install_done (GObject *source, GAsyncResult *result, gpointer user_data)
       if (c->installed != NULL)
         c->installed (name, c->installed_data);
     }
-  else if (g_error_matches (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_CANCELLED))
+  else if (g_error_matches (error, IMPASTO_INSTALL_ERROR, IMPASTO_INSTALL_ERROR_CANCELLED) ||
+           g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       gtk_progress_bar_set_fraction (bar, 0.0);
       gtk_progress_bar_set_text (bar, _("Stopped: nothing was installed."));
@@ -326,16 +327,18 @@ on_response (GtkDialog *dialog, gint response, Catalogue *c)
 static gboolean
 on_delete (GtkWidget *window, GdkEvent *event, Catalogue *c)
 {
-  on_response (GTK_DIALOG (window), GTK_RESPONSE_DELETE_EVENT, c);
-  return TRUE; /* destroyed by impasto_catalogue_window_run */
+  /* GtkDialog has already answered with GTK_RESPONSE_DELETE_EVENT (on_response); the window is
+   * destroyed by impasto_catalogue_window_run once nothing runs */
+  return TRUE;
 }
 
+/* chars: the column's width in characters, its text ellipsized beyond; 0: as wide as its text */
 static void
-add_column (GtkWidget *tree, const gchar *title, gint column, gboolean expand)
+add_column (GtkWidget *tree, const gchar *title, gint column, gboolean expand, gint chars)
 {
   GtkCellRenderer *cell = gtk_cell_renderer_text_new ();
-  if (expand)
-    g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
+  if (chars > 0)
+    g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_END, "width-chars", chars, NULL);
   GtkTreeViewColumn *col = gtk_tree_view_column_new_with_attributes (title, cell, "text", column, NULL);
   gtk_tree_view_column_set_expand (col, expand);
   gtk_tree_view_column_set_resizable (col, TRUE);
@@ -409,10 +412,11 @@ build_window (Catalogue *c, GtkWindow *parent)
   fill_store (c);
   c->tree = gtk_tree_view_new_with_model (GTK_TREE_MODEL (c->store));
   gtk_label_set_mnemonic_widget (GTK_LABEL (label), c->tree);
-  add_column (c->tree, _("Style"), COL_NAME, TRUE);
-  add_column (c->tree, _("Family"), COL_FAMILY, FALSE);
-  add_column (c->tree, _("Size"), COL_SIZE, FALSE);
-  add_column (c->tree, _("Licence"), COL_LICENCE, FALSE);
+  /* the licence can be a sentence: the details below show it whole */
+  add_column (c->tree, _("Style"), COL_NAME, TRUE, 26);
+  add_column (c->tree, _("Family"), COL_FAMILY, FALSE, 0);
+  add_column (c->tree, _("Size"), COL_SIZE, FALSE, 0);
+  add_column (c->tree, _("Licence"), COL_LICENCE, FALSE, 18);
   GtkTreeViewColumn *col = gtk_tree_view_column_new ();
   gtk_tree_view_column_set_title (col, _("Installed"));
   GtkCellRenderer *cell = gtk_cell_renderer_text_new ();
