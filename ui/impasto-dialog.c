@@ -60,6 +60,8 @@ typedef struct {
   const gchar            *install_folder; /* where "Get more styles…" installs; NULL: no button */
   GPtrArray              *retired;   /* lists replaced after an install: preview jobs may point
                                       * into them (a pack's networks), so they live until the end */
+  GPtrArray              *retired_models, *retired_stats; /* cached for a style an install
+                                      * replaced; a running job may borrow them: freed at the end */
   gboolean                filled;    /* the full dialog is built (not the no-models text) */
   GtkWidget              *body, *empty;
   gint                    layer_w, layer_h;
@@ -221,14 +223,18 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
   const gboolean cancelled = g_atomic_int_get (&job->cancelled) != 0;
 
   state->running = NULL;
-  if (job->owns_model && state->running_id != NULL)
+  /* The style may have been replaced meanwhile (a style of the same name installed from the
+   * catalogue): what the job loaded or measured then belongs to the old one. */
+  const ImpastoStyle *now = impasto_style_list_find (state->styles, state->running_id);
+  const gboolean same_style = now != NULL && g_strcmp0 (now->path, job->model_path) == 0;
+  if (job->owns_model && same_style)
     g_hash_table_replace (state->models, g_strdup (state->running_id),
                           impasto_job_steal_model (job));
 
   if (job->want_stats)
     {
       /* Kept even when the view moved meanwhile: they belong to the style, not the view. */
-      if (job->status == IMPASTO_OK && state->running_id != NULL)
+      if (job->status == IMPASTO_OK && same_style)
         {
           g_hash_table_replace (state->stats, g_strdup (state->running_id), job->stats_out);
           job->stats_out = NULL;
@@ -734,9 +740,19 @@ style_installed (const gchar *name, gpointer user_data)
   g_ptr_array_add (state->retired, *state->styles_io);
   *state->styles_io = fresh;
   state->styles = fresh;
-  /* a model of that name cached from another folder is not the one just installed */
-  g_hash_table_remove (state->models, name);
-  g_hash_table_remove (state->stats, name);
+  /* A model of that name cached from another folder is not the one just installed; a running
+   * preview may still borrow it. */
+  gpointer key = NULL, old = NULL;
+  if (g_hash_table_steal_extended (state->models, name, &key, &old))
+    {
+      g_ptr_array_add (state->retired_models, old);
+      g_free (key);
+    }
+  if (g_hash_table_steal_extended (state->stats, name, &key, &old))
+    {
+      g_ptr_array_add (state->retired_stats, old);
+      g_free (key);
+    }
   const gboolean found = impasto_style_list_find (fresh, name) != NULL;
   if (!state->filled)
     {
@@ -767,10 +783,16 @@ style_installed (const gchar *name, gpointer user_data)
     }
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
     {
-      gchar *id = config_model_id (state);
-      g_printerr ("impasto: style list refreshed (%u styles, chosen %s, listed %s)\n",
-                  fresh->styles->len, id,
-                  gtk_combo_box_get_active_id (GTK_COMBO_BOX (state->combo)) != NULL ? "yes" : "no");
+      gchar *id = config_model_id (state), *label = NULL;
+      const ImpastoStyle *style = impasto_style_list_find (fresh, id);
+      GtkTreeIter iter;
+      if (gtk_combo_box_get_active_iter (GTK_COMBO_BOX (state->combo), &iter))
+        gtk_tree_model_get (gtk_combo_box_get_model (GTK_COMBO_BOX (state->combo)), &iter, COL_LABEL,
+                            &label, -1);
+      g_printerr ("impasto: style list refreshed (%u styles; chosen %s from %s, listed as \"%s\")\n",
+                  fresh->styles->len, id, style != NULL ? style->folder : "nowhere",
+                  label != NULL ? label : "");
+      g_free (label);
       g_free (id);
     }
 }
@@ -1024,6 +1046,8 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
     .rescan = rescan,
     .install_folder = install_folder,
     .retired = g_ptr_array_new_with_free_func ((GDestroyNotify) impasto_style_list_free),
+    .retired_models = g_ptr_array_new_with_free_func (free_model),
+    .retired_stats = g_ptr_array_new_with_free_func (free_stats),
     .layer_w = gimp_drawable_get_width (drawable),
     .layer_h = gimp_drawable_get_height (drawable),
     .divider = 0.5,
@@ -1068,6 +1092,8 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   g_hash_table_unref (state.models);
   g_hash_table_unref (state.stats);
   impasto_image_clear (&state.whole);
+  g_ptr_array_unref (state.retired_models);
+  g_ptr_array_unref (state.retired_stats);
   g_ptr_array_unref (state.retired);
   return ok && state.filled;
 }

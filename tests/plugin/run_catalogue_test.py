@@ -9,9 +9,12 @@ shipped in models/ (ONNX, the "onnx" converter), one pinned by size and sha256, 
 and no licence; one whose pinned sha256 is wrong; then the real catalogue's entries (never
 downloaded), the first of them (candy) with its URL pointed at a FIFO that this script feeds with
 zeros, slowly (a download that takes long; stopped before its end).  GIMP 3 runs plug-in-impasto interactively (dialog_gimp.py);
+The dialog starts on the shipped style great-wave (previewed: its model and statistics cached);
 this driver presses "Get more styles…" (its mnemonic) and in the catalogue window:
-  1. installs the pinned entry with Install: the model, its sidecar and thumbnail appear in the
-     profile's impasto/models, the style list is rebuilt and lists the new style, chosen;
+  1. installs the pinned entry, also named great-wave, with Install: the model, its sidecar and
+     thumbnail appear in the profile's impasto/models, the style list is rebuilt and lists the new
+     style (which now hides the shipped one: the profile's folder is searched first), chosen, and
+     previewed anew;
   2. the unpinned entry: Install does nothing until the trust box is ticked, then installs it;
      the window said "no licence stated" before the download;
   3. the wrong sha256: the error is shown in the window (checksum mismatch), nothing is left in the
@@ -72,7 +75,7 @@ def make_catalogue(source, work):
 
     unpinned = entry("cat-scream", "Unpinned Scream", scream, sha256=None, size=None, verified=False)
     del unpinned["license"]  # the library's "no licence stated"
-    entries = [entry("cat-wave", "Catalogue Wave", wave),
+    entries = [entry("great-wave", "Catalogue Wave", wave),
                unpinned,
                entry("cat-badsum", "Bad Checksum", wave, sha256="0" * 64)] + real
     path = os.path.join(work, "catalogue.json")
@@ -148,7 +151,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
     catalogue, fifo, slow, slow_size, count = catalogue
     profile = common.new_profile(work, "profile", plugin_folder)
     user = os.path.join(profile, "impasto", "models")
-    env = {"IMPASTO_CATALOGUE": catalogue,
+    env = {"IMPASTO_CATALOGUE": catalogue, "IMPASTO_TEST_MODEL": "great-wave",
            "IMPASTO_CONVERT_DIR": os.path.join(os.environ.get("IMPASTO_SOURCE", ""), "tools", "convert")}
     gimp = gui.GuiGimp(display, profile, models, test_dir, os.path.join(work, "gimp.log"), env)
     feeder = Feeder(fifo, slow_size)
@@ -171,20 +174,26 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
 
         # 1. the pinned entry (chosen first): Install
         n = len(catalogue_lines(gimp))
+        previews = len(gui.preview_lines(gimp.log))
         gui.press(display, cat, "alt+i")
         end = ends(gimp, n, 120)
         check("Install: the pinned entry is downloaded, checked, converted and installed",
-                     end == "impasto: catalogue installed cat-wave", f"{end}\n{gimp.log()[-1500:]}")
+                     end == "impasto: catalogue installed great-wave", f"{end}\n{gimp.log()[-1500:]}")
         stages = [l.split()[3] for l in catalogue_lines(gimp)[n:] if l.startswith("impasto: catalogue progress")]
         check("the progress bar went through download, convert, thumbnail and install",
                      [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] ==
                      ["download", "convert", "thumbnail", "install"], str(stages))
-        check("cat-wave: model, sidecar and thumbnail in the profile's impasto/models",
-                     all(os.path.isfile(os.path.join(user, "cat-wave" + e)) for e in (".onnx", ".json", ".png")),
+        check("great-wave: model, sidecar and thumbnail in the profile's impasto/models",
+                     all(os.path.isfile(os.path.join(user, "great-wave" + e)) for e in (".onnx", ".json", ".png")),
                      str(leftovers(user)))
         refreshed = wait_line(gimp, "impasto: style list refreshed", 10)
-        check("the style list is rebuilt with the new style, listed and chosen (no restart)",
-                     refreshed and "chosen cat-wave, listed yes" in refreshed, str(refreshed))
+        check("the style list is rebuilt (no restart): the new style listed under its name and chosen, "
+              "from the profile's folder",
+              refreshed and f'chosen great-wave from {user}, listed as "Catalogue Wave"' in refreshed,
+              str(refreshed))
+        drawn = gui.wait_for(lambda: gui.preview_settled(gimp.log, previews), 60)
+        check("the new style is previewed anew (not the shipped one's cached model)", drawn,
+              "\n".join(gui.preview_lines(gimp.log)[previews:]))
 
         # 2. no pinned sha256: Install does nothing until the trust box is ticked
         gui.press(display, cat, "alt+v")
@@ -221,7 +230,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         gui.screenshot(display, cat, os.path.join(work, "catalogue-error.png"))
         gui.save_shot(args, os.path.join(work, "catalogue-error.png"), "-error")
         check("the refused download leaves nothing in the folder (no hidden folder either)",
-                     leftovers(user, ("cat-wave.", "cat-scream.")) == [], str(leftovers(user)))
+                     leftovers(user, ("great-wave.", "cat-scream.")) == [], str(leftovers(user)))
 
         # 4. the slow download (the real candy entry from a FIFO): bytes counted, then Stop
         gui.press(display, cat, "alt+v")
@@ -246,7 +255,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         check("Stop cancels the download", end is not None and end.startswith("impasto: catalogue cancelled"),
                      f"{end}\n{gimp.log()[-1500:]}")
         check("the stopped download leaves nothing in the folder",
-                     leftovers(user, ("cat-wave.", "cat-scream.")) == [], str(leftovers(user)))
+                     leftovers(user, ("great-wave.", "cat-scream.")) == [], str(leftovers(user)))
         check("Stop came before the end of the data", feeder.sent < slow_size - FEED, f"{feeder.sent} of {slow_size}")
         feeder.finish()
 
