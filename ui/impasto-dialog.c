@@ -449,8 +449,9 @@ start_preview (PreviewState *state)
   state->started_us = g_get_monotonic_time ();
   set_busy (state, TRUE);
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-    g_printerr ("impasto: preview started (%d x %d, network x%.3f%s)\n", width, height, net_scale,
-                !exact ? "" : job->want_stats ? ", whole-image statistics first" : ", whole-image statistics");
+    g_printerr ("impasto: preview started (%d x %d, network x%.3f%s%s)\n", width, height, net_scale,
+                !exact ? "" : job->want_stats ? ", whole-image statistics first" : ", whole-image statistics",
+                job->model != NULL ? ", model cached" : "");
   impasto_job_start (job);
 }
 
@@ -990,6 +991,10 @@ fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state
     }
   gtk_box_pack_start (GTK_BOX (box), state->empty, FALSE, FALSE, 0);
   gtk_widget_show_all (state->empty);
+  /* The text has the focus, not the button: Return stays with the (insensitive) OK instead of
+   * opening the catalogue; the button's mnemonic and Tab reach it. */
+  gtk_widget_grab_focus (label);
+  gtk_label_select_region (GTK_LABEL (label), 0, 0);
   gtk_dialog_set_response_sensitive (GTK_DIALOG (dialog), GTK_RESPONSE_OK, FALSE);
   g_free (text);
   g_string_free (folders, TRUE);

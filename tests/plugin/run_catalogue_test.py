@@ -22,7 +22,9 @@ this driver presses "Get more styles…" (its mnemonic) and in the catalogue win
   4. the slow download: the progress bar counts bytes (screenshot: OUT.png), Stop cancels it and
      nothing is left;
 then closes the window and presses OK: the new layer is made with the style installed last, without
-restarting GIMP.
+restarting GIMP.  A second session starts with no style installed at all: the dialog's text says where
+models go and offers "Get more styles…"; after an install the whole dialog appears, with the new style
+chosen and previewed, and OK uses it.
 Exit status: 0 passed, 1 failed (also without gimp-3.0, Xvfb, xdotool, xwd, convert, the shared
 data), 77 skipped (no shared data and IMPASTO_ALLOW_MISSING_DATA=1).
 """
@@ -192,8 +194,10 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
               refreshed and f'chosen great-wave from {user}, listed as "Catalogue Wave"' in refreshed,
               str(refreshed))
         drawn = gui.wait_for(lambda: gui.preview_settled(gimp.log, previews), 60)
-        check("the new style is previewed anew (not the shipped one's cached model)", drawn,
-              "\n".join(gui.preview_lines(gimp.log)[previews:]))
+        started = [l for l in gui.preview_lines(gimp.log)[previews:] if "started" in l]
+        check("the new style is previewed anew: its own model loaded and its statistics measured, "
+              "not the shipped one's cached", drawn and started and "model cached" not in started[0] and
+              "whole-image statistics first" in started[0], "\n".join(gui.preview_lines(gimp.log)[previews:]))
 
         # 2. no pinned sha256: Install does nothing until the trust box is ticked
         gui.press(display, cat, "alt+v")
@@ -279,6 +283,51 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
     gui.check_log(gimp, "catalogue")
 
 
+def no_models_session(display, work, plugin_folder, catalogue):
+    """No style installed: Get more styles… from the no-models text, then the whole dialog."""
+    catalogue, fifo, slow, slow_size, count = catalogue
+    test_dir = os.path.join(work, "empty")
+    os.makedirs(os.path.join(test_dir, "models"))
+    shutil.copy2(os.path.join(work, "dialog", "dialog-in.png"), test_dir)
+    profile = common.new_profile(work, "profile-empty", plugin_folder, shipped_models=False)
+    user = os.path.join(profile, "impasto", "models")
+    env = {"IMPASTO_CATALOGUE": catalogue, "IMPASTO_TEST_NO_MODELS": "1",
+           "IMPASTO_CONVERT_DIR": os.path.join(os.environ.get("IMPASTO_SOURCE", ""), "tools", "convert")}
+    gimp = gui.GuiGimp(display, profile, os.path.join(test_dir, "models"), test_dir,
+                       os.path.join(work, "gimp-empty.log"), env)
+    try:
+        window = gui.wait_for(lambda: gui.find_window(display, "^Style Transfer$"), 120, 0.5)
+        if not check("no models: the dialog opens", window is not None, gimp.log()[-2000:]):
+            return
+        time.sleep(1.0)
+        gui.press(display, window, "alt+t")
+        cat = gui.wait_for(lambda: gui.find_window(display, "^Get More Styles$"), 30, 0.3)
+        if not check("no models: Get more styles… opens the catalogue window", cat is not None,
+                     gimp.log()[-1500:]):
+            return
+        n = len(catalogue_lines(gimp))
+        gui.press(display, cat, "alt+i")
+        end = ends(gimp, n, 120)
+        check("no models: the first style installs", end == "impasto: catalogue installed great-wave",
+              f"{end}\n{gimp.log()[-1500:]}")
+        refreshed = wait_line(gimp, "impasto: style list refreshed", 10)
+        check("no models: the whole dialog replaces the text, the new style listed and chosen",
+              refreshed and f'(1 styles; chosen great-wave from {user}, listed as "Catalogue Wave")' in refreshed,
+              str(refreshed))
+        gui.press(display, cat, "alt+c")
+        check("no models: the new style is previewed", gui.wait_for(lambda: gui.preview_settled(gimp.log), 90),
+              "\n".join(gui.preview_lines(gimp.log)))
+        gui.press(display, window, "alt+o")
+        facts = gui.facts_when(os.path.join(test_dir, "facts.txt"), "ok-done", 120)
+        check("no models: OK makes the layer with the style just installed",
+              facts and facts.get("status") == "success" and facts.get("top-name") == "Catalogue Wave (Impasto)",
+              f"{facts}\n{gimp.log()[-1500:]}")
+    finally:
+        open(os.path.join(test_dir, "undone"), "w").close()
+        gimp.stop()
+    gui.check_log(gimp, "no models")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
@@ -316,6 +365,7 @@ def main():
     try:
         if check("Xvfb started", display != ":"):
             session(args, display, work, test_dir, plugin_folder, dialog_models, catalogue)
+            no_models_session(display, work, plugin_folder, catalogue)
     finally:
         xvfb.terminate()
         xvfb.wait()
