@@ -210,6 +210,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
                      not catalogue_lines(gimp)[n:], str(catalogue_lines(gimp)[n:]))
         unpinned_shot = os.path.join(work, "catalogue-unpinned.png")
         gui.screenshot(display, cat, unpinned_shot)
+        gui.save_shot(args, unpinned_shot, "-unpinned")
         gui.press(display, cat, "alt+t")
         time.sleep(0.3)
         gui.press(display, cat, "alt+i")
