@@ -16,6 +16,11 @@
  * area's pixels are read once.  Zoomed out, or with a stroke size that resamples, the preview is
  * computed on its own copy as before, and says so.
  *
+ * "Get more styles…" beside the style list (built with libcurl) opens the catalogue window
+ * (impasto-catalogue.c); after an install the model folders are scanned again, the style list is
+ * rebuilt and the new style chosen.  Preview jobs may still point into the old list or borrow a
+ * model cached under the same name, so those are kept until the dialog ends.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto-dialog.h"
