@@ -46,6 +46,8 @@ import run_dialog_test as gui  # noqa: E402  (Xvfb, xdotool, GIMP with dialog_gi
 import run_plugin_tests as common  # noqa: E402
 
 FEED = 16384  # bytes written into the FIFO every 0.05 s
+# Waits are longer under the sanitizers (GIMP and the plug-in run several times slower).
+SLOW = 4 if os.environ.get("IMPASTO_SANITIZED") else 1
 
 
 def sha256(path):
@@ -106,6 +108,8 @@ class Feeder(threading.Thread):
 
     def finish(self):
         self.stop.set()
+        if self.ident is None:  # never started
+            return
         try:  # a writer still waiting for a reader in open() is let go
             fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
             time.sleep(0.2)
@@ -158,15 +162,15 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
     gimp = gui.GuiGimp(display, profile, models, test_dir, os.path.join(work, "gimp.log"), env)
     feeder = Feeder(fifo, slow_size)
     try:
-        window = gui.wait_for(lambda: gui.find_window(display, "^Style Transfer$"), 120, 0.5)
+        window = gui.wait_for(lambda: gui.find_window(display, "^Style Transfer$"), 120 * SLOW, 0.5)
         if not check("the Style Transfer dialog opens", window is not None, gimp.log()[-2000:]):
             return
-        check("its first preview is drawn", gui.wait_for(lambda: gui.preview_settled(gimp.log), 90),
+        check("its first preview is drawn", gui.wait_for(lambda: gui.preview_settled(gimp.log), 90 * SLOW),
                      gimp.log()[-1500:])
 
         gui.press(display, window, "alt+t")
-        cat = gui.wait_for(lambda: gui.find_window(display, "^Get More Styles$"), 30, 0.3)
-        opened = wait_line(gimp, "impasto: catalogue window open", 10)
+        cat = gui.wait_for(lambda: gui.find_window(display, "^Get More Styles$"), 30 * SLOW, 0.3)
+        opened = wait_line(gimp, "impasto: catalogue window open", 10 * SLOW)
         if not check(f"Get more styles… (its mnemonic) opens the catalogue window with the test "
                             f"catalogue's {count} entries", cat is not None and opened and f"({count} entries)" in opened,
                             f"{opened}\n{gimp.log()[-1500:]}"):
@@ -178,7 +182,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         n = len(catalogue_lines(gimp))
         previews = len(gui.preview_lines(gimp.log))
         gui.press(display, cat, "alt+i")
-        end = ends(gimp, n, 120)
+        end = ends(gimp, n, 120 * SLOW)
         check("Install: the pinned entry is downloaded, checked, converted and installed",
                      end == "impasto: catalogue installed great-wave", f"{end}\n{gimp.log()[-1500:]}")
         stages = [l.split()[3] for l in catalogue_lines(gimp)[n:] if l.startswith("impasto: catalogue progress")]
@@ -188,12 +192,12 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         check("great-wave: model, sidecar and thumbnail in the profile's impasto/models",
                      all(os.path.isfile(os.path.join(user, "great-wave" + e)) for e in (".onnx", ".json", ".png")),
                      str(leftovers(user)))
-        refreshed = wait_line(gimp, "impasto: style list refreshed", 10)
+        refreshed = wait_line(gimp, "impasto: style list refreshed", 10 * SLOW)
         check("the style list is rebuilt (no restart): the new style listed under its name and chosen, "
               "from the profile's folder",
               refreshed and f'chosen great-wave from {user}, listed as "Catalogue Wave"' in refreshed,
               str(refreshed))
-        drawn = gui.wait_for(lambda: gui.preview_settled(gimp.log, previews), 60)
+        drawn = gui.wait_for(lambda: gui.preview_settled(gimp.log, previews), 60 * SLOW)
         started = [l for l in gui.preview_lines(gimp.log)[previews:] if "started" in l]
         check("the new style is previewed anew: its own model loaded and its statistics measured, "
               "not the shipped one's cached", drawn and started and "model cached" not in started[0] and
@@ -205,7 +209,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         time.sleep(0.5)
         n = len(catalogue_lines(gimp))
         gui.press(display, cat, "alt+i")
-        time.sleep(2.0)
+        time.sleep(2.0 * SLOW)
         check("no pinned sha256: Install is refused until the download is trusted",
                      not catalogue_lines(gimp)[n:], str(catalogue_lines(gimp)[n:]))
         unpinned_shot = os.path.join(work, "catalogue-unpinned.png")
@@ -214,7 +218,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         gui.press(display, cat, "alt+t")
         time.sleep(0.3)
         gui.press(display, cat, "alt+i")
-        end = ends(gimp, n, 120)
+        end = ends(gimp, n, 120 * SLOW)
         check("trusted: the unpinned entry installs", end == "impasto: catalogue installed cat-scream",
                      f"{end}\n{gimp.log()[-1500:]}")
         side = os.path.join(user, "cat-scream.json")
@@ -227,7 +231,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
         time.sleep(0.5)
         n = len(catalogue_lines(gimp))
         gui.press(display, cat, "alt+i")
-        end = ends(gimp, n, 60)
+        end = ends(gimp, n, 60 * SLOW)
         check("a wrong sha256 is refused with the checksum error shown in the window",
                      end is not None and end.startswith("impasto: catalogue failed: checksum mismatch"),
                      f"{end}\n{gimp.log()[-1500:]}")
@@ -251,12 +255,12 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
                     return line
             return None
         check(f"{slow}: the progress bar counts the downloaded bytes of the pinned size",
-              gui.wait_for(counted, 60, 0.2), "\n".join(catalogue_lines(gimp)[n:][-5:]))
+              gui.wait_for(counted, 60 * SLOW, 0.2), "\n".join(catalogue_lines(gimp)[n:][-5:]))
         shot = os.path.join(work, "catalogue.png")
         gui.screenshot(display, cat, shot)
         gui.save_shot(args, shot, "")
         gui.press(display, cat, "alt+s")
-        end = ends(gimp, n, 60)
+        end = ends(gimp, n, 60 * SLOW)
         check("Stop cancels the download", end is not None and end.startswith("impasto: catalogue cancelled"),
                      f"{end}\n{gimp.log()[-1500:]}")
         check("the stopped download leaves nothing in the folder",
@@ -273,7 +277,7 @@ def session(args, display, work, test_dir, plugin_folder, models, catalogue):
 
         gui.press(display, window, "alt+o")
         facts_path = os.path.join(test_dir, "facts.txt")
-        facts = gui.facts_when(facts_path, "ok-done", 120)
+        facts = gui.facts_when(facts_path, "ok-done", 120 * SLOW)
         check("OK: the new layer is made with the style installed last ('Unpinned Scream')",
                      facts and facts.get("status") == "success" and
                      facts.get("top-name") == "Unpinned Scream (Impasto)", f"{facts}\n{gimp.log()[-1500:]}")
@@ -297,29 +301,29 @@ def no_models_session(display, work, plugin_folder, catalogue):
     gimp = gui.GuiGimp(display, profile, os.path.join(test_dir, "models"), test_dir,
                        os.path.join(work, "gimp-empty.log"), env)
     try:
-        window = gui.wait_for(lambda: gui.find_window(display, "^Style Transfer$"), 120, 0.5)
+        window = gui.wait_for(lambda: gui.find_window(display, "^Style Transfer$"), 120 * SLOW, 0.5)
         if not check("no models: the dialog opens", window is not None, gimp.log()[-2000:]):
             return
-        time.sleep(1.0)
+        time.sleep(1.0 * SLOW)  # the dialog drawn and ready for keys
         gui.press(display, window, "alt+t")
-        cat = gui.wait_for(lambda: gui.find_window(display, "^Get More Styles$"), 30, 0.3)
+        cat = gui.wait_for(lambda: gui.find_window(display, "^Get More Styles$"), 30 * SLOW, 0.3)
         if not check("no models: Get more styles… opens the catalogue window", cat is not None,
                      gimp.log()[-1500:]):
             return
         n = len(catalogue_lines(gimp))
         gui.press(display, cat, "alt+i")
-        end = ends(gimp, n, 120)
+        end = ends(gimp, n, 120 * SLOW)
         check("no models: the first style installs", end == "impasto: catalogue installed great-wave",
               f"{end}\n{gimp.log()[-1500:]}")
-        refreshed = wait_line(gimp, "impasto: style list refreshed", 10)
+        refreshed = wait_line(gimp, "impasto: style list refreshed", 10 * SLOW)
         check("no models: the whole dialog replaces the text, the new style listed and chosen",
               refreshed and f'(1 styles; chosen great-wave from {user}, listed as "Catalogue Wave")' in refreshed,
               str(refreshed))
         gui.press(display, cat, "alt+c")
-        check("no models: the new style is previewed", gui.wait_for(lambda: gui.preview_settled(gimp.log), 90),
+        check("no models: the new style is previewed", gui.wait_for(lambda: gui.preview_settled(gimp.log), 90 * SLOW),
               "\n".join(gui.preview_lines(gimp.log)))
         gui.press(display, window, "alt+o")
-        facts = gui.facts_when(os.path.join(test_dir, "facts.txt"), "ok-done", 120)
+        facts = gui.facts_when(os.path.join(test_dir, "facts.txt"), "ok-done", 120 * SLOW)
         check("no models: OK makes the layer with the style just installed",
               facts and facts.get("status") == "success" and facts.get("top-name") == "Catalogue Wave (Impasto)",
               f"{facts}\n{gimp.log()[-1500:]}")
