@@ -188,12 +188,16 @@ def main():
 
         with open(ENV["IMPASTO_CATALOGUE"]) as f:
             real = json.load(f)
+        # an installed entry is found before a shipped style of the same name: it would replace it
+        shipped = {f[:-5] for f in os.listdir(os.path.join(SOURCE, "models")) if f.endswith(".onnx")}
+        clash = sorted(shipped & {e["name"] for e in real["entries"]})
+        check("no catalogue entry has the name of a shipped style", not clash and shipped, f"{clash}")
         magenta = next(e for e in real["entries"] if e["name"] == "magenta-arbitrary")
         src = os.path.join(SHARED, "models-src", "magenta-arbitrary-tflite")
         for fe in magenta["files"]:
             fe["url"] = "file://" + os.path.join(src, fe["url"].rsplit("/", 1)[1])
         udnie = os.path.join(SHARED, "models", "udnie-9.onnx")
-        ncnn = next(e for e in real["entries"] if e["name"] == "udnie")
+        ncnn = next(e for e in real["entries"] if e["name"] == "udnie-ncnn")
         ncnn_src = os.path.join(SHARED, "models-src", "fns-onnxzoo-ncnn")
         for fe in ncnn["files"]:
             fe["url"] = "file://" + os.path.join(ncnn_src, fe["url"].rsplit("/", 1)[1])
@@ -274,10 +278,10 @@ def main():
             from ort_model import free_hw
             x = rng.uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
             ref = tc.ort_run(free_hw(onnx.load(udnie)).SerializeToString(), {"input1": x})
-            rc, out, err = install("udnie")
+            rc, out, err = install("udnie-ncnn")
             check("install udnie (ncnn): the catalogue's pinned size and sha256 match the original", rc == 0,
                   err if rc else "")
-            check_installed("udnie", folder, ncnn, lambda p: tc.ort_run(p["model"], {"input": x}), ref, thumbnail=True)
+            check_installed("udnie-ncnn", folder, ncnn, lambda p: tc.ort_run(p["model"], {"input": x}), ref, thumbnail=True)
 
         if os.path.isfile(udnie):
             x = rng.uniform(0, 255, (1, 3, 64, 64)).astype(np.float32)
