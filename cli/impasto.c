@@ -391,9 +391,28 @@ static bool image_check_header (const char *path, int64_t max_pixels)
   return ok;
 }
 
-/* Load INPUT as 8-bit RGB or RGBA, upright (EXIF orientation applied).  NULL after reporting. */
-static GdkPixbuf *image_load (const char *path)
+/* False after reporting when path is not a regular file: gdk-pixbuf would block opening a FIFO
+ * (the open waits for a writer) or read a device without end.  Opened O_NONBLOCK to tell; a path
+ * that cannot be opened is left to gdk-pixbuf to report. */
+static bool image_is_regular (const char *path)
 {
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return true;
+  struct stat st;
+  bool regular = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+  close (fd);
+  if (!regular)
+    report ("cannot read image '%s': not a regular file", path);
+  return regular;
+}
+
+/* Load INPUT as 8-bit RGB or RGBA, upright (EXIF orientation applied), after image_check_header
+ * when max_pixels > 0.  NULL after reporting. */
+static GdkPixbuf *image_load (const char *path, int64_t max_pixels)
+{
+  if (!image_is_regular (path) || (max_pixels > 0 && !image_check_header (path, max_pixels)))
+    return NULL;
   GError *gerr = NULL;
   GdkPixbuf *raw = gdk_pixbuf_new_from_file (path, &gerr);
   if (!raw) {
@@ -936,7 +955,7 @@ static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *mo
   profile_phase ("start");
 
   /* Cheap checks first, so a typo does not cost a model load. */
-  if (!image_check_header (input_path, max_pixels) || !(run->input = image_load (input_path)))
+  if (!(run->input = image_load (input_path, max_pixels)))
     return false;
   profile_phase ("read image");
   bool gray = pixbuf_is_gray (run->input);
@@ -1025,7 +1044,7 @@ static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *mo
 /* The style of the image at path; NULL after reporting. */
 static ImpastoStyleDesc *style_load (ImpastoPack *pack, const char *path, const ImpastoOptions *options)
 {
-  GdkPixbuf *pixbuf = image_load (path);
+  GdkPixbuf *pixbuf = image_load (path, 0);
   if (!pixbuf)
     return NULL;
   ImpastoImage img;
@@ -1050,7 +1069,7 @@ static bool styler_open (Styler *st, const char *model_path, const StyleArgs *sa
   st->args = sa;
   if (!sa->predictor && !sa->encoder) { /* one graph with a style input */
     st->generic_model = model_path;
-    return (st->style_pixbuf = image_load (sa->style))
+    return (st->style_pixbuf = image_load (sa->style, 0))
         && pixbuf_to_image (st->style_pixbuf, false, &st->style_image, &st->style_owned);
   }
   bool magenta = sa->predictor != NULL;
