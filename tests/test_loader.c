@@ -315,9 +315,8 @@ static void check_model (const char *dir, const char *file)
 
 static int test_shared_models (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
   char dir[4096];
-  snprintf (dir, sizeof dir, "%s/models", shared ? shared : "../shared");
+  shared_path (dir, sizeof dir, "models");
   DIR *d = opendir (dir);
   if (!d)
     return 0;
@@ -1316,9 +1315,8 @@ static void test_cycles (void)
 
 int main (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
   char models[4096];
-  snprintf (models, sizeof models, "%s/models", shared ? shared : "../shared");
+  shared_path (models, sizeof models, "models");
   struct stat st;
   if (stat (models, &st) != 0)
     return missing_data (models);
@@ -1342,6 +1340,5 @@ int main (void)
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (system (cmd) != 0)
     printf ("note: could not remove %s\n", tmp);
-  printf ("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary ();
 }
