@@ -20,9 +20,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto.h"
+#include "models.h"
 #include "models_cmd.h"
 #include "png_write.h"
-#include <json-glib/json-glib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1115,61 +1115,50 @@ typedef struct {
   char *model, *predictor, *encoder; /* g_free */
 } PackFiles;
 
-/* networks.KEY of sidecar o, beside the sidecar; NULL after reporting when absent. */
-static char *pack_network (JsonObject *networks, const char *key, const char *path)
+/* The sidecar's network for role (absolute); NULL after reporting when it names none. */
+static char *pack_network (const ImpastoStyle *pack, const char *role, const char *path)
 {
-  const char *rel = networks && json_object_has_member (networks, key)
-                  ? json_object_get_string_member_with_default (networks, key, NULL) : NULL;
-  if (!rel || !rel[0]) {
-    report ("%s: the pack has no \"%s\" network (\"networks\": {\"%s\": FILE.onnx, ...})", path, key, key);
-    return NULL;
-  }
-  char *dir = g_path_get_dirname (path);
-  char *full = g_path_is_absolute (rel) ? g_strdup (rel) : g_build_filename (dir, rel, NULL);
-  g_free (dir);
-  return full;
+  const char *file = impasto_style_network (pack, role);
+  if (!file)
+    report ("%s: the pack has no \"%s\" network (\"networks\": {\"%s\": FILE.onnx, ...})", path,
+            role, role);
+  return g_strdup (file);
 }
 
-/* MODEL given as a NAME.json pack: "family" magenta (networks predictor + transfer) or adain
- * (encoder + decoder, or one graph "model" with "range" and "multiple").  False after reporting. */
+/* MODEL given as a NAME.json pack (read by the plug-in's model module, plugin/models.c): "family"
+ * magenta (networks predictor + transfer) or adain (encoder + decoder, or one graph "model" with
+ * "range" and "multiple").  False after reporting. */
 static bool pack_read (const char *path, StyleArgs *sa, PackFiles *pf)
 {
   GError *gerr = NULL;
-  JsonParser *parser = json_parser_new ();
-  bool ok = json_parser_load_from_file (parser, path, &gerr);
-  JsonNode *root = ok ? json_parser_get_root (parser) : NULL;
-  if (!ok || !root || !JSON_NODE_HOLDS_OBJECT (root)) {
-    report ("%s: not a model sidecar: %s", path, gerr ? gerr->message : "not a JSON object");
+  ImpastoStyle *pack = impasto_style_read_sidecar (path, &gerr);
+  if (!pack) {
+    report ("%s: not a model sidecar: %s", path, gerr->message);
     g_clear_error (&gerr);
-    g_object_unref (parser);
     return false;
   }
-  JsonObject *o = json_node_get_object (root);
-  const char *family = json_object_get_string_member_with_default (o, "family", "fast");
-  JsonObject *networks = json_object_has_member (o, "networks")
-                       ? json_object_get_object_member (o, "networks") : NULL;
-  JsonArray *range = json_object_has_member (o, "range") ? json_object_get_array_member (o, "range") : NULL;
-  if (range && json_array_get_length (range) == 2) {
-    sa->range_lo = (float) json_array_get_double_element (range, 0);
-    sa->range_hi = (float) json_array_get_double_element (range, 1);
+  if (pack->has_range) {
+    sa->range_lo = (float) pack->range_min;
+    sa->range_hi = (float) pack->range_max;
   }
-  int64_t mult = json_object_get_int_member_with_default (o, "multiple", 0);
-  if (mult >= 1 && mult <= 1024)
-    sa->multiple = (int) mult;
+  if (pack->multiple >= 1 && pack->multiple <= 1024) /* as --multiple */
+    sa->multiple = pack->multiple;
+  const char *family = pack->family ? pack->family : "fast";
+  bool ok;
   if (!strcmp (family, "magenta")) {
-    ok = (pf->predictor = pack_network (networks, "predictor", path))
-      && (pf->model = pack_network (networks, "transfer", path));
+    ok = (pf->predictor = pack_network (pack, "predictor", path))
+      && (pf->model = pack_network (pack, "transfer", path));
     sa->predictor = pf->predictor;
-  } else if (!strcmp (family, "adain") && networks && json_object_has_member (networks, "model")) {
-    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+  } else if (!strcmp (family, "adain") && impasto_style_network (pack, "model")) {
+    ok = (pf->model = pack_network (pack, "model", path)) != NULL;
   } else if (!strcmp (family, "adain")) {
-    ok = (pf->encoder = pack_network (networks, "encoder", path))
-      && (pf->model = pack_network (networks, "decoder", path));
+    ok = (pf->encoder = pack_network (pack, "encoder", path))
+      && (pf->model = pack_network (pack, "decoder", path));
     sa->encoder = pf->encoder;
   } else {
-    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+    ok = (pf->model = pack_network (pack, "model", path)) != NULL;
   }
-  g_object_unref (parser);
+  impasto_style_entry_free (pack);
   return ok;
 }
 

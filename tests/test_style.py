@@ -173,8 +173,9 @@ def check_close(name, got, want, psnr_min=50.0, max_diff=2):
 CLI = None
 
 
-def cli(*args):
-    return subprocess.run([CLI, "stylize", *args, "-t", THREADS], capture_output=True, text=True)
+def cli(*args, timeout=None):
+    return subprocess.run([CLI, "stylize", *args, "-t", THREADS], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def stylize(content_path, out, *args):
@@ -190,9 +191,13 @@ def same_bytes(a, b):
         return fa.read() == fb.read()
 
 
-def expect_error(name, args, want, tmp):
+def expect_error(name, args, want, tmp, timeout=None):
     out = os.path.join(tmp, "error-out.png")
-    r = cli(*args[:1], KODIM23, out, *args[1:])
+    try:
+        r = cli(*args[:1], KODIM23, out, *args[1:], timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(name, False, f"no answer in {timeout} s (blocked?)")
+        return
     line = r.stderr.strip()
     check(name, r.returncode == 1 and want in line and line.startswith("impasto: ")
           and not os.path.exists(out), f"exit {r.returncode}: {line!r}")
@@ -378,6 +383,11 @@ def test_packs(tmp):
     gone = write_pack(tmp, "gone", "adain", {"encoder": "missing-encoder.onnx", "decoder": DECODER})
     expect_error("error: an AdaIN pack sidecar naming a missing file", [gone, "--style", wave],
                  "encoder: " + os.path.join(tmp, "missing-encoder.onnx"), tmp)
+    fifo = os.path.join(tmp, "fifo.json")  # opened blocking, it would wait for a writer
+    os.mkfifo(fifo)
+    expect_error("error: a pack sidecar that is a FIFO", [fifo, "--style", wave],
+                 f"{fifo}: not a model sidecar: not a regular file", tmp, timeout=60)
+    os.unlink(fifo)
 
 
 def test_errors(tmp):
@@ -391,6 +401,11 @@ def test_errors(tmp):
         f.write(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
     expect_error("error: corrupt style file", [mag[0], "--style", corrupt, *mag[1:]],
                  f"cannot read image '{corrupt}'", tmp)
+    fifo = os.path.join(tmp, "fifo.png")  # opened blocking, it would wait for a writer
+    os.mkfifo(fifo)
+    expect_error("error: a style image that is a FIFO", [mag[0], "--style", fifo, *mag[1:]],
+                 f"cannot read image '{fifo}': not a regular file", tmp, timeout=60)
+    os.unlink(fifo)
     tiny = os.path.join(tmp, "tiny.png")
     save_image(np.zeros((1, 1, 3), np.uint8), tiny)
     for name, pack in (("magenta", mag), ("adain", ada)):
