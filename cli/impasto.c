@@ -20,9 +20,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto.h"
+#include "models.h"
 #include "models_cmd.h"
 #include "png_write.h"
-#include <json-glib/json-glib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -391,9 +391,28 @@ static bool image_check_header (const char *path, int64_t max_pixels)
   return ok;
 }
 
-/* Load INPUT as 8-bit RGB or RGBA, upright (EXIF orientation applied).  NULL after reporting. */
-static GdkPixbuf *image_load (const char *path)
+/* False after reporting when path is not a regular file: gdk-pixbuf would block opening a FIFO
+ * (the open waits for a writer) or read a device without end.  Opened O_NONBLOCK to tell; a path
+ * that cannot be opened is left to gdk-pixbuf to report. */
+static bool image_is_regular (const char *path)
 {
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return true;
+  struct stat st;
+  bool regular = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+  close (fd);
+  if (!regular)
+    report ("cannot read image '%s': not a regular file", path);
+  return regular;
+}
+
+/* Load INPUT as 8-bit RGB or RGBA, upright (EXIF orientation applied), after image_check_header
+ * when max_pixels > 0.  NULL after reporting. */
+static GdkPixbuf *image_load (const char *path, int64_t max_pixels)
+{
+  if (!image_is_regular (path) || (max_pixels > 0 && !image_check_header (path, max_pixels)))
+    return NULL;
   GError *gerr = NULL;
   GdkPixbuf *raw = gdk_pixbuf_new_from_file (path, &gerr);
   if (!raw) {
@@ -936,7 +955,7 @@ static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *mo
   profile_phase ("start");
 
   /* Cheap checks first, so a typo does not cost a model load. */
-  if (!image_check_header (input_path, max_pixels) || !(run->input = image_load (input_path)))
+  if (!(run->input = image_load (input_path, max_pixels)))
     return false;
   profile_phase ("read image");
   bool gray = pixbuf_is_gray (run->input);
@@ -1025,7 +1044,7 @@ static bool stylize_steps (StylizeRun *run, const Styler *styler, const char *mo
 /* The style of the image at path; NULL after reporting. */
 static ImpastoStyleDesc *style_load (ImpastoPack *pack, const char *path, const ImpastoOptions *options)
 {
-  GdkPixbuf *pixbuf = image_load (path);
+  GdkPixbuf *pixbuf = image_load (path, 0);
   if (!pixbuf)
     return NULL;
   ImpastoImage img;
@@ -1050,7 +1069,7 @@ static bool styler_open (Styler *st, const char *model_path, const StyleArgs *sa
   st->args = sa;
   if (!sa->predictor && !sa->encoder) { /* one graph with a style input */
     st->generic_model = model_path;
-    return (st->style_pixbuf = image_load (sa->style))
+    return (st->style_pixbuf = image_load (sa->style, 0))
         && pixbuf_to_image (st->style_pixbuf, false, &st->style_image, &st->style_owned);
   }
   bool magenta = sa->predictor != NULL;
@@ -1096,61 +1115,50 @@ typedef struct {
   char *model, *predictor, *encoder; /* g_free */
 } PackFiles;
 
-/* networks.KEY of sidecar o, beside the sidecar; NULL after reporting when absent. */
-static char *pack_network (JsonObject *networks, const char *key, const char *path)
+/* The sidecar's network for role (absolute); NULL after reporting when it names none. */
+static char *pack_network (const ImpastoStyle *pack, const char *role, const char *path)
 {
-  const char *rel = networks && json_object_has_member (networks, key)
-                  ? json_object_get_string_member_with_default (networks, key, NULL) : NULL;
-  if (!rel || !rel[0]) {
-    report ("%s: the pack has no \"%s\" network (\"networks\": {\"%s\": FILE.onnx, ...})", path, key, key);
-    return NULL;
-  }
-  char *dir = g_path_get_dirname (path);
-  char *full = g_path_is_absolute (rel) ? g_strdup (rel) : g_build_filename (dir, rel, NULL);
-  g_free (dir);
-  return full;
+  const char *file = impasto_style_network (pack, role);
+  if (!file)
+    report ("%s: the pack has no \"%s\" network (\"networks\": {\"%s\": FILE.onnx, ...})", path,
+            role, role);
+  return g_strdup (file);
 }
 
-/* MODEL given as a NAME.json pack: "family" magenta (networks predictor + transfer) or adain
- * (encoder + decoder, or one graph "model" with "range" and "multiple").  False after reporting. */
+/* MODEL given as a NAME.json pack (read by the plug-in's model module, plugin/models.c): "family"
+ * magenta (networks predictor + transfer) or adain (encoder + decoder, or one graph "model" with
+ * "range" and "multiple").  False after reporting. */
 static bool pack_read (const char *path, StyleArgs *sa, PackFiles *pf)
 {
   GError *gerr = NULL;
-  JsonParser *parser = json_parser_new ();
-  bool ok = json_parser_load_from_file (parser, path, &gerr);
-  JsonNode *root = ok ? json_parser_get_root (parser) : NULL;
-  if (!ok || !root || !JSON_NODE_HOLDS_OBJECT (root)) {
-    report ("%s: not a model sidecar: %s", path, gerr ? gerr->message : "not a JSON object");
+  ImpastoStyle *pack = impasto_style_read_sidecar (path, &gerr);
+  if (!pack) {
+    report ("%s: not a model sidecar: %s", path, gerr->message);
     g_clear_error (&gerr);
-    g_object_unref (parser);
     return false;
   }
-  JsonObject *o = json_node_get_object (root);
-  const char *family = json_object_get_string_member_with_default (o, "family", "fast");
-  JsonObject *networks = json_object_has_member (o, "networks")
-                       ? json_object_get_object_member (o, "networks") : NULL;
-  JsonArray *range = json_object_has_member (o, "range") ? json_object_get_array_member (o, "range") : NULL;
-  if (range && json_array_get_length (range) == 2) {
-    sa->range_lo = (float) json_array_get_double_element (range, 0);
-    sa->range_hi = (float) json_array_get_double_element (range, 1);
+  if (pack->has_range) {
+    sa->range_lo = (float) pack->range_min;
+    sa->range_hi = (float) pack->range_max;
   }
-  int64_t mult = json_object_get_int_member_with_default (o, "multiple", 0);
-  if (mult >= 1 && mult <= 1024)
-    sa->multiple = (int) mult;
+  if (pack->multiple >= 1 && pack->multiple <= 1024) /* as --multiple */
+    sa->multiple = pack->multiple;
+  const char *family = pack->family ? pack->family : "fast";
+  bool ok;
   if (!strcmp (family, "magenta")) {
-    ok = (pf->predictor = pack_network (networks, "predictor", path))
-      && (pf->model = pack_network (networks, "transfer", path));
+    ok = (pf->predictor = pack_network (pack, "predictor", path))
+      && (pf->model = pack_network (pack, "transfer", path));
     sa->predictor = pf->predictor;
-  } else if (!strcmp (family, "adain") && networks && json_object_has_member (networks, "model")) {
-    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+  } else if (!strcmp (family, "adain") && impasto_style_network (pack, "model")) {
+    ok = (pf->model = pack_network (pack, "model", path)) != NULL;
   } else if (!strcmp (family, "adain")) {
-    ok = (pf->encoder = pack_network (networks, "encoder", path))
-      && (pf->model = pack_network (networks, "decoder", path));
+    ok = (pf->encoder = pack_network (pack, "encoder", path))
+      && (pf->model = pack_network (pack, "decoder", path));
     sa->encoder = pf->encoder;
   } else {
-    ok = (pf->model = pack_network (networks, "model", path)) != NULL;
+    ok = (pf->model = pack_network (pack, "model", path)) != NULL;
   }
-  g_object_unref (parser);
+  impasto_style_entry_free (pack);
   return ok;
 }
 

@@ -37,11 +37,10 @@ ImpastoStatus imp_exec_alloc (ImpExec *x, const ImpStep *s);
  * data pointer before calling). */
 ImpastoStatus imp_exec_alloc_inplace (ImpExec *x, const ImpStep *s, int in);
 
-/* Normalise input 0 of s per channel with its own whole-image statistics (or those given or
- * recorded, see model.h): y = scale (x - mean) / sqrt(var + eps) + bias, then relu.
- * InstanceNormalization's run; BatchNormalization's with the image's statistics (ops/instnorm.c). */
-ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const float *scale, const float *bias,
-                             float eps, bool relu);
+/* Normalise input 0 of s per channel as n says (model.h), with its own whole-image statistics
+ * (or those given or recorded, see model.h) unless n has them folded in: the run of
+ * InstanceNormalization and BatchNormalization (ops/instnorm.c). */
+ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const ImpNorm *n);
 
 /* Element count of the axes after the first two ([N, C, ...]). */
 size_t imp_spatial_count (const ImpTensor *t);

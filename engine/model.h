@@ -11,6 +11,18 @@ typedef struct ImpOp ImpOp; /* op.h: what an operator is and how it runs */
 
 #define IMP_STEP_MAX_INPUTS 4
 
+/* A per-channel normalisation (ops/instnorm.c: imp_exec_norm, imp_stream_norm_view):
+ * y = scale (x - mean) / sqrt(var + eps) + bias, then relu, with the whole image's mean and var
+ * (InstanceNormalization; BatchNormalization with the image's statistics); or, when mul is set,
+ * y = x * mul + add with the statistics folded in at build (BatchNormalization's stored ones;
+ * mul and add stay the step's). */
+typedef struct {
+  const float *scale, *bias;
+  float eps;
+  bool relu;
+  float *mul, *add;
+} ImpNorm;
+
 /* One executable node.  Inputs/outputs are value indices into the graph. */
 typedef struct {
   const ImpOp *op;    /* its operator (engine/ops/) */

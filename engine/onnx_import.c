@@ -68,9 +68,27 @@ static char *dup_str (const char *s)
 /* ------------------------------------------------------------------------------------------- */
 /* Reading the file.                                                                            */
 
+/* open(2) for reading that does not block on a FIFO (which waits for a writer: forever, for a
+ * model path that names a named pipe) or on a device; the caller refuses what is not a regular
+ * file after fstat.  O_NONBLOCK is cleared again, so reads behave as usual.  -1 with errno. */
+static int open_nonblocking (const char *path, int flags)
+{
+  int fd = open (path, flags | O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return -1;
+  int fl = fcntl (fd, F_GETFL);
+  if (fl < 0 || fcntl (fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 static uint8_t *read_file (const char *path, size_t *n_out, ImpastoError *err)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int fd = open_nonblocking (path, 0);
   if (fd < 0) {
     imp_fail (err, IMPASTO_E_IO, "%s: cannot open: %s", path, strerror (errno));
     return NULL;
@@ -599,7 +617,7 @@ static uint8_t *read_external (Loader *L, const char *what, const Onnx__TensorPr
               L->label, what, loc, file_real);
     goto done;
   }
-  fd = open (file_real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  fd = open_nonblocking (file_real, O_NOFOLLOW);
   struct stat st;
   if (fd < 0 || fstat (fd, &st) != 0) {
     imp_fail (L->err, IMPASTO_E_IO, "%s: %s: cannot open external data file '%s': %s", L->label,

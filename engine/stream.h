@@ -89,10 +89,9 @@ int64_t imp_stream_band_rows (const ImpStream *s, const SVal *sv, size_t row_byt
 
 /* Make the output of st a view of kind on its first input. */
 void imp_stream_view_of (ImpStream *s, const ImpStep *st, SvKind kind);
-/* Make the output of st an AFFINE view of its first input normalised with the input's
- * whole-image statistics: y = scale (x - mean) / sqrt(var + eps) + bias, then relu
- * (InstanceNormalization; BatchNormalization with the image's statistics; ops/instnorm.c). */
-ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const float *scale,
-                                    const float *bias, float eps, bool relu);
+/* Make the output of st an AFFINE view of its first input normalised as n says (model.h), with
+ * the input's whole-image statistics unless n has them folded in: the view of
+ * InstanceNormalization and BatchNormalization (ops/instnorm.c). */
+ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const ImpNorm *n);
 
 #endif

@@ -16,8 +16,10 @@
  */
 #include "models.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SIDECAR_GROUP "style"
 #define NETWORKS_GROUP "networks"
@@ -282,12 +284,12 @@ read_json_keys (ImpastoStyle *style, JsonObject *object, gchar **thumbnail)
 }
 
 static gboolean
-read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
+read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail, GError **error)
 {
   JsonParser *parser = json_parser_new ();
   gboolean ok = FALSE;
 
-  if (json_parser_load_from_file (parser, file, NULL))
+  if (json_parser_load_from_file (parser, file, error))
     {
       JsonNode *root = json_parser_get_root (parser);
       if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
@@ -295,17 +297,25 @@ read_json_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
           read_json_keys (style, json_node_get_object (root), thumbnail);
           ok = TRUE;
         }
+      else
+        g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+                             "not a JSON object");
     }
   g_object_unref (parser);
   return ok;
 }
 
 static gboolean
-read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
+read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail, GError **error)
 {
   GKeyFile *key_file = g_key_file_new ();
-  gboolean ok = g_key_file_load_from_file (key_file, file, G_KEY_FILE_NONE, NULL) &&
-                g_key_file_has_group (key_file, SIDECAR_GROUP);
+  gboolean ok = g_key_file_load_from_file (key_file, file, G_KEY_FILE_NONE, error);
+  if (ok && !g_key_file_has_group (key_file, SIDECAR_GROUP))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND, "no [%s] group",
+                   SIDECAR_GROUP);
+      ok = FALSE;
+    }
   if (ok)
     {
       const gchar *g = SIDECAR_GROUP;
@@ -328,11 +338,11 @@ read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
         set_range (style, range[0], range[1]);
       g_free (range);
 
-      GError *error = NULL;
-      gint64 multiple = g_key_file_get_int64 (key_file, g, "multiple", &error);
-      if (error == NULL)
+      GError *bad = NULL;
+      gint64 multiple = g_key_file_get_int64 (key_file, g, "multiple", &bad);
+      if (bad == NULL)
         set_multiple (style, multiple);
-      g_clear_error (&error);
+      g_clear_error (&bad);
 
       gchar **roles = g_key_file_get_keys (key_file, NETWORKS_GROUP, NULL, NULL);
       for (gchar **role = roles; role != NULL && *role != NULL; role++)
@@ -347,20 +357,17 @@ read_ini_sidecar (ImpastoStyle *style, const gchar *file, gchar **thumbnail)
   return ok;
 }
 
-/* Read NAME.json, else NAME.ini, beside the model; sets style->sidecar to the one read. */
-static void
-read_sidecar (ImpastoStyle *style)
+/* Read sidecar file (NAME.json, or NAME.ini by its name) into style and set style->sidecar to it;
+ * FALSE with error when it cannot be read or is not a sidecar. */
+static gboolean
+read_sidecar_file (ImpastoStyle *style, const gchar *file, GError **error)
 {
   gchar *thumbnail = NULL;
-  gchar *base = g_build_filename (style->folder, style->id, NULL);
-  gchar *json = g_strconcat (base, ".json", NULL);
-  gchar *ini = g_strconcat (base, ".ini", NULL);
-
-  if (g_file_test (json, G_FILE_TEST_IS_REGULAR) && read_json_sidecar (style, json, &thumbnail))
-    style->sidecar = g_steal_pointer (&json);
-  else if (g_file_test (ini, G_FILE_TEST_IS_REGULAR) && read_ini_sidecar (style, ini, &thumbnail))
-    style->sidecar = g_steal_pointer (&ini);
-
+  gboolean ok = g_str_has_suffix (file, ".ini")
+                  ? read_ini_sidecar (style, file, &thumbnail, error)
+                  : read_json_sidecar (style, file, &thumbnail, error);
+  if (ok)
+    style->sidecar = g_strdup (file);
   if (thumbnail != NULL)
     {
       gchar *path = g_path_is_absolute (thumbnail) ? g_strdup (thumbnail)
@@ -373,6 +380,20 @@ read_sidecar (ImpastoStyle *style)
   if (style->kind == NULL)
     style->kind = g_strdup ("style");
   g_free (thumbnail);
+  return ok;
+}
+
+/* Read NAME.json, else NAME.ini, beside the model. */
+static void
+read_sidecar (ImpastoStyle *style)
+{
+  gchar *base = g_build_filename (style->folder, style->id, NULL);
+  gchar *json = g_strconcat (base, ".json", NULL);
+  gchar *ini = g_strconcat (base, ".ini", NULL);
+
+  if (!(g_file_test (json, G_FILE_TEST_IS_REGULAR) && read_sidecar_file (style, json, NULL)) &&
+      g_file_test (ini, G_FILE_TEST_IS_REGULAR))
+    read_sidecar_file (style, ini, NULL);
   g_free (ini);
   g_free (json);
   g_free (base);
@@ -458,6 +479,40 @@ scan_folder (GPtrArray *styles, GHashTable *seen, const gchar *folder)
     }
   g_ptr_array_unref (sidecars);
   g_ptr_array_unref (onnx);
+}
+
+ImpastoStyle *
+impasto_style_read_sidecar (const gchar *file, GError **error)
+{
+  /* Opening a FIFO would wait for a writer; anything but a regular file is no sidecar.  A path
+   * that cannot be stat'ed is left to the reader, whose error names the cause. */
+  GStatBuf st;
+  if (g_stat (file, &st) == 0 && !S_ISREG (st.st_mode))
+    {
+      g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
+      return NULL;
+    }
+  gchar *name = g_path_get_basename (file), *folder = g_path_get_dirname (file);
+  gchar *id = stem_of (name, g_str_has_suffix (name, ".ini") ? ".ini" : ".json");
+  ImpastoStyle *style = style_new (folder, id != NULL ? id : name);
+  g_free (id);
+  g_free (folder);
+  g_free (name);
+  if (!read_sidecar_file (style, file, error))
+    {
+      style_free (style);
+      return NULL;
+    }
+  style->path = g_strdup (file);
+  style->is_pack = style->networks->len > 0;
+  return style;
+}
+
+void
+impasto_style_entry_free (ImpastoStyle *style)
+{
+  if (style != NULL)
+    style_free (style);
 }
 
 static gint

@@ -63,6 +63,13 @@ const gchar *impasto_models_datadir (void);
  * (NULL-terminated; may be NULL) — the plug-in's models/ folder and impasto_models_datadir(). */
 GPtrArray *impasto_model_folders (const gchar *profile_dir, const gchar *const *installed);
 
+/* The model that one sidecar file describes (NAME.json, or NAME.ini by its name; the keys as in
+ * a model folder; networks relative to its folder), as the CLI reads a sidecar given as MODEL.
+ * NULL with error when it is not a regular file, cannot be read or is not a sidecar.  Free with
+ * impasto_style_entry_free (). */
+ImpastoStyle *impasto_style_read_sidecar (const gchar *file, GError **error);
+void impasto_style_entry_free (ImpastoStyle *style);
+
 /* Scan the given folders.  Never fails: unreadable folders and broken sidecars are skipped. */
 ImpastoStyleList *impasto_style_list_scan (GPtrArray *folders);
 void impasto_style_list_free (ImpastoStyleList *list);

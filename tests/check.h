@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* check.h — the pass/fail counter of the C test programs: CHECK (cond, printf-args) counts a pass
  * or prints "FAIL file:line: message" and counts a failure; a program ends by printing
- * "%d passed, %d failed" from passed and failed and exits non-zero on any failure. */
+ * the totals and exits non-zero on any failure: return check_summary (). */
 #ifndef IMPASTO_TESTS_CHECK_H
 #define IMPASTO_TESTS_CHECK_H
 
@@ -20,5 +20,12 @@ static int passed, failed;
       printf ("\n");                                                                               \
     }                                                                                              \
   } while (0)
+
+/* The end of main: print the totals; the exit status. */
+static inline int check_summary (void)
+{
+  printf ("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
 
 #endif

@@ -1,5 +1,5 @@
-/* data_check.h — what a C test does when its data (../shared) is missing: fail naming it, or skip
- * (exit 77) when IMPASTO_ALLOW_MISSING_DATA=1.  The Python tests have the same in tests/tap.py.
+/* data_check.h — where a C test finds its data (../shared), and what it does when the data is
+ * missing: fail naming it, or skip (exit 77) when IMPASTO_ALLOW_MISSING_DATA=1.  The Python tests have the same in tests/tap.py.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -9,6 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* buf = $IMPASTO_SHARED/rel (meson sets it), else ../shared/rel; returns buf. */
+static inline const char *shared_path (char *buf, size_t size, const char *rel)
+{
+  const char *shared = getenv ("IMPASTO_SHARED");
+  snprintf (buf, size, "%s/%s", shared ? shared : "../shared", rel);
+  return buf;
+}
 
 /* The exit status for main(). */
 static inline int missing_data (const char *what)

@@ -113,8 +113,8 @@ def ycbcr(rgb):
 CLI = None
 
 
-def run_cli(*args):
-    p = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
+def run_cli(*args, timeout=300):
+    p = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -537,11 +537,15 @@ def no_leftovers(tmp, out_name):
     return not left, left
 
 
-def expect_failure(name, tmp, args, needles, out_name="fail-out.png"):
+def expect_failure(name, tmp, args, needles, out_name="fail-out.png", timeout=300):
     stale = os.path.join(tmp, out_name or "fail-out.png")
     if os.path.exists(stale):  # left by an earlier failed check: do not let it cascade
         os.unlink(stale)
-    rc, out, err = run_cli(*args)
+    try:
+        rc, out, err = run_cli(*args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(f"error: {name}", False, f"no answer in {timeout} s (blocked?), wanted {needles}")
+        return
     lines = err.splitlines()
     ok = (rc != 0 and len(lines) == 1 and lines[0].startswith("impasto: ")
           and all(n.lower() in lines[0].lower() for n in needles))
@@ -595,6 +599,16 @@ def test_errors(shared, inputs, tmp):
                    ["not-an-image.png", "cannot read image"])
     expect_failure("missing image", tmp, ["stylize", mosaic, os.path.join(tmp, "nope.png"), out],
                    ["nope.png"])
+    # A FIFO is refused, not opened blocking (which waits for a writer that never comes).
+    fifo_img, fifo_model = os.path.join(tmp, "fifo.png"), os.path.join(tmp, "fifo.onnx")
+    os.mkfifo(fifo_img)
+    os.mkfifo(fifo_model)
+    expect_failure("FIFO as image", tmp, ["stylize", mosaic, fifo_img, out],
+                   [f"cannot read image '{fifo_img}': not a regular file"], timeout=30)
+    expect_failure("FIFO as model", tmp, ["stylize", fifo_model, img, out],
+                   [f"{fifo_model}: not a regular file"], timeout=30)
+    os.unlink(fifo_img)
+    os.unlink(fifo_model)
     expect_failure("unwritable output", tmp,
                    ["stylize", mosaic, img, os.path.join(tmp, "no-dir", "fail-out.png")],
                    ["no-dir"])

@@ -402,9 +402,8 @@ static void test_regions (ImpastoModel *m, const char *other_path)
 
 int main (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
   char path[4096];
-  snprintf (path, sizeof path, "%s/models/mosaic-9.onnx", shared ? shared : "../shared");
+  shared_path (path, sizeof path, "models/mosaic-9.onnx");
   ImpastoError err;
   ImpastoModel *m = impasto_model_load (path, &err);
   if (!m)
@@ -414,17 +413,14 @@ int main (void)
   test_streaming (m, "mosaic-9");
   test_rows (m);
   test_cancel_and_errors (m);
-  snprintf (path, sizeof path, "%s/models/candy-9.onnx", shared ? shared : "../shared");
-  test_regions (m, path);
+  test_regions (m, shared_path (path, sizeof path, "models/candy-9.onnx"));
   impasto_model_free (m);
 
-  snprintf (path, sizeof path, "%s/models/udnie-13-dynamic.onnx", shared ? shared : "../shared");
-  m = impasto_model_load (path, &err);
+  m = impasto_model_load (shared_path (path, sizeof path, "models/udnie-13-dynamic.onnx"), &err);
   CHECK (m != NULL, "udnie-13-dynamic: %s", err.message);
   if (m) {
     test_streaming (m, "udnie-13-dynamic");
     impasto_model_free (m);
   }
-  printf ("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary ();
 }

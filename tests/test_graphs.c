@@ -15,6 +15,7 @@
 #include "model.h"
 #include "onnx.pb-c.h"
 #include "util.h"
+#include "data_check.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -474,11 +475,9 @@ static void test_band_cap (const char *dir)
 
 static void test_tall_narrow (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
   char path[4096];
-  snprintf (path, sizeof path, "%s/models/mosaic-9.onnx", shared ? shared : "../shared");
   ImpastoError err;
-  ImpastoModel *m = impasto_model_load (path, &err);
+  ImpastoModel *m = impasto_model_load (shared_path (path, sizeof path, "models/mosaic-9.onnx"), &err);
   CHECK (m != NULL, "%s", err.message);
   if (!m)
     return;
@@ -534,6 +533,5 @@ int main (void)
   test_long_chain (dir);
   test_tall_narrow ();
   rmdir (dir);
-  printf ("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary ();
 }

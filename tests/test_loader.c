@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,9 +315,8 @@ static void check_model (const char *dir, const char *file)
 
 static int test_shared_models (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
   char dir[4096];
-  snprintf (dir, sizeof dir, "%s/models", shared ? shared : "../shared");
+  shared_path (dir, sizeof dir, "models");
   DIR *d = opendir (dir);
   if (!d)
     return 0;
@@ -719,6 +719,28 @@ static void test_bad_bytes (const char *tmp)
                 "no graph");
 }
 
+/* A load that blocks (opening a FIFO waits for a writer) must fail the test, not hang the suite:
+ * fifo_guard arms an alarm whose handler reports the hang and exits. */
+static const char *fifo_guarded;
+
+static void fifo_hang (int sig)
+{
+  (void) sig;
+  static const char msg[] = "FAIL: loading a FIFO blocked (opened without O_NONBLOCK?): ";
+  ssize_t w = write (STDOUT_FILENO, msg, sizeof msg - 1);
+  w = write (STDOUT_FILENO, fifo_guarded, strlen (fifo_guarded));
+  w = write (STDOUT_FILENO, "\n", 1);
+  (void) w;
+  _exit (1);
+}
+
+static void fifo_guard (const char *what)
+{
+  fifo_guarded = what;
+  signal (SIGALRM, what ? fifo_hang : SIG_DFL);
+  alarm (what ? 10 : 0);
+}
+
 static void test_files (const char *tmp)
 {
   ImpastoError err;
@@ -731,6 +753,13 @@ static void test_files (const char *tmp)
   EXPECT_ERROR ("NULL path", imp_onnx_load (NULL, &err), &err, IMPASTO_E_ARGUMENT, "no path");
   EXPECT_ERROR ("device", imp_onnx_load ("/dev/null", &err), &err, IMPASTO_E_IO,
                 "/dev/null: not a regular file");
+  snprintf (path, sizeof path, "%s/fifo.onnx", tmp);
+  CHECK (mkfifo (path, 0644) == 0, "mkfifo %s: %s", path, strerror (errno));
+  snprintf (want, sizeof want, "%s: not a regular file", path);
+  fifo_guard ("model file");
+  EXPECT_ERROR ("FIFO", imp_onnx_load (path, &err), &err, IMPASTO_E_IO, want);
+  fifo_guard (NULL);
+  unlink (path);
 
   /* just over the size limit: a sparse file, refused before reading */
   snprintf (path, sizeof path, "%s/huge.onnx", tmp);
@@ -1191,6 +1220,8 @@ static void test_external (const char *tmp)
   snprintf (path, sizeof path, "%s/inside-link.bin", dir);
   unlink (path);
   CHECK (symlink ("sub/w.bin", path) == 0, "symlink: %s", strerror (errno));
+  snprintf (path, sizeof path, "%s/fifo.bin", dir);
+  CHECK (mkfifo (path, 0644) == 0, "mkfifo %s: %s", path, strerror (errno));
 
   struct { const char *loc, *off, *len; } good[] = {
     { "weights.bin", "16", "24" }, { "weights.bin", "16", NULL }, { "sub/w.bin", NULL, NULL },
@@ -1218,6 +1249,7 @@ static void test_external (const char *tmp)
       "external data file 'escape.bin' is outside the model's folder (resolves to" },
     { "missing.bin", NULL, NULL, IMPASTO_E_IO, "missing.bin" },
     { "sub", NULL, NULL, IMPASTO_E_FORMAT, "is not a regular file" },
+    { "fifo.bin", NULL, NULL, IMPASTO_E_FORMAT, "external data file 'fifo.bin' is not a regular file" },
     { "", NULL, NULL, IMPASTO_E_FORMAT, "external data without a location" },
     { "weights.bin", "100", NULL, IMPASTO_E_FORMAT, "offset 100 is beyond the end" },
     { "weights.bin", "16", "100", IMPASTO_E_FORMAT, "offset 16 + length 100 is beyond the end" },
@@ -1226,11 +1258,13 @@ static void test_external (const char *tmp)
     { "weights.bin", "-1", NULL, IMPASTO_E_FORMAT, "offset '-1' / length '' invalid" },
     { "weights.bin", "99999999999999999999999", NULL, IMPASTO_E_FORMAT, "invalid" },
   };
+  fifo_guard ("external data");
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     build_base (&m);
     set_external (&m, bad[i].loc, bad[i].off, bad[i].len);
     EXPECT_ERROR (bad[i].loc, load_from_dir (&m, dir, &err), &err, bad[i].code, bad[i].msg);
   }
+  fifo_guard (NULL);
 
   /* from memory there is no folder: refused */
   build_base (&m);
@@ -1281,9 +1315,8 @@ static void test_cycles (void)
 
 int main (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
   char models[4096];
-  snprintf (models, sizeof models, "%s/models", shared ? shared : "../shared");
+  shared_path (models, sizeof models, "models");
   struct stat st;
   if (stat (models, &st) != 0)
     return missing_data (models);
@@ -1307,6 +1340,5 @@ int main (void)
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (system (cmd) != 0)
     printf ("note: could not remove %s\n", tmp);
-  printf ("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary ();
 }

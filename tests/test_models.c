@@ -2,17 +2,20 @@
  * search order and precedence, the profile folder, sidecars (JSON, INI with localised keys,
  * thumbnails, family / networks / range / multiple / kind / direction, unknown keys and bad values),
  * packs without NAME.onnx, derived names, labels of models sharing a name, broken sidecars, files
- * that are not models.
+ * that are not models; one sidecar read by its path (the CLI's MODEL.json), errors included.
  *
  * Prints "N passed, M failed"; exit status 0 / 1.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "models.h"
 
@@ -365,6 +368,83 @@ test_kinds (const gchar *root)
   g_free (folder);
 }
 
+/* impasto_style_read_sidecar: the keys as the folder scan reads them; errors for what is no
+ * sidecar (a FIFO refused before it is opened: opening one would wait for a writer). */
+static void
+test_read_sidecar (const gchar *root)
+{
+  gchar *folder = make_folder (root, "one");
+  write_file (folder, "pack.json",
+              "{\"family\": \"adain\", \"range\": [0, 255], \"multiple\": 8,"
+              " \"networks\": {\"encoder\": \"enc.onnx\", \"decoder\": \"/abs/dec.onnx\"}}");
+  write_file (folder, "pack2.ini", "[style]\nfamily=magenta\n[networks]\npredictor=p.onnx\n");
+  write_file (folder, "array.json", "[1, 2]");
+  write_file (folder, "nogroup.ini", "[other]\nname=x\n");
+  gchar *json = g_build_filename (folder, "pack.json", NULL);
+  gchar *ini = g_build_filename (folder, "pack2.ini", NULL);
+  gchar *encoder = g_build_filename (folder, "enc.onnx", NULL);
+  gchar *predictor = g_build_filename (folder, "p.onnx", NULL);
+  GError *error = NULL;
+
+  ImpastoStyle *style = impasto_style_read_sidecar (json, &error);
+  check ("read sidecar: JSON read", style != NULL, error ? error->message : NULL);
+  if (style != NULL)
+    {
+      check_str ("read sidecar: id", style->id, "pack");
+      check_str ("read sidecar: sidecar path", style->sidecar, json);
+      check_str ("read sidecar: family", style->family, "adain");
+      check ("read sidecar: pack, range, multiple", style->is_pack && style->has_range &&
+             style->range_max == 255 && style->multiple == 8, NULL);
+      check_str ("read sidecar: network beside it", impasto_style_network (style, "encoder"),
+                 encoder);
+      check_str ("read sidecar: absolute network", impasto_style_network (style, "decoder"),
+                 "/abs/dec.onnx");
+    }
+  impasto_style_entry_free (style);
+  g_clear_error (&error);
+
+  style = impasto_style_read_sidecar (ini, &error);
+  check ("read sidecar: INI read", style != NULL, error ? error->message : NULL);
+  if (style != NULL)
+    {
+      check_str ("read sidecar: INI family", style->family, "magenta");
+      check_str ("read sidecar: INI network", impasto_style_network (style, "predictor"),
+                 predictor);
+    }
+  impasto_style_entry_free (style);
+  g_clear_error (&error);
+
+  const struct { const char *file, *message; } bad[] = {
+    { "array.json", "not a JSON object" },
+    { "nogroup.ini", "no [style] group" },
+    { "missing.json", "missing.json" },
+    { "fifo.json", "not a regular file" },
+  };
+  gchar *fifo = g_build_filename (folder, "fifo.json", NULL);
+  check ("read sidecar: mkfifo", mkfifo (fifo, 0644) == 0, g_strerror (errno));
+  alarm (30); /* a FIFO opened blocking would hang: SIGALRM ends (and fails) the test instead */
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gchar *path = g_build_filename (folder, bad[i].file, NULL);
+      style = impasto_style_read_sidecar (path, &error);
+      gchar *what = g_strdup_printf ("read sidecar: %s refused with \"%s\"", bad[i].file,
+                                     bad[i].message);
+      check (what, style == NULL && error != NULL && strstr (error->message, bad[i].message),
+             error ? error->message : "no error");
+      impasto_style_entry_free (style);
+      g_clear_error (&error);
+      g_free (what);
+      g_free (path);
+    }
+  alarm (0);
+  g_free (fifo);
+  g_free (predictor);
+  g_free (encoder);
+  g_free (ini);
+  g_free (json);
+  g_free (folder);
+}
+
 int
 main (void)
 {
@@ -378,6 +458,7 @@ main (void)
   test_scan (root);
   test_profile_dir (root);
   test_kinds (root);
+  test_read_sidecar (root);
   gchar *cmd = g_strdup_printf ("rm -rf '%s'", root);
   if (system (cmd) != 0)
     printf ("# could not remove %s\n", root);

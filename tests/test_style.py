@@ -173,8 +173,9 @@ def check_close(name, got, want, psnr_min=50.0, max_diff=2):
 CLI = None
 
 
-def cli(*args):
-    return subprocess.run([CLI, "stylize", *args, "-t", THREADS], capture_output=True, text=True)
+def cli(*args, timeout=None):
+    return subprocess.run([CLI, "stylize", *args, "-t", THREADS], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def stylize(content_path, out, *args):
@@ -190,12 +191,38 @@ def same_bytes(a, b):
         return fa.read() == fb.read()
 
 
-def expect_error(name, args, want, tmp):
+def expect_error(name, args, want, tmp, timeout=None):
     out = os.path.join(tmp, "error-out.png")
-    r = cli(*args[:1], KODIM23, out, *args[1:])
+    try:
+        r = cli(*args[:1], KODIM23, out, *args[1:], timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(name, False, f"no answer in {timeout} s (blocked?)")
+        return
     line = r.stderr.strip()
     check(name, r.returncode == 1 and want in line and line.startswith("impasto: ")
           and not os.path.exists(out), f"exit {r.returncode}: {line!r}")
+
+
+def check_mix_ends(label, tmp, pack, style, style2, singles, prefix):
+    """--mix 0 and --mix 1 equal the single styles' results (singles, in tmp) byte for byte."""
+    for w, single in zip(("0", "1"), singles):
+        out = os.path.join(tmp, f"{prefix}-mix{w}.png")
+        stylize(KODIM23, out, pack[0], "--style", style, "--style2", style2, "--mix", w, *pack[1:])
+        check(f"{label}: --mix {w} equals the single style byte for byte",
+              os.path.exists(out) and same_bytes(out, os.path.join(tmp, single)))
+
+
+def check_batch(label, tmp, pack, style, singles, prefix):
+    """A batch (-o OUTDIR) of kodim23 and odd.png reuses the style: each output equals its single
+    run (singles, in tmp) byte for byte."""
+    outdir = os.path.join(tmp, "batch-" + prefix)
+    os.mkdir(outdir)
+    odd = os.path.join(tmp, "odd.png")
+    r = cli(pack[0], "--style", style, *pack[1:], "-o", outdir, KODIM23, odd)
+    check(f"{label}: batch -o OUTDIR runs", r.returncode == 0, r.stderr.strip())
+    check(f"{label}: batch outputs equal single runs byte for byte",
+          all(same_bytes(os.path.join(outdir, name), os.path.join(tmp, single))
+              for name, single in zip(("kodim23.png", "odd.png"), singles)))
 
 
 # ---- the tests -----------------------------------------------------------------------------------
@@ -249,12 +276,7 @@ def test_magenta(tmp):
             check_close("magenta: strength 0.5 vs ref/kodim23_starry_night_s050.png", got,
                         load_image(os.path.join(REF, "kodim23_starry_night_s050.png"))[..., :3])
 
-    # mixing two styles: the end points are the single styles exactly
-    for w, single in (("0", "m-starry.png"), ("1", "m-wave.png")):
-        out = os.path.join(tmp, f"m-mix{w}.png")
-        stylize(KODIM23, out, pack[0], "--style", starry, "--style2", wave, "--mix", w, *pack[1:])
-        check(f"magenta: --mix {w} equals the single style byte for byte",
-              os.path.exists(out) and same_bytes(out, os.path.join(tmp, single)))
+    check_mix_ends("magenta", tmp, pack, starry, wave, ("m-starry.png", "m-wave.png"), "m")
     got = stylize(KODIM23, os.path.join(tmp, "m-mix.png"), pack[0], "--style", starry, "--style2",
                   wave, "--mix", "0.25", *pack[1:])
     check_close("magenta: --mix 0.25 vs ORT", got,
@@ -268,14 +290,7 @@ def test_magenta(tmp):
     check_close("magenta: banded (--tile-size 64) vs whole", banded, whole, psnr_min=40.0)
     check_close("magenta: banded vs ORT", banded, magenta(content, v_starry))
 
-    # a batch reuses the style: each output equals its single run byte for byte
-    outdir = os.path.join(tmp, "batch-m")
-    os.mkdir(outdir)
-    r = cli(pack[0], "--style", starry, *pack[1:], "-o", outdir, KODIM23, odd)
-    check("magenta: batch -o OUTDIR runs", r.returncode == 0, r.stderr.strip())
-    check("magenta: batch outputs equal single runs byte for byte",
-          same_bytes(os.path.join(outdir, "kodim23.png"), os.path.join(tmp, "m-starry.png"))
-          and same_bytes(os.path.join(outdir, "odd.png"), os.path.join(tmp, "m-odd.png")))
+    check_batch("magenta", tmp, pack, starry, ("m-starry.png", "m-odd.png"), "m")
 
 
 def test_adain(tmp):
@@ -305,23 +320,13 @@ def test_adain(tmp):
                       "--strength", str(s), *pack[1:])
         check_close(f"adain pair: strength {s} vs ORT (features blended)", got, adain(content, s_wave, s))
 
-    for w, single in (("0", "a-wave.png"), ("1", "a-starry.png")):
-        out = os.path.join(tmp, f"a-mix{w}.png")
-        stylize(KODIM23, out, pack[0], "--style", wave, "--style2", starry, "--mix", w, *pack[1:])
-        check(f"adain pair: --mix {w} equals the single style byte for byte",
-              os.path.exists(out) and same_bytes(out, os.path.join(tmp, single)))
+    check_mix_ends("adain pair", tmp, pack, wave, starry, ("a-wave.png", "a-starry.png"), "a")
     got = stylize(KODIM23, os.path.join(tmp, "a-mix.png"), pack[0], "--style", wave, "--style2",
                   starry, "--mix", "0.5", *pack[1:])
     mixed = tuple(0.5 * a + 0.5 * b for a, b in zip(s_wave, s_starry))
     check_close("adain pair: --mix 0.5 vs ORT (statistics mixed)", got, adain(content, mixed))
 
-    outdir = os.path.join(tmp, "batch-a")
-    os.mkdir(outdir)
-    r = cli(pack[0], "--style", wave, *pack[1:], "-o", outdir, KODIM23, odd)
-    check("adain pair: batch -o OUTDIR runs", r.returncode == 0, r.stderr.strip())
-    check("adain pair: batch outputs equal single runs byte for byte",
-          same_bytes(os.path.join(outdir, "kodim23.png"), os.path.join(tmp, "a-wave.png"))
-          and same_bytes(os.path.join(outdir, "odd.png"), os.path.join(tmp, "a-odd.png")))
+    check_batch("adain pair", tmp, pack, wave, ("a-wave.png", "a-odd.png"), "a")
 
 
 def test_adain_one_graph(tmp):
@@ -378,6 +383,11 @@ def test_packs(tmp):
     gone = write_pack(tmp, "gone", "adain", {"encoder": "missing-encoder.onnx", "decoder": DECODER})
     expect_error("error: an AdaIN pack sidecar naming a missing file", [gone, "--style", wave],
                  "encoder: " + os.path.join(tmp, "missing-encoder.onnx"), tmp)
+    fifo = os.path.join(tmp, "fifo.json")  # opened blocking, it would wait for a writer
+    os.mkfifo(fifo)
+    expect_error("error: a pack sidecar that is a FIFO", [fifo, "--style", wave],
+                 f"{fifo}: not a model sidecar: not a regular file", tmp, timeout=60)
+    os.unlink(fifo)
 
 
 def test_errors(tmp):
@@ -391,6 +401,11 @@ def test_errors(tmp):
         f.write(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
     expect_error("error: corrupt style file", [mag[0], "--style", corrupt, *mag[1:]],
                  f"cannot read image '{corrupt}'", tmp)
+    fifo = os.path.join(tmp, "fifo.png")  # opened blocking, it would wait for a writer
+    os.mkfifo(fifo)
+    expect_error("error: a style image that is a FIFO", [mag[0], "--style", fifo, *mag[1:]],
+                 f"cannot read image '{fifo}': not a regular file", tmp, timeout=60)
+    os.unlink(fifo)
     tiny = os.path.join(tmp, "tiny.png")
     save_image(np.zeros((1, 1, 3), np.uint8), tiny)
     for name, pack in (("magenta", mag), ("adain", ada)):

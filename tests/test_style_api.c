@@ -154,13 +154,11 @@ static void test_bound_inputs (const char *transfer)
 
 int main (void)
 {
-  const char *shared = getenv ("IMPASTO_SHARED");
-  shared = shared ? shared : "../shared";
   char pred[4096], trans[4096], enc[4096], dec[4096];
-  snprintf (pred, sizeof pred, "%s/models-magenta/magenta-style-predict.onnx", shared);
-  snprintf (trans, sizeof trans, "%s/models-magenta/magenta-style-transfer.onnx", shared);
-  snprintf (enc, sizeof enc, "%s/models-arch/adain-vgg-w16-random-encoder.onnx", shared);
-  snprintf (dec, sizeof dec, "%s/models-arch/adain-vgg-w16-random-decoder.onnx", shared);
+  shared_path (pred, sizeof pred, "models-magenta/magenta-style-predict.onnx");
+  shared_path (trans, sizeof trans, "models-magenta/magenta-style-transfer.onnx");
+  shared_path (enc, sizeof enc, "models-arch/adain-vgg-w16-random-encoder.onnx");
+  shared_path (dec, sizeof dec, "models-arch/adain-vgg-w16-random-decoder.onnx");
   ImpastoError err;
   ImpastoPack *mag = impasto_pack_load (IMPASTO_FAMILY_MAGENTA, pred, trans, &err);
   if (!mag)
@@ -184,6 +182,5 @@ int main (void)
   test_bound_inputs (trans);
   impasto_pack_free (mag);
   impasto_pack_free (ada);
-  printf ("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary ();
 }

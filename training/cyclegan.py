@@ -7,7 +7,6 @@ Two ResNet generators (A->B, B->A) and two PatchGAN discriminators; LSGAN + cycl
 + identity (L1, 0.5 * lambda) losses, Adam 2e-4 (beta1 0.5), a pool of 50 earlier fakes.
 Exports the A->B generator (NAME.onnx, -1..1) with sidecar and thumbnail; with --export-reverse
 also B->A as NAME-reverse.onnx.  Real data needs a GPU; on a CPU use small --ngf and --crop."""
-import itertools
 import os
 import random
 
@@ -15,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from . import common
-from .gan_data import ImagePool, export_generator, load_folder, random_crop
+from .gan_data import ImagePool, export_generator, load_folder, lsgan, random_crop, train
 from .nets import PatchGAN, ResnetGenerator
 
 
@@ -48,25 +47,9 @@ def main(argv=None):
 
     G_ab, G_ba = ResnetGenerator(args.ngf, args.blocks), ResnetGenerator(args.ngf, args.blocks)
     D_a, D_b = PatchGAN(3, args.ndf, args.d_layers), PatchGAN(3, args.ndf, args.d_layers)
-    opt_g = torch.optim.Adam(itertools.chain(G_ab.parameters(), G_ba.parameters()), args.lr,
-                             betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(itertools.chain(D_a.parameters(), D_b.parameters()), args.lr,
-                             betas=(0.5, 0.999))
-    modules = {"G_ab": G_ab, "G_ba": G_ba, "D_a": D_a, "D_b": D_b}
-    optims = {"G": opt_g, "D": opt_d}
-    progress = common.Progress(args)
-    if os.path.exists(ckpt):
-        progress.step, progress.before, progress.skipped, _ = common.load_checkpoint(
-            ckpt, modules, optims)
     pool_a, pool_b = ImagePool(args.pool), ImagePool(args.pool)
-    lsgan = lambda pred, real: F.mse_loss(pred, torch.full_like(pred, 1.0 if real else 0.0))  # noqa
 
-    for m in modules.values():
-        m.train()
-    while not progress.done():
-        for o in optims.values():
-            for g in o.param_groups:
-                g["lr"] = args.lr * common.lr_factor(progress.fraction())
+    def step():
         ra = torch.stack([random_crop([random.choice(A)], args.crop)[0] for _ in range(args.batch)])
         rb = torch.stack([random_crop([random.choice(B)], args.crop)[0] for _ in range(args.batch)])
         fb, fa = G_ab(ra), G_ba(rb)
@@ -75,34 +58,12 @@ def main(argv=None):
         if args.lambda_identity > 0:
             losses["identity"] = args.lambda_cycle * args.lambda_identity * (
                 F.l1_loss(G_ab(rb), rb) + F.l1_loss(G_ba(ra), ra))
-        loss_g = sum(losses.values())
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        ok = bool(torch.isfinite(loss_g)) and common.grads_finite(G_ab, G_ba)
-        if ok:
-            opt_g.step()
-        loss_d = 0.5 * (lsgan(D_b(rb), True) + lsgan(D_b(pool_b.query(fb)), False)) + \
-            0.5 * (lsgan(D_a(ra), True) + lsgan(D_a(pool_a.query(fa)), False))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        if bool(torch.isfinite(loss_d)) and common.grads_finite(D_a, D_b):
-            opt_d.step()
-        else:
-            ok = False
-        progress.step += 1
-        if ok:
-            losses["D"] = loss_d
-            progress.add({k: v.detach() for k, v in losses.items()})
-        else:
-            progress.skipped += 1
-        progress.log()
-        if progress.step % args.checkpoint_every == 0:
-            common.save_checkpoint(ckpt, progress, modules, optims)
-    progress.log(force=True)
-    common.save_checkpoint(ckpt, progress, modules, optims)
-    seconds = progress.elapsed()
-    print(f"{stem}: {progress.step} steps in {seconds / 60:.1f} min, "
-          f"{progress.skipped} skipped (non-finite)", flush=True)
+        return losses, lambda: (
+            0.5 * (lsgan(D_b(rb), True) + lsgan(D_b(pool_b.query(fb)), False)) +
+            0.5 * (lsgan(D_a(ra), True) + lsgan(D_a(pool_a.query(fa)), False)))
+
+    progress, seconds = train(args, stem, ckpt, {"G_ab": G_ab, "G_ba": G_ba},
+                              {"D_a": D_a, "D_b": D_b}, step)
     extra = {"blocks": args.blocks, "crop": args.crop, "lambda_cycle": args.lambda_cycle,
              "lambda_identity": args.lambda_identity}
     sample = A[0][:, :A[0].shape[1] // 4 * 4, :A[0].shape[2] // 4 * 4]

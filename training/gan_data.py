@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Image folders for the CycleGAN and pix2pix trainers, in -1..1, and their shared export step."""
+"""What the CycleGAN and pix2pix trainers share: image folders in -1..1, the adversarial training
+loop, the export step."""
+import itertools
 import os
 import random
 
 import onnx
 import torch
+import torch.nn.functional as F
 
 from . import common
 
@@ -49,6 +52,69 @@ class ImagePool:
             else:
                 out.append(im)
         return torch.stack(out)
+
+
+def lsgan(pred, real):
+    """Least-squares GAN loss (Mao et al. 2017), as both papers' code trains."""
+    return F.mse_loss(pred, torch.full_like(pred, 1.0 if real else 0.0))
+
+
+def adam(modules, lr):
+    """Adam over the parameters of modules, with both papers' beta1 of 0.5."""
+    return torch.optim.Adam(itertools.chain(*(m.parameters() for m in modules)), lr,
+                            betas=(0.5, 0.999))
+
+
+def train(args, stem, ckpt, generators, discriminators, step):
+    """Alternate generator and discriminator updates until args' steps or minutes are spent,
+    resuming from and saving checkpoint ckpt; returns (progress, seconds).
+
+    generators and discriminators: {name: module} (the names key the checkpoint).  step() draws a
+    batch and returns ({name: generator loss}, loss_d): loss_d() is the discriminator's loss, called
+    after the generator's update.  An update whose loss or gradients are not finite is skipped
+    and counted (the step's losses are then not logged)."""
+    opt_g = adam(generators.values(), args.lr)
+    opt_d = adam(discriminators.values(), args.lr)
+    modules, optims = {**generators, **discriminators}, {"G": opt_g, "D": opt_d}
+    progress = common.Progress(args)
+    if os.path.exists(ckpt):
+        progress.step, progress.before, progress.skipped, _ = common.load_checkpoint(
+            ckpt, modules, optims)
+    for m in modules.values():
+        m.train()
+    while not progress.done():
+        for o in optims.values():
+            for g in o.param_groups:
+                g["lr"] = args.lr * common.lr_factor(progress.fraction())
+        losses, loss_d_of = step()
+        loss_g = sum(losses.values())
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        ok = bool(torch.isfinite(loss_g)) and common.grads_finite(*generators.values())
+        if ok:
+            opt_g.step()
+        loss_d = loss_d_of()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        if bool(torch.isfinite(loss_d)) and common.grads_finite(*discriminators.values()):
+            opt_d.step()
+        else:
+            ok = False
+        progress.step += 1
+        if ok:
+            losses["D"] = loss_d
+            progress.add({k: v.detach() for k, v in losses.items()})
+        else:
+            progress.skipped += 1
+        progress.log()
+        if progress.step % args.checkpoint_every == 0:
+            common.save_checkpoint(ckpt, progress, modules, optims)
+    progress.log(force=True)
+    common.save_checkpoint(ckpt, progress, modules, optims)
+    seconds = progress.elapsed()
+    print(f"{stem}: {progress.step} steps in {seconds / 60:.1f} min, "
+          f"{progress.skipped} skipped (non-finite)", flush=True)
+    return progress, seconds
 
 
 def export_generator(args, G, stem, sample_in, family, multiple, seconds, progress, extra=None):

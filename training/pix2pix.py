@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import common
-from .gan_data import export_generator, load_folder, random_crop
+from .gan_data import export_generator, load_folder, lsgan, random_crop, train
 from .nets import PatchGAN, UNetGenerator
 
 
@@ -77,21 +77,8 @@ def main(argv=None):
         raise SystemExit(f"--crop must be a multiple of {G.multiple} for {args.downs} U-Net levels")
     D = PatchGAN(6, args.ndf, args.d_layers, norm=torch.nn.BatchNorm2d)
     print(f"{stem}: {len(pairs)} pairs", flush=True)
-    opt_g = torch.optim.Adam(G.parameters(), args.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), args.lr, betas=(0.5, 0.999))
-    modules, optims = {"G": G, "D": D}, {"G": opt_g, "D": opt_d}
-    progress = common.Progress(args)
-    if os.path.exists(ckpt):
-        progress.step, progress.before, progress.skipped, _ = common.load_checkpoint(
-            ckpt, modules, optims)
-    lsgan = lambda pred, real: F.mse_loss(pred, torch.full_like(pred, 1.0 if real else 0.0))  # noqa
 
-    G.train()
-    D.train()
-    while not progress.done():
-        for o in optims.values():
-            for g in o.param_groups:
-                g["lr"] = args.lr * common.lr_factor(progress.fraction())
+    def step():
         batch = [random_crop([a, b], args.crop) for _, a, b in
                  (random.choice(pairs) for _ in range(args.batch))]
         a = torch.stack([x for x, _ in batch])
@@ -99,34 +86,10 @@ def main(argv=None):
         fake = G(a)
         losses = {"gan": lsgan(D(torch.cat([a, fake], 1)), True),
                   "l1": args.lambda_l1 * F.l1_loss(fake, b)}
-        loss_g = sum(losses.values())
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        ok = bool(torch.isfinite(loss_g)) and common.grads_finite(G)
-        if ok:
-            opt_g.step()
-        loss_d = 0.5 * (lsgan(D(torch.cat([a, b], 1)), True) +
-                        lsgan(D(torch.cat([a, fake.detach()], 1)), False))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        if bool(torch.isfinite(loss_d)) and common.grads_finite(D):
-            opt_d.step()
-        else:
-            ok = False
-        progress.step += 1
-        if ok:
-            losses["D"] = loss_d
-            progress.add({k: v.detach() for k, v in losses.items()})
-        else:
-            progress.skipped += 1
-        progress.log()
-        if progress.step % args.checkpoint_every == 0:
-            common.save_checkpoint(ckpt, progress, modules, optims)
-    progress.log(force=True)
-    common.save_checkpoint(ckpt, progress, modules, optims)
-    seconds = progress.elapsed()
-    print(f"{stem}: {progress.step} steps in {seconds / 60:.1f} min, "
-          f"{progress.skipped} skipped (non-finite)", flush=True)
+        return losses, lambda: 0.5 * (lsgan(D(torch.cat([a, b], 1)), True) +
+                                      lsgan(D(torch.cat([a, fake.detach()], 1)), False))
+
+    progress, seconds = train(args, stem, ckpt, {"G": G}, {"D": D}, step)
     _, a0, _ = pairs[0]
     m = G.multiple
     sample = a0[:, :max(m, a0.shape[1] // m * m), :max(m, a0.shape[2] // m * m)]

@@ -49,36 +49,26 @@ static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpT
   return NULL;
 }
 
+/* With the image's statistics (a batch of one: its batch statistics are the image's), or with
+ * the stored ones, folded at build. */
+static ImpNorm norm_of (const ImpastoModel *m, const ImpStep *s)
+{
+  bool image = m->bn_image;
+  return (ImpNorm) { s->u.batchnorm.scale, s->u.batchnorm.bias, s->u.batchnorm.eps,
+                     s->u.batchnorm.relu, image ? NULL : s->u.batchnorm.mul,
+                     image ? NULL : s->u.batchnorm.add };
+}
+
 static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 {
-  if (x->m->bn_image) /* a batch of one: batch statistics are the image's */
-    return imp_exec_norm (x, s, s->u.batchnorm.scale, s->u.batchnorm.bias, s->u.batchnorm.eps,
-                          s->u.batchnorm.relu);
-  const ImpTensor *in = imp_exec_in (x, s, 0);
-  ImpTensor *out = imp_exec_out (x, s);
-  const float *src = in->data; /* read before the output may take the buffer over */
-  int c = (int) in->dims[1];
-  ImpastoStatus st = imp_exec_alloc_inplace (x, s, s->inputs[0]);
-  if (st)
-    return st;
-  size_t hw = imp_spatial_count (out), item = (size_t) c * hw;
-  for (int64_t b = 0; b < out->dims[0]; b++)
-    imp_channel_affine (c, hw, src + (size_t) b * item, s->u.batchnorm.mul, s->u.batchnorm.add,
-                        s->u.batchnorm.relu, (float *) out->data + (size_t) b * item, x->m->pool);
-  return IMPASTO_OK;
+  const ImpNorm n = norm_of (x->m, s);
+  return imp_exec_norm (x, s, &n);
 }
 
 static ImpastoStatus view (ImpStream *s, ImpStep *st)
 {
-  if (s->m->bn_image)
-    return imp_stream_norm_view (s, st, st->u.batchnorm.scale, st->u.batchnorm.bias,
-                                 st->u.batchnorm.eps, st->u.batchnorm.relu);
-  SVal *out = &s->v[st->output];
-  out->mul = st->u.batchnorm.mul;
-  out->add = st->u.batchnorm.add;
-  out->relu = st->u.batchnorm.relu;
-  imp_stream_view_of (s, st, SV_AFFINE);
-  return IMPASTO_OK;
+  const ImpNorm n = norm_of (s->m, st);
+  return imp_stream_norm_view (s, st, &n);
 }
 
 /* the copy owns its own coefficients (release frees them) */

@@ -1,8 +1,7 @@
 /* ops/instnorm.c — InstanceNormalization (fused with a following Relu by prepare.c).  Banded it is
  * a view with whole-image statistics: its input is complete by the time it runs, and a stored
- * input's channel sums were gathered while it was written, so no pass of its own.  The same
- * normalisation serves BatchNormalization with the image's statistics (ops/batchnorm.c) through
- * imp_exec_norm and imp_stream_norm_view. */
+ * input's channel sums were gathered while it was written, so no pass of its own.  The same run
+ * and view serve BatchNormalization (ops/batchnorm.c): imp_exec_norm and imp_stream_norm_view. */
 #include "exec.h"
 #include "op.h"
 #include "stream.h"
@@ -34,17 +33,15 @@ static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpT
   return NULL;
 }
 
-/* The normalisation's parameters: InstanceNormalization's, or BatchNormalization's scale, bias
- * and epsilon when it normalises with the image's statistics. */
-typedef struct {
-  const float *scale, *bias;
-  float eps;
-  bool relu;
-} Norm;
+static ImpNorm norm_of (const ImpStep *s)
+{
+  return (ImpNorm) { s->u.instnorm.scale, s->u.instnorm.bias, s->u.instnorm.eps,
+                     s->u.instnorm.relu, NULL, NULL };
+}
 
 /* y = scale (x - mean) / sqrt(var + eps) + bias as y = x * mul + add, per channel. */
-static void norm_affine (const Norm *n, int c, const double *mean, const double *var, float *mul,
-                         float *add)
+static void norm_affine (const ImpNorm *n, int c, const double *mean, const double *var,
+                         float *mul, float *add)
 {
   for (int ch = 0; ch < c; ch++) {
     double k = n->scale[ch] / sqrt (var[ch] + n->eps);
@@ -55,8 +52,8 @@ static void norm_affine (const Norm *n, int c, const double *mean, const double 
 
 /* With statistics given or recorded (impasto_stats_compute, impasto_stylize_region): own sums
  * only when none are given, then the norm as an affine map. */
-static ImpastoStatus run_with_stats (ImpExec *x, const ImpStep *s, const Norm *n, const float *src,
-                                     float *dst, int c, size_t hw)
+static ImpastoStatus run_with_stats (ImpExec *x, const ImpStep *s, const ImpNorm *n,
+                                     const float *src, float *dst, int c, size_t hw)
 {
   ImpastoModel *m = x->m;
   double *mean = imp_alloc0 ((size_t) c, 2 * sizeof (double), "norm statistics", x->err);
@@ -82,10 +79,8 @@ static ImpastoStatus run_with_stats (ImpExec *x, const ImpStep *s, const Norm *n
   return st;
 }
 
-ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const float *scale, const float *bias,
-                            float eps, bool relu)
+ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const ImpNorm *n)
 {
-  const Norm n = { scale, bias, eps, relu };
   const ImpTensor *in = imp_exec_in (x, s, 0);
   ImpTensor *out = imp_exec_out (x, s);
   const float *src = in->data; /* read before the output may take the buffer over */
@@ -94,28 +89,38 @@ ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const float *scale, c
   if (st)
     return st;
   size_t hw = imp_spatial_count (out), item = (size_t) c * hw;
-  if (x->m->stats_use || x->m->stats_record) {
+  if (!n->mul && (x->m->stats_use || x->m->stats_record)) {
     if (out->dims[0] != 1)
       return imp_fail (x->err, IMPASTO_E_SHAPE, "whole-image statistics need a batch of one image");
-    return run_with_stats (x, s, &n, src, out->data, c, hw);
+    return run_with_stats (x, s, n, src, out->data, c, hw);
   }
-  for (int64_t b = 0; b < out->dims[0]; b++)
-    imp_instnorm (c, hw, src + (size_t) b * item, scale, bias, eps, relu,
-                  (float *) out->data + (size_t) b * item, x->m->pool);
+  for (int64_t b = 0; b < out->dims[0]; b++) {
+    const float *from = src + (size_t) b * item;
+    float *to = (float *) out->data + (size_t) b * item;
+    if (n->mul)
+      imp_channel_affine (c, hw, from, n->mul, n->add, n->relu, to, x->m->pool);
+    else
+      imp_instnorm (c, hw, from, n->scale, n->bias, n->eps, n->relu, to, x->m->pool);
+  }
   return IMPASTO_OK;
 }
 
 static ImpastoStatus run (ImpExec *x, const ImpStep *s)
 {
-  return imp_exec_norm (x, s, s->u.instnorm.scale, s->u.instnorm.bias, s->u.instnorm.eps,
-                        s->u.instnorm.relu);
+  const ImpNorm n = norm_of (s);
+  return imp_exec_norm (x, s, &n);
 }
 
-ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const float *scale,
-                                    const float *bias, float eps, bool relu)
+ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const ImpNorm *n)
 {
-  const Norm n = { scale, bias, eps, relu };
   SVal *out = &s->v[st->output], *in = &s->v[st->inputs[0]];
+  out->relu = n->relu;
+  if (n->mul) { /* the step's own map: nothing to gather */
+    out->mul = n->mul;
+    out->add = n->add;
+    imp_stream_view_of (s, st, SV_AFFINE);
+    return IMPASTO_OK;
+  }
   int c = out->c;
   double *sum = imp_alloc0 ((size_t) c, 2 * sizeof (double), "channel sums", s->err);
   double *sumsq = sum ? sum + c : NULL;
@@ -141,17 +146,16 @@ ImpastoStatus imp_stream_norm_view (ImpStream *s, const ImpStep *st, const float
   if (!rc)
     rc = imp_stats_exchange (s->m, (int) (st - s->m->steps), c, sum, sumsq, s->err);
   if (!rc)
-    norm_affine (&n, c, sum, sumsq, out->mul, out->add);
+    norm_affine (n, c, sum, sumsq, out->mul, out->add);
   imp_free (sum);
-  out->relu = relu;
   imp_stream_view_of (s, st, SV_AFFINE);
   return rc;
 }
 
 static ImpastoStatus view (ImpStream *s, ImpStep *st)
 {
-  return imp_stream_norm_view (s, st, st->u.instnorm.scale, st->u.instnorm.bias,
-                               st->u.instnorm.eps, st->u.instnorm.relu);
+  const ImpNorm n = norm_of (st);
+  return imp_stream_norm_view (s, st, &n);
 }
 
 static const char *const onnx_ops[] = { "InstanceNormalization", NULL };
