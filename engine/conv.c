@@ -47,7 +47,8 @@ static void blas_single_thread (void)
 struct ImpConv {
   ImpConvShape s;
   int k;          /* K = in_c / group * kh * kw */
-  float *weight;  /* [out_c, K]: group g owns rows [g*M, (g+1)*M) */
+  const float *weight; /* [out_c, K]: group g owns rows [g*M, (g+1)*M); own_weight or borrowed */
+  float *own_weight;
   float *bias;    /* [out_c] or NULL */
   bool direct;    /* 1x1, stride 1, no padding: sgemm on x directly */
   float *wfold;   /* kx-folded path: [out_c * kw, in_c * kh], or NULL when not used */
@@ -94,6 +95,12 @@ void imp_conv2d_ref (const ImpConvShape *s, int h, int w, const float *x, const 
 ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *bias,
                        ImpastoError *err)
 {
+  return imp_conv_new_borrowed (s, weight, bias, false, err);
+}
+
+ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, const float *bias,
+                                bool borrow, ImpastoError *err)
+{
   if (!s || !weight) {
     imp_fail (err, IMPASTO_E_ARGUMENT, "conv: missing shape or weight");
     return NULL;
@@ -121,12 +128,6 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     return NULL;
   conv->s = *s;
   conv->k = (int) k;
-  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group; the copy
-   * gives it 64-byte alignment and makes the conv independent of the model's buffers. */
-  conv->weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
-  if (!conv->weight)
-    goto fail;
-  memcpy (conv->weight, weight, n_weight * sizeof (float));
   if (bias) {
     conv->bias = imp_alloc ((size_t) s->out_c, sizeof (float), "conv bias", err);
     if (!conv->bias)
@@ -165,6 +166,21 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     ImpastoError s2_err;
     conv->s2 = imp_conv_s2_new (s, weight, bias, &s2_err);
   }
+  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group, which the
+   * im2col path multiplies.  A fast path keeps its own packed copy, so this one is needed only
+   * without one; a borrowed weight (the model's constant, which outlives its convs) is not
+   * copied at all: on pix2pix ngf 64 the copies were 78 MB of fresh pages at every load. */
+  if (!conv->wg && !conv->c9 && !conv->s2) {
+    if (borrow) {
+      conv->weight = weight;
+    } else {
+      conv->own_weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
+      if (!conv->own_weight)
+        goto fail;
+      memcpy (conv->own_weight, weight, n_weight * sizeof (float));
+      conv->weight = conv->own_weight;
+    }
+  }
   return conv;
 
 fail:
@@ -179,7 +195,7 @@ void imp_conv_free (ImpConv *conv)
   imp_winograd_free (conv->wg);
   imp_conv9_free (conv->c9);
   imp_conv_s2_free (conv->s2);
-  imp_free (conv->weight);
+  imp_free (conv->own_weight);
   imp_free (conv->wfold);
   imp_free (conv->bias);
   imp_free (conv);

@@ -32,6 +32,10 @@ void imp_conv2d_ref (const ImpConvShape *s, int h, int w, const float *x, const 
 typedef struct ImpConv ImpConv;
 ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *bias,
                        ImpastoError *err);
+/* The same; with borrow, weight may be referenced instead of copied, so it must outlive the conv
+ * (the model's constants do). */
+ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, const float *bias,
+                                bool borrow, ImpastoError *err);
 void imp_conv_free (ImpConv *conv);
 const ImpConvShape *imp_conv_shape (const ImpConv *conv);
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
