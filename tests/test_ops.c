@@ -300,6 +300,14 @@ static void test_conv (void)
   conv_case (&s, 70, 65, true, pool2);
   s = conv_shape (6, 6, 3, 1, 1, 1, 1, 0, IMP_PAD_CONSTANT); /* direct path with groups */
   conv_case (&s, 5, 7, false, pool2);
+  /* pix2pix's 4x4 stride-2 convs on small images: the output channels cut across tasks (an
+   * uneven cut too), whole and with groups */
+  s = conv_shape (8, 256, 1, 4, 4, 2, 1, 1, IMP_PAD_CONSTANT);
+  conv_case (&s, 10, 12, false, pool2);
+  s = conv_shape (6, 129, 1, 4, 4, 2, 1, 1, IMP_PAD_CONSTANT);
+  conv_case (&s, 6, 9, true, pool2);
+  s = conv_shape (8, 256, 2, 4, 4, 2, 1, 1, IMP_PAD_CONSTANT);
+  conv_case (&s, 4, 4, true, pool2);
 
   for (int it = 0; it < 400; it++) {
     int group = rnd (0, 3) == 0 ? rnd (2, 3) : 1;
