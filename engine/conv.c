@@ -40,6 +40,7 @@ static void blas_single_thread (void)
 /* Floats of im2col scratch per thread (512 KiB, half the L2 of one core: the packed sgemm panels
  * need the rest; 64K..256K measured within noise of each other). */
 #define COL_BUDGET_FLOATS (128 * 1024)
+#define COL_MIN_CHUNK 512
 /* kx-folded path: used up to this many output channels (M' = out_c * kw), scratch budget. */
 #define FOLD_MAX_OUT_C 8
 #define FOLD_BUDGET_FLOATS (64 * 1024)
@@ -47,7 +48,8 @@ static void blas_single_thread (void)
 struct ImpConv {
   ImpConvShape s;
   int k;          /* K = in_c / group * kh * kw */
-  float *weight;  /* [out_c, K]: group g owns rows [g*M, (g+1)*M) */
+  const float *weight; /* [out_c, K]: group g owns rows [g*M, (g+1)*M); own_weight or borrowed */
+  float *own_weight;
   float *bias;    /* [out_c] or NULL */
   bool direct;    /* 1x1, stride 1, no padding: sgemm on x directly */
   float *wfold;   /* kx-folded path: [out_c * kw, in_c * kh], or NULL when not used */
@@ -94,6 +96,12 @@ void imp_conv2d_ref (const ImpConvShape *s, int h, int w, const float *x, const 
 ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *bias,
                        ImpastoError *err)
 {
+  return imp_conv_new_borrowed (s, weight, bias, false, err);
+}
+
+ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, const float *bias,
+                                bool borrow, ImpastoError *err)
+{
   if (!s || !weight) {
     imp_fail (err, IMPASTO_E_ARGUMENT, "conv: missing shape or weight");
     return NULL;
@@ -121,12 +129,6 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     return NULL;
   conv->s = *s;
   conv->k = (int) k;
-  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group; the copy
-   * gives it 64-byte alignment and makes the conv independent of the model's buffers. */
-  conv->weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
-  if (!conv->weight)
-    goto fail;
-  memcpy (conv->weight, weight, n_weight * sizeof (float));
   if (bias) {
     conv->bias = imp_alloc ((size_t) s->out_c, sizeof (float), "conv bias", err);
     if (!conv->bias)
@@ -165,6 +167,21 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     ImpastoError s2_err;
     conv->s2 = imp_conv_s2_new (s, weight, bias, &s2_err);
   }
+  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group, which the
+   * im2col path multiplies.  A fast path keeps its own packed copy, so this one is needed only
+   * without one; a borrowed weight (the model's constant, which outlives its convs) is not
+   * copied at all: on pix2pix ngf 64 the copies were 78 MB of fresh pages at every load. */
+  if (!conv->wg && !conv->c9 && !conv->s2) {
+    if (borrow) {
+      conv->weight = weight;
+    } else {
+      conv->own_weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
+      if (!conv->own_weight)
+        goto fail;
+      memcpy (conv->own_weight, weight, n_weight * sizeof (float));
+      conv->weight = conv->own_weight;
+    }
+  }
   return conv;
 
 fail:
@@ -179,7 +196,7 @@ void imp_conv_free (ImpConv *conv)
   imp_winograd_free (conv->wg);
   imp_conv9_free (conv->c9);
   imp_conv_s2_free (conv->s2);
-  imp_free (conv->weight);
+  imp_free (conv->own_weight);
   imp_free (conv->wfold);
   imp_free (conv->bias);
   imp_free (conv);
@@ -198,6 +215,7 @@ typedef struct {
   float *y;
   int64_t chunk;     /* output pixels per task */
   int64_t n_chunks;  /* per group */
+  int m_split, m_per; /* output channels of a group cut into m_split tasks of m_per */
   float *scratch;    /* per thread: [K * chunk] im2col buffer (NULL for direct); folded path:
                         [K' * cw] col then [M' * cw] Yp */
   int64_t per_thread; /* floats of scratch per thread */
@@ -264,13 +282,18 @@ static void conv_task (void *ctx, int64_t task, int thread)
   const ConvJob *j = ctx;
   const ImpConv *conv = j->conv;
   const ImpConvShape *s = &conv->s;
+  const int64_t ms = task % j->m_split;
+  task /= j->m_split;
   int64_t g = task / j->n_chunks, c = task % j->n_chunks;
   int64_t ohw = (int64_t) j->oh * j->ow;
   int64_t p0 = c * j->chunk, n = IMP_MIN (j->chunk, ohw - p0);
-  int m = s->out_c / s->group, cin_g = s->in_c / s->group;
+  int m_g = s->out_c / s->group, cin_g = s->in_c / s->group;
+  int m0 = (int) ms * j->m_per, m = IMP_MIN (j->m_per, m_g - m0); /* rows [m0, m0 + m) */
+  if (m <= 0)
+    return;
   const float *xg = j->x + (size_t) g * cin_g * (size_t) j->h * (size_t) j->w;
-  float *yg = j->y + (size_t) g * m * (size_t) ohw + p0; /* [M, n] block with ldc = ohw */
-  const float *wg = conv->weight + (size_t) g * m * (size_t) conv->k;
+  float *yg = j->y + ((size_t) g * m_g + (size_t) m0) * (size_t) ohw + p0; /* [m, n], ldc = ohw */
+  const float *wg = conv->weight + ((size_t) g * m_g + (size_t) m0) * (size_t) conv->k;
 
   const float *b;
   int ldb;
@@ -286,7 +309,7 @@ static void conv_task (void *ctx, int64_t task, int thread)
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int) n, conv->k, 1.0f, wg,
                conv->k, b, ldb, 0.0f, yg, (int) ohw);
   if (conv->bias) {
-    const float *bias = conv->bias + (size_t) g * m;
+    const float *bias = conv->bias + (size_t) g * m_g + m0;
     for (int i = 0; i < m; i++) {
       float *row = yg + (size_t) i * (size_t) ohw;
       for (int64_t p = 0; p < n; p++)
@@ -406,19 +429,29 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
     return imp_conv_s2_run (conv->s2, h, w, x, y, pool, err);
 
   int threads = imp_pool_threads (pool);
-  ConvJob j = { conv, h, w, (int) oh, (int) ow, x, y, 0, 0, NULL, 0 };
+  ConvJob j = { .conv = conv, .h = h, .w = w, .oh = (int) oh, .ow = (int) ow, .x = x, .y = y,
+                .m_split = 1, .m_per = s->out_c / s->group };
   if (conv->wfold)
     return fold_run (&j, pool, err);
   if (conv->direct) {
     j.chunk = 4096;
   } else {
-    /* one chunk of col [K, chunk] ≈ COL_BUDGET_FLOATS, at least 64 pixels, multiple of 16 */
-    j.chunk = IMP_MAX ((int64_t) 64, (COL_BUDGET_FLOATS / conv->k) / 16 * 16);
+    /* one chunk of col [K, chunk] ≈ COL_BUDGET_FLOATS, multiple of 16, but at least
+     * COL_MIN_CHUNK pixels: every sgemm call packs its [M, K] weights again, which at 64
+     * pixels (K = 4096: pix2pix's 256 -> 512 4x4 conv) cost as much as the product */
+    j.chunk = IMP_MAX ((int64_t) COL_MIN_CHUNK, (COL_BUDGET_FLOATS / conv->k) / 16 * 16);
   }
-  /* enough tasks to keep every thread busy on small images */
+  /* enough tasks to keep every thread busy on small images: first cut the output channels
+   * (each part packs only its rows of the weights), then the pixels */
   int64_t want_tasks = 4 * (int64_t) threads;
-  if (s->group * ((ohw + j.chunk - 1) / j.chunk) < want_tasks) {
-    int64_t per_group = (want_tasks + s->group - 1) / s->group;
+  int m_g = s->out_c / s->group;
+  j.m_split = 1;
+  while (s->group * ((ohw + j.chunk - 1) / j.chunk) * j.m_split < want_tasks
+         && m_g / (2 * j.m_split) >= 64)
+    j.m_split *= 2;
+  j.m_per = (m_g + j.m_split - 1) / j.m_split;
+  if (s->group * ((ohw + j.chunk - 1) / j.chunk) * j.m_split < want_tasks) {
+    int64_t per_group = (want_tasks + s->group * j.m_split - 1) / (s->group * j.m_split);
     j.chunk = IMP_MAX ((int64_t) 16, ((ohw + per_group - 1) / per_group + 15) / 16 * 16);
   }
   j.chunk = IMP_MIN (j.chunk, ohw);
@@ -434,7 +467,7 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
     if (!j.scratch)
       return IMPASTO_E_NOMEM;
   }
-  imp_pool_run (pool, s->group * j.n_chunks, conv_task, &j);
+  imp_pool_run (pool, s->group * j.n_chunks * j.m_split, conv_task, &j);
   imp_free (j.scratch);
   return IMPASTO_OK;
 }

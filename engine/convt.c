@@ -5,13 +5,27 @@
  *     col [M = out_c/group * kh * kw, n] = W_g^T [M, cin_g] x x_g [cin_g, n]
  * (ONNX weight [in_c, out_c/group, kh, kw] is W_g [cin_g, M] row-major, so sgemm reads it
  * transposed), then col2im scatters col into y.  The sgemm is split across the pool by rows of
- * col, the scatter by output channel, so tasks never write the same memory. */
+ * col, the scatter by output channel, so tasks never write the same memory.
+ *
+ * Phase path (4x4 kernel, stride 2, pads 1, group 1: pix2pix's up convolutions).  Output pixel
+ * (2i + py, 2j + px) receives only kernel rows ky of parity 1 - py and columns of parity 1 - px:
+ * each of the 4 output phases is a 2x2 convolution of the input,
+ *     Y_p [out_c, (i, j)] = sum over taps t = (a, b) of W_pt [out_c, in_c] x X [in_c, (i + dy_a, j + dx_b)]
+ * with (ky, dy) = (1, 0), (3, -1) for py = 0 and (0, +1), (2, 0) for py = 1 (the same for x).
+ * A task copies a block of input rows with a zero border into xp [in_c, rows + 2, w + 2] (the
+ * parts of a fused Concat one after another, a fused Relu applied on the way); in that padded
+ * plane every tap is the same flat range shifted by dy * (w + 2) + dx, so each tap is one sgemm
+ * straight on xp (ldb = the plane) accumulating into C [out_c, rows * (w + 2)] (the border
+ * columns are computed and dropped), and the two x phases of a row are interleaved into y with
+ * the bias.  No col buffer of 16 * out_c rows, no scatter-add: the col path wrote and re-read 16x
+ * the output (1.1 GB for the 64-channel 512x512 layer of pix2pix ngf 64). */
 #include "kernels.h"
 #include "util.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 void openblas_set_num_threads (int);
@@ -87,8 +101,20 @@ void imp_convt2d_ref (const ImpConvTShape *s, int h, int w, const float *x, cons
 }
 
 /* ------------------------------------------------------------------------------------------- */
+/* Phase path: kernel row (column) and input offset of tap a of output parity py (see the top). */
+static const int phase_k[2][2] = { { 1, 3 }, { 0, 2 } };
+static const int phase_d[2][2] = { { 0, -1 }, { 1, 0 } };
+
+bool imp_convt_phase_eligible (const ImpConvTShape *s)
+{
+  return shape_valid (s) && s->group == 1 && s->kh == 4 && s->kw == 4 && s->stride_h == 2
+         && s->stride_w == 2 && s->dil_h == 1 && s->dil_w == 1 && s->pad_t == 1 && s->pad_l == 1
+         && s->pad_b == 1 && s->pad_r == 1 && s->out_pad_h == 0 && s->out_pad_w == 0;
+}
+
 struct ImpConvT {
   ImpConvTShape s;
+  float *wp;     /* phase path: [4 phases][4 taps][out_c][in_c], or NULL */
   int m;         /* rows of col per group: out_c / group * kh * kw */
   const float *weight; /* [in_c, out_c/group, kh, kw] as given by ONNX: the caller's, borrowed
                          (a copy doubled pix2pix ngf 64's 110 MB of ConvTranspose weights) */
@@ -121,6 +147,29 @@ ImpConvT *imp_convt_new (const ImpConvTShape *s, const float *weight, const floa
   conv->s = *s;
   conv->m = (int) m;
   conv->weight = weight;
+  /* IMPASTO_CONVT_COL=1: the col path for every shape (to compare the two) */
+  if (imp_convt_phase_eligible (s) && !getenv ("IMPASTO_CONVT_COL")) {
+    /* W [ic, oc, ky, kx] -> wp [p = py*2 + px][t = a*2 + b][oc][ic], a transpose done in blocks
+     * of 16 input channels: 16 sequential read streams, whole 64-byte lines written (element by
+     * element it was 12% of a pix2pix ngf 64 load, a cache miss per float) */
+    conv->wp = imp_alloc (n_weight, sizeof (float), "conv transpose phase weights", err);
+    if (!conv->wp)
+      goto fail;
+    size_t dst_of[16]; /* tap k = ky * 4 + kx -> its (p, t) block */
+    for (int p = 0; p < 4; p++)
+      for (int t = 0; t < 4; t++)
+        dst_of[phase_k[p >> 1][t >> 1] * 4 + phase_k[p & 1][t & 1]]
+            = (size_t) (p * 4 + t) * (size_t) s->out_c * (size_t) s->in_c;
+    for (int ic0 = 0; ic0 < s->in_c; ic0 += 16) {
+      int ic1 = IMP_MIN (s->in_c, ic0 + 16);
+      for (int oc = 0; oc < s->out_c; oc++)
+        for (int k = 0; k < 16; k++) {
+          float *dst = conv->wp + dst_of[k] + (size_t) oc * s->in_c;
+          for (int ic = ic0; ic < ic1; ic++)
+            dst[ic] = weight[((size_t) ic * s->out_c + oc) * 16 + k];
+        }
+    }
+  }
   if (bias) {
     conv->bias = imp_alloc ((size_t) s->out_c, sizeof (float), "conv transpose bias", err);
     if (!conv->bias)
@@ -138,6 +187,7 @@ void imp_convt_free (ImpConvT *conv)
   if (!conv)
     return;
   imp_free (conv->bias);
+  imp_free (conv->wp);
   imp_free (conv);
 }
 
@@ -207,6 +257,147 @@ static void col2im_task (void *ctx, int64_t m, int thread)
     }
 }
 
+
+/* ---- phase path ---------------------------------------------------------------------------- */
+
+typedef struct {
+  const ImpConvT *conv;
+  int w, w2;            /* input width, padded row (w + 2) */
+  int n_parts;
+  const float *const *xs; /* parts [c_k, x_rows, w] each: input rows x_r0 .. x_r0 + x_rows - 1 */
+  const int *cs;
+  bool relu;
+  int x_r0, x_rows;
+  float *y;             /* [out_c, y_rows, 2w]: output rows y_r0 .. */
+  int y_r0, y_rows;
+  int i_begin;          /* first input-row index i (output rows 2i, 2i + 1) */
+  int ib, n_row_blocks; /* i per task, blocks */
+  int m_split, m_per;   /* output channels split in m_split tasks of m_per */
+  size_t plane;         /* floats of one xp channel: (ib + 2) * w2 + 2 */
+  size_t per_thread;    /* scratch floats per thread: xp, then C for px = 0 and 1 */
+  float *scratch;
+} PhaseJob;
+
+/* xp [in_c, plane]: input rows i0 - 1 .. i0 + rows, zero outside the image / the given rows and
+ * in the border columns; one float of zero before and after each plane's rows. */
+static void phase_fill (const PhaseJob *j, int i0, int rows, float *xp)
+{
+  const int r_n = rows + 2;
+  int c0 = 0;
+  for (int k = 0; k < j->n_parts; k++) {
+    for (int c = 0; c < j->cs[k]; c++) {
+      float *pl = xp + (size_t) (c0 + c) * j->plane;
+      pl[0] = 0.0f;
+      pl[1 + (size_t) r_n * j->w2] = 0.0f;
+      for (int r = 0; r < r_n; r++) {
+        float *dst = pl + 1 + (size_t) r * j->w2;
+        int iy = i0 - 1 + r - j->x_r0;
+        if (iy < 0 || iy >= j->x_rows) {
+          memset (dst, 0, (size_t) j->w2 * sizeof (float));
+          continue;
+        }
+        const float *src = j->xs[k] + ((size_t) c * j->x_rows + (size_t) iy) * (size_t) j->w;
+        dst[0] = 0.0f;
+        if (j->relu)
+          for (int x = 0; x < j->w; x++)
+            dst[1 + x] = src[x] > 0.0f ? src[x] : 0.0f;
+        else
+          memcpy (dst + 1, src, (size_t) j->w * sizeof (float));
+        dst[j->w + 1] = 0.0f;
+      }
+    }
+    c0 += j->cs[k];
+  }
+}
+
+static void phase_task (void *ctx, int64_t task, int thread)
+{
+  const PhaseJob *j = ctx;
+  const ImpConvT *conv = j->conv;
+  const ImpConvTShape *s = &conv->s;
+  const int blk = (int) (task / j->m_split), ms = (int) (task % j->m_split);
+  const int i_end = j->i_begin + (j->y_rows + 1 + (j->y_r0 & 1)) / 2; /* exclusive */
+  const int i0 = j->i_begin + blk * j->ib, rows = IMP_MIN (j->ib, i_end - i0);
+  const int m0 = ms * j->m_per, mr = IMP_MIN (j->m_per, s->out_c - m0);
+  if (rows <= 0 || mr <= 0)
+    return;
+  float *xp = j->scratch + (size_t) thread * j->per_thread;  /* [in_c, plane] */
+  const size_t n = (size_t) rows * (size_t) j->w2;
+  float *cbuf[2] = { xp + (size_t) s->in_c * j->plane, NULL }; /* [mr, n] each */
+  cbuf[1] = cbuf[0] + (size_t) j->m_per * n;
+  phase_fill (j, i0, rows, xp);
+  const int ow = 2 * j->w;
+  for (int py = 0; py < 2; py++) {
+    for (int px = 0; px < 2; px++) {
+      int p = py * 2 + px;
+      for (int t = 0; t < 4; t++) {
+        int dy = phase_d[py][t >> 1], dx = phase_d[px][t & 1];
+        const float *a = conv->wp + ((size_t) (p * 4 + t) * (size_t) s->out_c + (size_t) m0)
+                                        * (size_t) s->in_c;
+        const float *b = xp + 1 + (ptrdiff_t) (1 + dy) * j->w2 + dx; /* [in_c, n], ldb = plane */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, mr, (int) n, s->in_c, 1.0f, a,
+                     s->in_c, b, (int) j->plane, t ? 1.0f : 0.0f, cbuf[px], (int) n);
+      }
+    }
+    for (int r = 0; r < rows; r++) {
+      int oy = 2 * (i0 + r) + py - j->y_r0;
+      if (oy < 0 || oy >= j->y_rows)
+        continue;
+      for (int m = 0; m < mr; m++) {
+        const float *e = cbuf[0] + (size_t) m * n + (size_t) r * j->w2 + 1;
+        const float *o = cbuf[1] + (size_t) m * n + (size_t) r * j->w2 + 1;
+        float bias = conv->bias ? conv->bias[m0 + m] : 0.0f;
+        float *dst = j->y + ((size_t) (m0 + m) * (size_t) j->y_rows + (size_t) oy) * (size_t) ow;
+        for (int x = 0; x < j->w; x++) {
+          dst[2 * x] = e[x] + bias;
+          dst[2 * x + 1] = o[x] + bias;
+        }
+      }
+    }
+  }
+}
+
+/* Output rows [y_r0, y_r0 + y_rows) of the phase path from the parts' rows [x_r0, x_r0 + x_rows)
+ * (which must hold every input row those output rows read). */
+static ImpastoStatus phase_run (const ImpConvT *conv, int w, int n_parts, const float *const *xs,
+                                const int *cs, bool relu, int x_r0, int x_rows, float *y,
+                                int y_r0, int y_rows, ImpPool *pool, ImpastoError *err)
+{
+  const ImpConvTShape *s = &conv->s;
+  PhaseJob j = { .conv = conv, .w = w, .w2 = w + 2, .n_parts = n_parts, .xs = xs, .cs = cs,
+                 .relu = relu, .x_r0 = x_r0, .x_rows = x_rows, .y = y, .y_r0 = y_r0,
+                 .y_rows = y_rows };
+  j.i_begin = y_r0 / 2;
+  const int n_i = (y_rows + 1 + (y_r0 & 1)) / 2;
+  /* about 2048 columns of C per sgemm: long enough to amortise packing the weights */
+  int ib = IMP_MAX (1, IMP_MIN (n_i, 2048 / j.w2));
+  int nb = (n_i + ib - 1) / ib;
+  const int threads = imp_pool_threads (pool);
+  nb = IMP_MAX (nb, IMP_MIN (n_i, 2 * threads)); /* balance: re-cut into at least 2 per thread */
+  ib = (n_i + nb - 1) / nb;
+  j.ib = ib;
+  j.n_row_blocks = (n_i + ib - 1) / ib;
+  /* few row blocks (the deep, small layers): split the output channels too */
+  j.m_split = 1;
+  while (j.n_row_blocks * j.m_split < 2 * threads && s->out_c / (2 * j.m_split) >= 16)
+    j.m_split *= 2;
+  j.m_per = (s->out_c + j.m_split - 1) / j.m_split;
+  size_t n = (size_t) ib * (size_t) j.w2, xp_floats, c_floats, all;
+  j.plane = (size_t) (ib + 2) * (size_t) j.w2 + 2;
+  if (j.plane > INT_MAX || n > INT_MAX
+      || !imp_mul_size ((size_t) s->in_c, j.plane, &xp_floats)
+      || !imp_mul_size (2 * (size_t) j.m_per, n, &c_floats) || xp_floats > SIZE_MAX - c_floats
+      || !imp_mul_size (xp_floats + c_floats, (size_t) threads, &all))
+    return imp_fail (err, IMPASTO_E_NOMEM, "conv transpose: scratch size overflows");
+  j.per_thread = xp_floats + c_floats;
+  j.scratch = imp_alloc (all, sizeof (float), "conv transpose scratch", err);
+  if (!j.scratch)
+    return IMPASTO_E_NOMEM;
+  imp_pool_run (pool, (int64_t) j.n_row_blocks * j.m_split, phase_task, &j);
+  imp_free (j.scratch);
+  return IMPASTO_OK;
+}
+
 void imp_convt_in_rows (const ImpConvTShape *s, int64_t h, int64_t oy0, int64_t oy1,
                         int64_t *iy0, int64_t *iy1)
 {
@@ -231,6 +422,11 @@ ImpastoStatus imp_convt_run_rows (const ImpConvT *conv, int h, int w, const floa
       || x_r0 + x_rows > h || y_r0 < 0 || y_rows < 1 || y_r0 + y_rows > oh)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d image too large or rows out "
                      "of range", h, w);
+  if (conv->wp) {
+    const float *xs[1] = { x };
+    const int cs[1] = { s->in_c };
+    return phase_run (conv, w, 1, xs, cs, false, x_r0, x_rows, y, y_r0, y_rows, pool, err);
+  }
   int rows = (int) IMP_MAX ((int64_t) 1, IMP_MIN ((int64_t) IMP_MAX (x_rows, 1),
                                                   COL_BUDGET_FLOATS / ((int64_t) conv->m * w)));
   size_t n_col;
@@ -267,4 +463,44 @@ ImpastoStatus imp_convt_run (const ImpConvT *conv, int h, int w, const float *x,
   if (oh > INT_MAX)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d image too large", h, w);
   return imp_convt_run_rows (conv, h, w, x, 0, h, y, 0, (int) oh, pool, err);
+}
+
+ImpastoStatus imp_convt_run_parts (const ImpConvT *conv, int h, int w, int n_parts,
+                                   const float *const *xs, const int *cs, bool relu, float *y,
+                                   ImpPool *pool, ImpastoError *err)
+{
+  const ImpConvTShape *s = &conv->s;
+  int64_t oh, ow;
+  int total = 0;
+  for (int k = 0; k < n_parts; k++)
+    total += cs[k] > 0 ? cs[k] : -s->in_c - 1;
+  if (n_parts < 1 || total != s->in_c)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: the inputs' channels do not add up "
+                     "to %d", s->in_c);
+  if (!imp_convt_out_size (s, h, w, &oh, &ow))
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d input gives an empty output",
+                     h, w);
+  if (oh > INT_MAX || (int64_t) oh * ow > INT_MAX || (int64_t) h * w > INT_MAX)
+    return imp_fail (err, IMPASTO_E_SHAPE, "conv transpose: %dx%d image too large", h, w);
+  if (conv->wp)
+    return phase_run (conv, w, n_parts, xs, cs, relu, 0, h, y, 0, (int) oh, pool, err);
+  if (n_parts == 1 && !relu)
+    return imp_convt_run (conv, h, w, xs[0], y, pool, err);
+  /* the col path reads one input: the parts joined, the Relu applied */
+  size_t plane = (size_t) h * (size_t) w, n;
+  if (!imp_mul_size (plane, (size_t) s->in_c, &n))
+    return imp_fail (err, IMPASTO_E_NOMEM, "conv transpose: input size overflows");
+  float *x = imp_alloc (n, sizeof (float), "conv transpose input", err); /* [in_c, h, w] */
+  if (!x)
+    return IMPASTO_E_NOMEM;
+  float *dst = x;
+  for (int k = 0; k < n_parts; k++) {
+    size_t c = (size_t) cs[k] * plane;
+    for (size_t i = 0; i < c; i++)
+      dst[i] = relu && xs[k][i] < 0.0f ? 0.0f : xs[k][i];
+    dst += c;
+  }
+  ImpastoStatus st = imp_convt_run (conv, h, w, x, y, pool, err);
+  imp_free (x);
+  return st;
 }

@@ -32,6 +32,10 @@ void imp_conv2d_ref (const ImpConvShape *s, int h, int w, const float *x, const 
 typedef struct ImpConv ImpConv;
 ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *bias,
                        ImpastoError *err);
+/* The same; with borrow, weight may be referenced instead of copied, so it must outlive the conv
+ * (the model's constants do). */
+ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, const float *bias,
+                                bool borrow, ImpastoError *err);
 void imp_conv_free (ImpConv *conv);
 const ImpConvShape *imp_conv_shape (const ImpConv *conv);
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
@@ -65,6 +69,14 @@ ImpConvT *imp_convt_new (const ImpConvTShape *s, const float *weight, const floa
 void imp_convt_free (ImpConvT *conv);
 ImpastoStatus imp_convt_run (const ImpConvT *conv, int h, int w, const float *x, float *y,
                              ImpPool *pool, ImpastoError *err);
+/* The phase path (convt.c) is used: 4x4 kernel, stride 2, pads 1, group 1, no dilation or output
+ * padding (unless IMPASTO_CONVT_COL is set: the col path for every shape). */
+bool imp_convt_phase_eligible (const ImpConvTShape *s);
+/* imp_convt_run on an input given in n_parts parts, each xs[k] [cs[k], h, w], joined along the
+ * channels (a fused Concat); relu: max(0, x) applied to the input first (a fused Relu). */
+ImpastoStatus imp_convt_run_parts (const ImpConvT *conv, int h, int w, int n_parts,
+                                   const float *const *xs, const int *cs, bool relu, float *y,
+                                   ImpPool *pool, ImpastoError *err);
 /* Input rows [*iy0, *iy1) of an h-row input that output rows [oy0, oy1) read (may be empty:
  * rows only the output padding or the bias reach). */
 void imp_convt_in_rows (const ImpConvTShape *s, int64_t h, int64_t oy0, int64_t oy1,

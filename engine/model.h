@@ -41,7 +41,8 @@ typedef struct {
              ImpConv *band_conv; /* same weights, no top/bottom padding (banded runs) */
              float *own_weight; /* transposed steps: the transposed weights */ } conv;
     struct { ImpConvTShape shape; const float *weight, *bias; ImpConvT *conv;
-             float *own_weight; } convt;
+             float *own_weight;
+             bool relu_in; /* a fused Relu on the input (inputs[]: a fused Concat's parts) */ } convt;
     struct { int t, l, b, r; ImpPadMode mode; float value; } pad;
     struct { const float *scale, *bias; float eps; bool relu; int channels; } instnorm;
     struct { float *mul, *add; bool relu; int channels;

@@ -53,6 +53,7 @@ typedef struct {
   int n_index;
   int cap_values;
   char node[320];        /* "node 'NAME' (Op)" or "node #i (Op)": the node being loaded */
+  struct Budget *budget; /* the unpacked message's allocator: raw_data may be taken over */
 } Loader;
 
 static const char *str_or_empty (const char *s)
@@ -117,7 +118,7 @@ static uint8_t *read_file (const char *path, size_t *n_out, ImpastoError *err)
     return NULL;
   }
   size_t size = (size_t) st.st_size;
-  uint8_t *buf = malloc (size ? size : 1);
+  uint8_t *buf = imp_alloc (size ? size : 1, 1, "model file", NULL); /* large: huge pages */
   if (!buf) {
     imp_fail (err, IMPASTO_E_NOMEM, "%s: out of memory reading %zu bytes", path, size);
     close (fd);
@@ -130,7 +131,7 @@ static uint8_t *read_file (const char *path, size_t *n_out, ImpastoError *err)
       continue;
     if (r < 0) {
       imp_fail (err, IMPASTO_E_IO, "%s: cannot read: %s", path, strerror (errno));
-      free (buf);
+      imp_free (buf);
       close (fd);
       return NULL;
     }
@@ -238,9 +239,19 @@ static bool check_nesting (const uint8_t *data, size_t n)
 /* ------------------------------------------------------------------------------------------- */
 /* protobuf-c allocator with a memory budget.                                                   */
 
-typedef struct {
+/* Blocks of at least BUDGET_BIG_BYTES (a tensor's raw_data) are plain imp_alloc blocks, kept in
+ * an address-sorted list: load_tensor takes a float tensor's raw_data over as the tensor's own
+ * data (budget_steal) instead of copying it.  On pix2pix ngf 64 (218 MB of weights) every copy of
+ * the weights cost about 0.4 s of fresh pages under load.  The threshold bounds the list: at most
+ * budget / 1 MiB entries. */
+#define BUDGET_BIG_BYTES ((size_t) 1 << 20)
+
+typedef struct Budget {
   size_t used, limit;
   bool exhausted;
+  void **big;       /* sorted by address */
+  size_t *big_size; /* parallel to big */
+  size_t n_big, cap_big;
 } Budget;
 
 typedef union {
@@ -248,12 +259,71 @@ typedef union {
   max_align_t align; /* keep the returned pointer aligned for any type */
 } BudgetHeader;
 
+/* Index of p in b->big, or where it would go. */
+static size_t big_find (const Budget *b, const void *p)
+{
+  size_t lo = 0, hi = b->n_big;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((uintptr_t) b->big[mid] < (uintptr_t) p)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static bool big_add (Budget *b, void *p, size_t size)
+{
+  if (b->n_big == b->cap_big) {
+    size_t cap = b->cap_big ? 2 * b->cap_big : 64;
+    void **nb = realloc (b->big, cap * sizeof *nb);
+    if (nb)
+      b->big = nb;
+    size_t *ns = nb ? realloc (b->big_size, cap * sizeof *ns) : NULL;
+    if (!ns)
+      return false;
+    b->big_size = ns;
+    b->cap_big = cap;
+  }
+  size_t i = big_find (b, p);
+  memmove (b->big + i + 1, b->big + i, (b->n_big - i) * sizeof *b->big);
+  memmove (b->big_size + i + 1, b->big_size + i, (b->n_big - i) * sizeof *b->big_size);
+  b->big[i] = p;
+  b->big_size[i] = size;
+  b->n_big++;
+  return true;
+}
+
+/* Removes p from the big list; false when it is not there (a small block). */
+static bool big_remove (Budget *b, const void *p, size_t *size)
+{
+  size_t i = big_find (b, p);
+  if (i == b->n_big || b->big[i] != p)
+    return false;
+  *size = b->big_size[i];
+  memmove (b->big + i, b->big + i + 1, (b->n_big - i - 1) * sizeof *b->big);
+  memmove (b->big_size + i, b->big_size + i + 1, (b->n_big - i - 1) * sizeof *b->big_size);
+  b->n_big--;
+  return true;
+}
+
 static void *budget_alloc (void *data, size_t size)
 {
   Budget *b = data;
   if (size > b->limit - b->used || size > SIZE_MAX - sizeof (BudgetHeader)) {
     b->exhausted = true;
     return NULL;
+  }
+  if (size >= BUDGET_BIG_BYTES) {
+    void *p = imp_alloc (size, 1, "protobuf", NULL);
+    if (p && !big_add (b, p, size)) {
+      imp_free (p);
+      p = NULL;
+    }
+    if (p)
+      b->used += size;
+    return p;
   }
   BudgetHeader *h = malloc (sizeof *h + size);
   if (!h)
@@ -268,9 +338,25 @@ static void budget_free (void *data, void *p)
   if (!p)
     return;
   Budget *b = data;
+  size_t size;
+  if (big_remove (b, p, &size)) {
+    b->used -= size;
+    imp_free (p);
+    return;
+  }
   BudgetHeader *h = (BudgetHeader *) p - 1;
   b->used -= h->size;
   free (h);
+}
+
+/* p (a big block) is now the caller's, to free with imp_free; false when p is not a big block. */
+static bool budget_steal (Budget *b, const void *p)
+{
+  size_t size;
+  if (!b || !big_remove (b, p, &size))
+    return false;
+  b->used -= size;
+  return true;
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -498,6 +584,13 @@ static ImpastoStatus convert_tensor (Loader *L, const char *what, int code, size
     return IMPASTO_E_NOMEM;
   if (out->dtype == IMP_DT_FLOAT) {
     float *f = data; /* [count] */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (src.raw && code == 1) { /* float32 little-endian: the bytes as they are */
+      memcpy (f, src.raw, count * sizeof (float));
+      out->data = data;
+      return IMPASTO_OK;
+    }
+#endif
     for (size_t i = 0; i < count; i++)
       f[i] = src.raw ? raw_to_float (code, src.raw + i * ti->raw_size)
                      : typed_to_float (src.tp, code, i);
@@ -725,6 +818,16 @@ static ImpastoStatus load_tensor (Loader *L, const Onnx__TensorProto *tp, const 
                        "%s: %s: raw_data has %zu bytes but dims %s of %s need %zu", L->label,
                        what, tp->raw_data.len, dbuf, ti->name, need);
     src.raw = tp->raw_data.data;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* float32 raw_data is the tensor already: take protobuf-c's block over (no copy) */
+    if (code == 1 && ((uintptr_t) src.raw & 63) == 0 && budget_steal (L->budget, src.raw)) {
+      Onnx__TensorProto *owned = (Onnx__TensorProto *) tp; /* the unpacked message is ours */
+      out->data = owned->raw_data.data;
+      owned->raw_data.data = NULL; /* free_unpacked skips it */
+      owned->raw_data.len = 0;
+      return IMPASTO_OK;
+    }
+#endif
   } else {
     const char *field;
     size_t have = typed_count (tp, code, &field);
@@ -1170,6 +1273,8 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
   ProtobufCAllocator allocator = { budget_alloc, budget_free, &budget };
   Onnx__ModelProto *mp = onnx__model_proto__unpack (&allocator, n_bytes, bytes);
   if (!mp) {
+    free (budget.big); /* the blocks themselves are freed by protobuf-c */
+    free (budget.big_size);
     if (budget.exhausted)
       imp_fail (err, IMPASTO_E_NOMEM, "%s: unpacking the protobuf needs more than %zu MiB", label,
                 budget.limit >> 20);
@@ -1180,10 +1285,12 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
   if (!mp->graph) {
     imp_fail (err, IMPASTO_E_FORMAT, "%s: not an ONNX model (no graph)", label);
     onnx__model_proto__free_unpacked (mp, &allocator);
+    free (budget.big);
+    free (budget.big_size);
     return NULL;
   }
 
-  Loader L = { .label = label, .model_dir = model_dir, .err = err };
+  Loader L = { .label = label, .model_dir = model_dir, .err = err, .budget = &budget };
   L.g = calloc (1, sizeof *L.g);
   ImpastoStatus st = L.g ? IMPASTO_OK
                          : imp_fail (err, IMPASTO_E_NOMEM, "%s: out of memory", label);
@@ -1193,6 +1300,8 @@ static ImpGraph *load_bytes (const uint8_t *bytes, size_t n_bytes, const char *l
     st = load_graph (&L, mp->graph);
   free (L.index);
   onnx__model_proto__free_unpacked (mp, &allocator);
+  free (budget.big);
+  free (budget.big_size);
   if (st != IMPASTO_OK) {
     imp_graph_free (L.g);
     return NULL;
@@ -1244,7 +1353,7 @@ ImpGraph *imp_onnx_load (const char *path, ImpastoError *err)
     imp_fail (err, IMPASTO_E_NOMEM, "%s: out of memory", path);
   else
     g = load_bytes (bytes, n, path, dir, err);
-  free (bytes);
+  imp_free (bytes);
   free (dir);
   if (g && !(g->path = strdup (path))) {
     imp_graph_free (g);

@@ -4,7 +4,8 @@
  *  2. fold every node whose inputs are all constant (fold.c);
  *  3. turn each remaining node into a step, built and checked by its op (op.h, engine/ops/): an
  *     op or attribute we do not support is an error naming the file, the node and the attribute;
- *  4. fuse: Pad -> Conv becomes a conv with that padding mode, InstanceNorm -> Relu one step;
+ *  4. fuse: Pad -> Conv becomes a conv with that padding mode, InstanceNorm -> Relu one step,
+ *     Concat -> Relu -> ConvTranspose (a U-Net decoder's input) one ConvTranspose step;
  *  5. pack the weights of every conv. */
 #include "model.h"
 #include "op.h"
@@ -77,6 +78,30 @@ static void fuse_steps (ImpastoModel *m, int *producer, int *uses)
         s->inputs[0] = p->inputs[0]; /* the pad read it once, the conv now does */
         p->dead = true;
       }
+    }
+    /* [Concat ->] Relu -> ConvTranspose of the phase path: the kernel reads the parts and
+     * applies the Relu as it copies its input (ops/convt.c). */
+    if (s->op == &imp_op_convt && s->n_inputs == 1 && !s->u.convt.relu_in
+        && imp_convt_phase_eligible (&s->u.convt.shape)) {
+      if (p->op == &imp_op_unary && p->u.unary.op == IMP_UNARY_RELU) {
+        s->u.convt.relu_in = true;
+        uses[p->output]--;
+        s->inputs[0] = p->inputs[0];
+        p->dead = true;
+      }
+      int q = producer[s->inputs[0]];
+      ImpStep *c = q >= 0 ? &m->steps[q] : NULL;
+      bool parts_runtime = c && c->op == &imp_op_concat && !c->dead && uses[c->output] == 1;
+      for (int k = 0; parts_runtime && k < c->n_inputs; k++)
+        parts_runtime = c->inputs[k] >= 0 && !g->values[c->inputs[k]].is_const;
+      if (parts_runtime) {
+        uses[c->output]--;
+        for (int k = 0; k < IMP_STEP_MAX_INPUTS; k++)
+          s->inputs[k] = k < c->n_inputs ? c->inputs[k] : -1;
+        s->n_inputs = c->n_inputs;
+        c->dead = true;
+      }
+      continue;
     }
     /* InstanceNorm -> Relu: one pass. */
     if (s->op == &imp_op_unary && s->u.unary.op == IMP_UNARY_RELU && p->op == &imp_op_instnorm

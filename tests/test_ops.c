@@ -300,6 +300,14 @@ static void test_conv (void)
   conv_case (&s, 70, 65, true, pool2);
   s = conv_shape (6, 6, 3, 1, 1, 1, 1, 0, IMP_PAD_CONSTANT); /* direct path with groups */
   conv_case (&s, 5, 7, false, pool2);
+  /* pix2pix's 4x4 stride-2 convs on small images: the output channels cut across tasks (an
+   * uneven cut too), whole and with groups */
+  s = conv_shape (8, 256, 1, 4, 4, 2, 1, 1, IMP_PAD_CONSTANT);
+  conv_case (&s, 10, 12, false, pool2);
+  s = conv_shape (6, 129, 1, 4, 4, 2, 1, 1, IMP_PAD_CONSTANT);
+  conv_case (&s, 6, 9, true, pool2);
+  s = conv_shape (8, 256, 2, 4, 4, 2, 1, 1, IMP_PAD_CONSTANT);
+  conv_case (&s, 4, 4, true, pool2);
 
   for (int it = 0; it < 400; it++) {
     int group = rnd (0, 3) == 0 ? rnd (2, 3) : 1;
@@ -429,6 +437,50 @@ static void convt_case (const ImpConvTShape *s, int h, int w, bool with_bias, Im
   free (ab);
 }
 
+/* imp_convt_run_parts (a fused Concat -> Relu -> ConvTranspose): the input in 3 parts, Relu on
+ * the way in, against the oracle on the joined input with the Relu applied. */
+static void convt_parts_case (const ImpConvTShape *s, int h, int w, bool with_bias, ImpPool *pool)
+{
+  int64_t oh, ow;
+  if (!imp_convt_out_size (s, h, w, &oh, &ow))
+    return;
+  int cs[3] = { s->in_c / 3, s->in_c / 3, s->in_c - 2 * (s->in_c / 3) };
+  size_t plane = (size_t) h * w, nx = (size_t) s->in_c * plane, ny = (size_t) s->out_c * oh * ow;
+  size_t nw = (size_t) s->in_c * s->out_c * s->kh * s->kw;
+  float *x = rand_buf (nx, -1, 1), *wt = rand_buf (nw, -1, 1);
+  float *bias = with_bias ? rand_buf ((size_t) s->out_c, -1, 1) : NULL;
+  float *xr = rand_buf (nx, 0, 0), *ya = rand_buf (ny, 0, 0), *yb = rand_buf (ny, 0, 0);
+  float *mag = rand_buf (ny, 0, 0), *aw = abs_copy (wt, nw);
+  float *ab = bias ? abs_copy (bias, (size_t) s->out_c) : NULL;
+  for (size_t i = 0; i < nx; i++)
+    xr[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  imp_convt2d_ref (s, h, w, xr, wt, bias, ya);
+  imp_convt2d_ref (s, h, w, xr, aw, ab, mag);
+  const float *xs[3] = { x, x + (size_t) cs[0] * plane, x + (size_t) (cs[0] + cs[1]) * plane };
+  ImpastoError err = { 0 };
+  ImpConvT *conv = imp_convt_new (s, wt, bias, &err);
+  memset (yb, 0xff, ny * sizeof (float));
+  ImpastoStatus st = conv ? imp_convt_run_parts (conv, h, w, 3, xs, cs, true, yb, pool, &err)
+                          : err.code;
+  size_t at = 0;
+  double q = st == IMPASTO_OK ? worst_ratio (yb, ya, mag, ny, 1e-4, &at) : INFINITY;
+  check (q <= 1.0, "convt parts %d+%d+%d -> %d, relu, input %dx%d: status %d (%s), error ratio "
+         "%.3g at %zu", cs[0], cs[1], cs[2], s->out_c, h, w, st, err.message, q, at);
+  int bad[2] = { cs[0], s->in_c }; /* one channel too many */
+  check (conv && imp_convt_run_parts (conv, h, w, 2, xs, bad, true, yb, pool, &err)
+                     == IMPASTO_E_SHAPE, "convt parts: channels that do not add up refused");
+  imp_convt_free (conv);
+  free (x);
+  free (wt);
+  free (bias);
+  free (xr);
+  free (ya);
+  free (yb);
+  free (mag);
+  free (aw);
+  free (ab);
+}
+
 static void test_convt (void)
 {
   op_begin ();
@@ -475,6 +527,24 @@ static void test_convt (void)
   ImpConvTShape pp = { 32, 16, 1, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0 };
   convt_case (&pp, 17, 29, false, pool2);
   convt_case (&pp, 1, 1, false, pool2);
+  /* the phase path (convt.c: 4x4, stride 2, pads 1), then the same shapes on the col path:
+   * several row blocks, output channels split across tasks, 1..70 channels */
+  static const int phase_shapes[][4] = { { 3, 1, 2, 3 }, { 5, 3, 9, 40 }, { 40, 20, 33, 70 },
+                                         { 70, 70, 4, 4 }, { 16, 33, 7, 130 } };
+  check (!imp_convt_phase_eligible (&cg), "phase path: CycleGAN's 3x3 output-padded layer not "
+         "eligible");
+  for (int col = 0; col < 2; col++) {
+    if (col)
+      setenv ("IMPASTO_CONVT_COL", "1", 1);
+    for (size_t i = 0; i < sizeof phase_shapes / sizeof phase_shapes[0]; i++) {
+      const int *ps = phase_shapes[i];
+      ImpConvTShape ph = { ps[0], ps[1], 1, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0 };
+      check (imp_convt_phase_eligible (&ph), "phase path eligible: %d -> %d", ps[0], ps[1]);
+      convt_case (&ph, ps[2], ps[3], i % 2 == 0, i == 4 ? NULL : pool2);
+      convt_parts_case (&ph, ps[2], ps[3], i % 2 == 1, pool2);
+    }
+    unsetenv ("IMPASTO_CONVT_COL");
+  }
   op_end ("conv_transpose");
 }
 

@@ -76,7 +76,7 @@ static ImpConv *packed_conv (ImpStep *st, bool banded, ImpastoError *err)
       shape.pad_t = shape.pad_b = 0; /* rows come padded from imp_rows_read_padded */
     imp_conv_free (*other);
     *other = NULL;
-    *mine = imp_conv_new (&shape, st->u.conv.weight, st->u.conv.bias, err);
+    *mine = imp_conv_new_borrowed (&shape, st->u.conv.weight, st->u.conv.bias, true, err);
   }
   return *mine;
 }
@@ -192,7 +192,7 @@ static ImpastoStatus band (ImpStream *s, ImpStep *st, int64_t o0, int64_t o1, fl
 
 static ImpastoStatus pack (ImpStep *s, ImpastoError *err)
 {
-  s->u.conv.conv = imp_conv_new (&s->u.conv.shape, s->u.conv.weight, s->u.conv.bias, err);
+  s->u.conv.conv = imp_conv_new_borrowed (&s->u.conv.shape, s->u.conv.weight, s->u.conv.bias, true, err);
   return s->u.conv.conv ? IMPASTO_OK : err->code ? err->code : IMPASTO_E_NOMEM;
 }
 

@@ -1,5 +1,8 @@
 /* ops/convt.c — ConvTranspose (2-D).  Banded: output rows [r0, r1) read the input rows that reach
- * them (imp_convt_in_rows: about half as many for stride 2, plus the kernel's halo). */
+ * them (imp_convt_in_rows: about half as many for stride 2, plus the kernel's halo).
+ * A U-Net's Concat -> Relu -> ConvTranspose is one step (prepare.c): inputs[] are the Concat's
+ * parts and relu_in applies the Relu while the kernel copies its input, so neither the joined
+ * tensor nor the Relu pass is ever written. */
 #include "exec.h"
 #include "op.h"
 #include "stream.h"
@@ -50,7 +53,15 @@ static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoEr
 static const char *infer (const ImpStep *s, const ImpTensor *const *inputs, ImpTensor *out)
 {
   const ImpTensor *in = inputs[0];
-  if (in->rank != 4 || in->dims[1] != s->u.convt.shape.in_c)
+  int64_t c = 0;
+  for (int k = 0; k < s->n_inputs; k++) {
+    const ImpTensor *t = inputs[k];
+    if (t->rank != 4 || t->dims[0] != in->dims[0] || t->dims[2] != in->dims[2]
+        || t->dims[3] != in->dims[3])
+      return "the joined inputs differ in size";
+    c += t->dims[1];
+  }
+  if (in->rank != 4 || c != s->u.convt.shape.in_c)
     return "input channels do not match the weights";
   if (!imp_convt_out_size (&s->u.convt.shape, in->dims[2], in->dims[3], &out->dims[2], &out->dims[3]))
     return "invalid output size";
@@ -63,13 +74,29 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   const ImpTensor *in = imp_exec_in (x, s, 0);
   ImpTensor *out = imp_exec_out (x, s);
   ImpastoStatus st = imp_exec_alloc (x, s);
-  size_t in_item = imp_tensor_count (in) / (size_t) in->dims[0];
   size_t out_item = imp_tensor_count (out) / (size_t) out->dims[0];
-  for (int64_t b = 0; !st && b < in->dims[0]; b++)
-    st = imp_convt_run (s->u.convt.conv, (int) in->dims[2], (int) in->dims[3],
-                        (const float *) in->data + (size_t) b * in_item,
-                        (float *) out->data + (size_t) b * out_item, x->m->pool, x->err);
+  for (int64_t b = 0; !st && b < in->dims[0]; b++) {
+    const float *xs[IMP_STEP_MAX_INPUTS];
+    int cs[IMP_STEP_MAX_INPUTS];
+    for (int k = 0; k < s->n_inputs; k++) { /* [C_k, H, W] of item b */
+      const ImpTensor *t = imp_exec_in (x, s, k);
+      xs[k] = (const float *) t->data + (size_t) b * (imp_tensor_count (t) / (size_t) t->dims[0]);
+      cs[k] = (int) t->dims[1];
+    }
+    st = imp_convt_run_parts (s->u.convt.conv, (int) in->dims[2], (int) in->dims[3], s->n_inputs,
+                              xs, cs, s->u.convt.relu_in,
+                              (float *) out->data + (size_t) b * out_item, x->m->pool, x->err);
+  }
   return st;
+}
+
+/* The input rows of one output row: every part's (a fused Concat's), or the output row. */
+static size_t band_row_bytes (const ImpStream *s, const ImpStep *st)
+{
+  size_t in = 0;
+  for (int k = 0; k < st->n_inputs; k++)
+    in += (size_t) s->v[st->inputs[k]].c * (size_t) s->v[st->inputs[k]].w * sizeof (float);
+  return in;
 }
 
 static ImpastoStatus band (ImpStream *s, ImpStep *st, int64_t r0, int64_t r1, float *dst)
@@ -80,10 +107,18 @@ static ImpastoStatus band (ImpStream *s, ImpStep *st, int64_t r0, int64_t r1, fl
   if (in->h > INT_MAX || in->w > INT_MAX || r1 > INT_MAX)
     return imp_fail (s->err, IMPASTO_E_SHAPE, "image too large");
   size_t cap = 0;
-  float *x = NULL; /* [in_c, i1 - i0, W] */
-  if (i1 > i0 && !(x = imp_stream_take (s, (size_t) in->c * (size_t) (i1 - i0) * (size_t) in->w, &cap)))
+  float *x = NULL; /* [in_c, i1 - i0, W]: the parts one after another */
+  size_t in_c = (size_t) st->u.convt.shape.in_c;
+  if (i1 > i0 && !(x = imp_stream_take (s, in_c * (size_t) (i1 - i0) * (size_t) in->w, &cap)))
     return IMPASTO_E_NOMEM;
-  ImpastoStatus rc = i1 > i0 ? imp_rows_read (s, st->inputs[0], i0, i1, x) : IMPASTO_OK;
+  ImpastoStatus rc = IMPASTO_OK;
+  size_t off = 0;
+  for (int k = 0; !rc && i1 > i0 && k < st->n_inputs; k++) {
+    rc = imp_rows_read (s, st->inputs[k], i0, i1, x + off);
+    off += (size_t) s->v[st->inputs[k]].c * (size_t) (i1 - i0) * (size_t) in->w;
+  }
+  if (!rc && st->u.convt.relu_in)
+    imp_unary (IMP_UNARY_RELU, 0.0f, 0.0f, off, x, x, s->pool);
   if (!rc)
     rc = imp_convt_run_rows (st->u.convt.conv, (int) in->h, (int) in->w, x, (int) i0,
                              (int) (i1 - i0), dst, (int) r0, (int) (r1 - r0), s->pool, s->err);
@@ -123,4 +158,5 @@ static void release (ImpStep *s)
 
 static const char *const onnx_ops[] = { "ConvTranspose", NULL };
 IMP_OP (convt, IMP_STREAM_BAND, .name = "ConvTranspose", .onnx_ops = onnx_ops, .build = build,
-        .infer = infer, .run = run, .band = band, .pack = pack, .transpose = transpose, .release = release);
+        .infer = infer, .run = run, .band = band, .band_row_bytes = band_row_bytes, .pack = pack,
+        .transpose = transpose, .release = release);
