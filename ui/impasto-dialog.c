@@ -12,9 +12,10 @@
  * At 1:1 the preview is the result (issue 12): the network runs on the visible region plus its
  * receptive margin with the normalisation statistics of the whole area the final render stylises
  * (impasto_stylize_region), so the preview equals that region of the final layer.  The statistics
- * cost one run over the area, once per style (a stats job, not cancelled by a pan or a zoom); the
- * area's pixels are read once.  Zoomed out, or with a stroke size that resamples, the preview is
- * computed on its own copy as before, and says so.
+ * cost one run over the area, once per style and stroke size (a stats job, not cancelled by a pan
+ * or a zoom); the area's pixels are read once, and with a stroke size that resamples, the
+ * resampled copy the network sees is made once too (the worker keeps it here).  Zoomed out the
+ * preview is computed on its own copy as before, and says so.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -22,6 +23,7 @@
 
 #include <libgimp/gimpui.h>
 #include <math.h>
+#include <string.h>
 
 #include "i18n.h"
 #include "plugin-defs.h"
@@ -79,9 +81,12 @@ typedef struct {
   ImpastoImage whole;
   gint        whole_x, whole_y, whole_w, whole_h; /* whole_w == 0: nothing to stylise */
   gboolean    whole_u8;
-  GHashTable *stats;      /* style id -> ImpastoStats* */
+  GHashTable *stats;      /* stats_key () -> ImpastoStats* */
+  ImpastoImage scaled;    /* whole as the network sees it at the last stroke size that resamples
+                           * (made and replaced by the worker; untouched here while a job runs) */
   ImpastoJob *running;    /* the preview job in its thread, or NULL */
   gchar      *running_id;
+  gchar      *running_key; /* the statistics the running job computes, or NULL */
   gboolean    pending;    /* the view or a setting changed while a job ran: render again */
   gboolean    closing;
   gint64      started_us; /* when the running job started (for the test log) */
@@ -218,9 +223,9 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
   if (job->want_stats)
     {
       /* Kept even when the view moved meanwhile: they belong to the style, not the view. */
-      if (job->status == IMPASTO_OK && state->running_id != NULL)
+      if (job->status == IMPASTO_OK && state->running_key != NULL)
         {
-          g_hash_table_replace (state->stats, g_strdup (state->running_id), job->stats_out);
+          g_hash_table_replace (state->stats, g_strdup (state->running_key), job->stats_out);
           job->stats_out = NULL;
           state->pending = TRUE; /* now the region itself */
         }
@@ -265,6 +270,7 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
         }
     }
   g_clear_pointer (&state->running_id, g_free);
+  g_clear_pointer (&state->running_key, g_free);
   impasto_job_free (job);
 
   if (state->pending && !state->closing)
@@ -320,14 +326,21 @@ ensure_whole (PreviewState *state)
   return TRUE;
 }
 
-/* Whether this preview can be the result itself: 1:1, the network at the image's own scale, a
+/* The network's copy of the stylised area at a stroke size is kept for the 1:1 preview up to
+ * this many pixels (more: a stroke size far below 1 on a big image; the preview is then
+ * approximate). */
+#define SCALED_MAX_PIXELS 64e6
+
+/* Whether this preview can be the result itself: 1:1 and not reduced for the preview's budget, a
  * network to run, and the view meeting the stylised area (the view is then clipped to it). */
 static gboolean
-exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, gdouble *x,
-              gdouble *y, gint *width, gint *height)
+exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, gboolean reduced,
+              gdouble *x, gdouble *y, gint *width, gint *height)
 {
-  if (scale < 1.0 || params->strength <= 0.0 || state->whole_w == 0 ||
-      fabs (impasto_net_scale (params, state->whole_w, state->whole_h) - 1.0) > 1e-6)
+  if (scale < 1.0 || reduced || params->strength <= 0.0 || state->whole_w == 0)
+    return FALSE;
+  const gdouble net = impasto_net_scale (params, state->whole_w, state->whole_h);
+  if (fabs (net - 1.0) > 1e-6 && net * net * state->whole_w * state->whole_h > SCALED_MAX_PIXELS)
     return FALSE;
   const gint x0 = MAX ((gint) *x, state->whole_x), y0 = MAX ((gint) *y, state->whole_y);
   const gint x1 = MIN ((gint) *x + *width, state->whole_x + state->whole_w);
@@ -341,9 +354,38 @@ exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, g
   return TRUE;
 }
 
+/* What the statistics are cached under: the style and the size of the copy the network sees
+ * (the stroke size's resampling depends on that size alone). */
+static gchar *
+stats_key (PreviewState *state, const gchar *id, const ImpastoParams *params)
+{
+  gint w, h;
+  impasto_net_size (state->whole_w, state->whole_h,
+                    impasto_net_scale (params, state->whole_w, state->whole_h), &w, &h);
+  return g_strdup_printf ("%s\n%dx%d", id, w, h);
+}
+
+/* The region of whole at (x, y) into image (same channels and type), instead of asking GIMP. */
+static void
+copy_from_whole (PreviewState *state, gint x, gint y, const ImpastoImage *image)
+{
+  const gsize elem = image->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (gfloat);
+  const gchar *src = image->type == IMPASTO_PIXEL_U8 ? (const gchar *) state->whole.data_u8
+                                                     : (const gchar *) state->whole.data;
+  gchar *dst = image->type == IMPASTO_PIXEL_U8 ? (gchar *) image->data_u8 : (gchar *) image->data;
+  const gsize px = (gsize) image->channels * elem;
+  for (gint r = 0; r < image->height; r++)
+    memcpy (dst + (gsize) r * image->stride * elem,
+            src + ((gsize) (y - state->whole_y + r) * state->whole.stride) * elem
+                + (gsize) (x - state->whole_x) * px,
+            (gsize) image->width * px);
+}
+
 static void
 start_preview (PreviewState *state)
 {
+  /* the latency the dialog test reports: from the request, GEGL reads included */
+  const gint64 requested_us = g_get_monotonic_time ();
   gchar *id = config_model_id (state);
   const ImpastoStyle *style = impasto_style_list_find (state->styles, id);
   if (style == NULL)
@@ -375,8 +417,10 @@ start_preview (PreviewState *state)
 
   /* an arbitrary-style pack's preview is computed on the view alone */
   const gboolean pack = g_strcmp0 (style->family, "magenta") == 0 || g_strcmp0 (style->family, "adain") == 0;
-  const gboolean exact = !pack && exact_region (state, &params, scale, &x, &y, &width, &height);
-  const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, id) : NULL;
+  const gboolean exact = !pack && exact_region (state, &params, scale, reduced, &x, &y, &width,
+                                                &height);
+  gchar *key = exact ? stats_key (state, id, &params) : NULL;
+  const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, key) : NULL;
 
   GError *error = NULL;
   ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
@@ -389,6 +433,7 @@ start_preview (PreviewState *state)
       set_status (state, error->message);
       g_error_free (error);
       g_free (id);
+      g_free (key);
       set_busy (state, FALSE);
       return;
     }
@@ -399,12 +444,18 @@ start_preview (PreviewState *state)
   if (exact)
     {
       job->whole = &state->whole;
+      job->scaled = &state->scaled;
+      job->net_scale = impasto_net_scale (&params, state->whole_w, state->whole_h);
       job->want_stats = (stats == NULL);
       job->stats = stats;
       job->region_x = (gint) x - state->whole_x;
       job->region_y = (gint) y - state->whole_y;
     }
-  impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
+  /* the pixels in memory already, not a second transfer from GIMP */
+  if (exact && job->in.type == state->whole.type)
+    copy_from_whole (state, (gint) x, (gint) y, &job->in);
+  else
+    impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
   picture_set (&state->before, image_surface (&job->in), x, y, scale);
   gtk_widget_queue_draw (state->area);
 
@@ -430,7 +481,11 @@ start_preview (PreviewState *state)
   job->done_data = state;
   state->running = job;
   state->running_id = id;
-  state->started_us = g_get_monotonic_time ();
+  if (job->want_stats)
+    state->running_key = key;
+  else
+    g_free (key);
+  state->started_us = requested_us;
   set_busy (state, TRUE);
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
     g_printerr ("impasto: preview started (%d x %d, network x%.3f%s)\n", width, height, net_scale,
@@ -447,11 +502,16 @@ invalidate_preview (PreviewState *state)
     return;
   if (state->running != NULL)
     {
-      /* The statistics of the style still chosen stay worth finishing whatever the view. */
+      /* The statistics of the style and stroke size still chosen stay worth finishing
+       * whatever the view. */
       gchar *id = config_model_id (state);
-      if (!state->running->want_stats || g_strcmp0 (id, state->running_id) != 0)
+      ImpastoParams params = { 0 };
+      g_object_get (state->config, "stroke-size", &params.stroke_size, NULL);
+      gchar *key = stats_key (state, id, &params);
+      if (!state->running->want_stats || g_strcmp0 (key, state->running_key) != 0)
         impasto_job_cancel (state->running);
       g_free (id);
+      g_free (key);
       state->pending = TRUE;
       return;
     }
@@ -951,5 +1011,6 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   g_hash_table_unref (state.models);
   g_hash_table_unref (state.stats);
   impasto_image_clear (&state.whole);
+  impasto_image_clear (&state.scaled);
   return ok && styles->styles->len > 0;
 }
