@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#define IMP_HUGE_PAGE ((size_t) 2 << 20)
+#define IMP_HUGE_MIN ((size_t) 4 << 20) /* smaller: at most one huge page, not worth aligning */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -100,7 +104,22 @@ void *imp_alloc (size_t count, size_t elem_size, const char *what, ImpastoError 
   bytes = (bytes + 63) & ~(size_t) 63; /* aligned_alloc wants a multiple of the alignment */
   if (bytes == 0)
     bytes = 64;
-  void *p = aligned_alloc (64, bytes);
+  size_t align = 64;
+#ifdef MADV_HUGEPAGE
+  /* Feature maps on 2 MiB pages where the kernel gives them on request (transparent huge pages
+   * in "madvise" mode, Debian's default): the first touch of fresh memory then faults once per
+   * 2 MiB instead of once per 4 KiB.  On this project's VM a 64 MiB buffer took 670 ms to fault
+   * in on 4 KiB pages and 9-18 ms on huge ones; a 1:1 preview's region spent most of its time so. */
+  if (bytes >= IMP_HUGE_MIN) {
+    align = IMP_HUGE_PAGE;
+    bytes = (bytes + IMP_HUGE_PAGE - 1) & ~(size_t) (IMP_HUGE_PAGE - 1);
+  }
+#endif
+  void *p = aligned_alloc (align, bytes);
+#ifdef MADV_HUGEPAGE
+  if (p && align == IMP_HUGE_PAGE)
+    madvise (p, bytes, MADV_HUGEPAGE); /* advice only: without it the pages are 4 KiB */
+#endif
   if (!p)
     imp_fail (err, IMPASTO_E_NOMEM, "%s: out of memory allocating %zu bytes", what, bytes);
   return p;
