@@ -84,9 +84,18 @@ typedef struct {
   GHashTable *stats;      /* stats_key () -> ImpastoStats* */
   ImpastoImage scaled;    /* whole as the network sees it at the last stroke size that resamples
                            * (made and replaced by the worker; untouched here while a job runs) */
+  /* The last 1:1 preview: the final result's pixels in a rectangle of the layer, and the settings
+   * they were computed with.  A pan computes only the band of the new view they do not cover
+   * (regions equal the final result, so the pieces join without seams). */
+  ImpastoImage last;      /* width 0: none */
+  gint        last_x, last_y;
+  gchar      *last_key;
+  /* the rectangle the running job's part belongs to (part_w 0: the job computes it all) */
+  gint        part_x, part_y, part_w, part_h;
   ImpastoJob *running;    /* the preview job in its thread, or NULL */
   gchar      *running_id;
   gchar      *running_key; /* the statistics the running job computes, or NULL */
+  gchar      *running_settings; /* what an exact region job computes with (last_key to be) */
   gboolean    pending;    /* the view or a setting changed while a job ran: render again */
   gboolean    closing;
   gint64      started_us; /* when the running job started (for the test log) */
@@ -209,6 +218,81 @@ update_view (PreviewState *state)
 
 /* ---------------------------------------------------------------- preview jobs */
 
+/* Show image (a preview's result at (x, y) in layer pixels, scale) as the "after" picture. */
+static void
+show_after (PreviewState *state, const ImpastoImage *image, gdouble x, gdouble y, gdouble scale,
+            gboolean exact, gint computed_w, gint computed_h)
+{
+  picture_set (&state->after, image_surface (image), x, y, scale);
+  gtk_widget_queue_draw (state->area);
+  set_status (state, state->note);
+  /* For the dialog test, which waits for the preview and finds the area to drag in. */
+  if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
+    {
+      gint ax = 0, ay = 0;
+      gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
+      g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d; "
+                  "layer %.0f,%.0f scale %.3f%s; computed %d x %d)\n",
+                  image->width, image->height,
+                  (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
+                  area_width (state), area_height (state), x, y, scale, exact ? ", exact" : "",
+                  computed_w, computed_h);
+      /* and compares the last one with the final layer */
+      const gchar *dump = g_getenv ("IMPASTO_PREVIEW_DUMP");
+      if (dump != NULL)
+        cairo_surface_write_to_png (state->after.surface, dump);
+    }
+}
+
+/* Rows [y, y + h) x columns [x, x + w) of src at (sx, sy) into dst at (dx, dy) (8-bit images
+ * with the same channels). */
+static void
+copy_pixels (const ImpastoImage *src, gint sx, gint sy, ImpastoImage *dst, gint dx, gint dy,
+             gint w, gint h)
+{
+  const gsize px = (gsize) src->channels;
+  for (gint r = 0; r < h; r++)
+    memcpy (dst->data_u8 + (gsize) (dy + r) * dst->stride + (gsize) dx * px,
+            src->data_u8 + (gsize) (sy + r) * src->stride + (gsize) sx * px, (gsize) w * px);
+}
+
+/* The exact preview job's result: alone, or the part of the view last did not cover, joined to
+ * last's pixels; it becomes last. */
+static void
+exact_done (PreviewState *state, ImpastoJob *job)
+{
+  ImpastoImage joined = { 0 };
+  if (state->part_w > 0 && state->last.width > 0 &&
+      impasto_image_alloc (&joined, state->part_w, state->part_h, job->out.channels, TRUE))
+    {
+      /* the overlap from last, the rest from the job */
+      const gint x0 = MAX (state->part_x, state->last_x), y0 = MAX (state->part_y, state->last_y);
+      const gint x1 = MIN (state->part_x + state->part_w, state->last_x + state->last.width);
+      const gint y1 = MIN (state->part_y + state->part_h, state->last_y + state->last.height);
+      copy_pixels (&state->last, x0 - state->last_x, y0 - state->last_y, &joined,
+                   x0 - state->part_x, y0 - state->part_y, x1 - x0, y1 - y0);
+      copy_pixels (&job->out, 0, 0, &joined, (gint) job->x - state->part_x,
+                   (gint) job->y - state->part_y, job->out.width, job->out.height);
+      impasto_image_clear (&state->last);
+      state->last = joined;
+      state->last_x = state->part_x;
+      state->last_y = state->part_y;
+    }
+  else
+    {
+      impasto_image_clear (&state->last);
+      state->last = job->out;
+      job->out = (ImpastoImage) { 0 };
+      state->last_x = (gint) job->x;
+      state->last_y = (gint) job->y;
+    }
+  g_free (state->last_key);
+  state->last_key = g_steal_pointer (&state->running_settings);
+  show_after (state, &state->last, state->last_x, state->last_y, 1.0, TRUE,
+              state->part_w > 0 ? (gint) job->in.width : state->last.width,
+              state->part_w > 0 ? (gint) job->in.height : state->last.height);
+}
+
 static void
 preview_job_done (ImpastoJob *job, gpointer user_data)
 {
@@ -239,28 +323,11 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
     }
   else if (!state->closing && !cancelled && !state->pending)
     {
-      if (job->status == IMPASTO_OK)
-        {
-          picture_set (&state->after, image_surface (&job->out), job->x, job->y, job->scale);
-          gtk_widget_queue_draw (state->area);
-          set_status (state, state->note);
-          /* For the dialog test, which waits for the preview and finds the area to drag in. */
-          if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-            {
-              gint ax = 0, ay = 0;
-              gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
-              g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d; "
-                          "layer %.0f,%.0f scale %.3f%s)\n",
-                          job->out.width, job->out.height,
-                          (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
-                          area_width (state), area_height (state), job->x, job->y, job->scale,
-                          job->whole != NULL ? ", exact" : "");
-              /* and compares the last one with the final layer */
-              const gchar *dump = g_getenv ("IMPASTO_PREVIEW_DUMP");
-              if (dump != NULL)
-                cairo_surface_write_to_png (state->after.surface, dump);
-            }
-        }
+      if (job->status == IMPASTO_OK && job->whole != NULL)
+        exact_done (state, job);
+      else if (job->status == IMPASTO_OK)
+        show_after (state, &job->out, job->x, job->y, job->scale, FALSE, job->out.width,
+                    job->out.height);
       else
         {
           gchar *text = g_strdup_printf (_("Preview with %s failed: %s"), state->running_id,
@@ -271,6 +338,7 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
     }
   g_clear_pointer (&state->running_id, g_free);
   g_clear_pointer (&state->running_key, g_free);
+  g_clear_pointer (&state->running_settings, g_free);
   impasto_job_free (job);
 
   if (state->pending && !state->closing)
@@ -381,6 +449,50 @@ copy_from_whole (PreviewState *state, gint x, gint y, const ImpastoImage *image)
             (gsize) image->width * px);
 }
 
+/* The part of the view (x, y, w, h) that the last preview does not cover, when that is one band
+ * (a pan along one axis, or a view inside the last: *pw 0); FALSE when it is not (a diagonal pan,
+ * no overlap: the whole view is computed). */
+static gboolean
+uncovered (PreviewState *state, gint x, gint y, gint w, gint h, gint *px, gint *py, gint *pw,
+           gint *ph)
+{
+  const gint lx0 = state->last_x, ly0 = state->last_y;
+  const gint lx1 = lx0 + state->last.width, ly1 = ly0 + state->last.height;
+  const gint ix0 = MAX (x, lx0), iy0 = MAX (y, ly0), ix1 = MIN (x + w, lx1), iy1 = MIN (y + h, ly1);
+  if (ix1 <= ix0 || iy1 <= iy0)
+    return FALSE;
+  const gboolean cols = ix0 == x && ix1 == x + w, rows = iy0 == y && iy1 == y + h;
+  *px = x, *py = y, *pw = w, *ph = h;
+  if (cols && rows)
+    *pw = *ph = 0;
+  else if (cols && iy0 == y) /* covered on top: the band below */
+    *py = iy1, *ph = y + h - iy1;
+  else if (cols && iy1 == y + h)
+    *ph = iy0 - y;
+  else if (rows && ix0 == x)
+    *px = ix1, *pw = x + w - ix1;
+  else if (rows && ix1 == x + w)
+    *pw = ix0 - x;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* The "before" picture of the view (x, y, w, h) at 1:1 from the pixels in memory. */
+static void
+before_from_whole (PreviewState *state, gint x, gint y, gint w, gint h)
+{
+  ImpastoImage view = { 0 };
+  if (!impasto_image_alloc (&view, w, h, state->whole.channels, TRUE))
+    return;
+  if (state->whole.type == IMPASTO_PIXEL_U8)
+    copy_from_whole (state, x, y, &view);
+  else
+    impasto_read_pixels (state->drawable, x, y, 1.0, FALSE, &view);
+  picture_set (&state->before, image_surface (&view), x, y, 1.0);
+  impasto_image_clear (&view);
+}
+
 static void
 start_preview (PreviewState *state)
 {
@@ -422,9 +534,51 @@ start_preview (PreviewState *state)
   gchar *key = exact ? stats_key (state, id, &params) : NULL;
   const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, key) : NULL;
 
+  /* A region with the statistics at hand: only the part of it the last preview with the same
+   * settings does not cover. */
+  gchar *settings = NULL;
+  gint part_x = (gint) x, part_y = (gint) y, part_w = width, part_h = height;
+  state->part_w = 0;
+  if (stats != NULL)
+    {
+      settings = g_strdup_printf ("%s\n%.9g %d %d %d", key, params.strength,
+                                  params.preserve_colors, params.tile_size, params.batchnorm);
+      if (state->last.width > 0 && g_strcmp0 (settings, state->last_key) == 0 &&
+          uncovered (state, (gint) x, (gint) y, width, height, &part_x, &part_y, &part_w,
+                     &part_h))
+        {
+          state->part_x = (gint) x;
+          state->part_y = (gint) y;
+          state->part_w = width;
+          state->part_h = height;
+        }
+      if (part_w == 0) /* all of it computed already */
+        {
+          ImpastoImage view = { 0 };
+          if (impasto_image_alloc (&view, width, height, state->last.channels, TRUE))
+            {
+              copy_pixels (&state->last, (gint) x - state->last_x, (gint) y - state->last_y,
+                           &view, 0, 0, width, height);
+              before_from_whole (state, (gint) x, (gint) y, width, height);
+              g_free (state->note);
+              state->note = NULL;
+              state->started_us = requested_us;
+              show_after (state, &view, x, y, 1.0, TRUE, 0, 0);
+              impasto_image_clear (&view);
+              g_free (settings);
+              g_free (key);
+              g_free (id);
+              set_busy (state, FALSE);
+              return;
+            }
+          part_x = (gint) x, part_y = (gint) y, part_w = width, part_h = height;
+          state->part_w = 0;
+        }
+    }
+
   GError *error = NULL;
-  ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
-                                     height, impasto_drawable_channels (state->drawable), TRUE,
+  ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), part_w,
+                                     part_h, impasto_drawable_channels (state->drawable), TRUE,
                                      &params, &error);
   if (job != NULL && !impasto_job_read_style (job, G_OBJECT (state->config), style, &error))
     g_clear_pointer (&job, impasto_job_free); /* the preview says what is missing */
@@ -434,8 +588,14 @@ start_preview (PreviewState *state)
       g_error_free (error);
       g_free (id);
       g_free (key);
+      g_free (settings);
       set_busy (state, FALSE);
       return;
+    }
+  if (exact)
+    {
+      x = part_x;
+      y = part_y;
     }
   job->x = x;
   job->y = y;
@@ -456,7 +616,10 @@ start_preview (PreviewState *state)
     copy_from_whole (state, (gint) x, (gint) y, &job->in);
   else
     impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
-  picture_set (&state->before, image_surface (&job->in), x, y, scale);
+  if (state->part_w > 0)
+    before_from_whole (state, state->part_x, state->part_y, state->part_w, state->part_h);
+  else
+    picture_set (&state->before, image_surface (&job->in), x, y, scale);
   gtk_widget_queue_draw (state->area);
 
   g_free (state->note);
@@ -481,6 +644,7 @@ start_preview (PreviewState *state)
   job->done_data = state;
   state->running = job;
   state->running_id = id;
+  state->running_settings = settings;
   if (job->want_stats)
     state->running_key = key;
   else
@@ -1012,5 +1176,7 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   g_hash_table_unref (state.stats);
   impasto_image_clear (&state.whole);
   impasto_image_clear (&state.scaled);
+  impasto_image_clear (&state.last);
+  g_free (state.last_key);
   return ok && styles->styles->len > 0;
 }

@@ -311,7 +311,7 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
                      drawn and "network x1.000" in "".join(preview_lines(gimp.log)[count:]),
                      "\n".join(preview_lines(gimp.log)[count:]))
         common.check("100 %: the preview takes the whole image's statistics (computed first)",
-                     drawn and ", exact)" in drawn and "whole-image statistics first" in
+                     drawn and ", exact;" in drawn and "whole-image statistics first" in
                      "".join(preview_lines(gimp.log)[count:]), "\n".join(preview_lines(gimp.log)[count:]))
         zoom_shot = os.path.join(work, "dialog-zoom.png")
         screenshot(display, window, zoom_shot)
@@ -333,10 +333,14 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
             drawn = wait_for(lambda: preview_settled(gimp.log, count), 60)
             new = "".join(preview_lines(gimp.log)[count:])
             if not common.check(f"pan by {dx}: a new 1:1 preview with the cached statistics",
-                                drawn and ", exact)" in drawn and "statistics first" not in new
+                                drawn and ", exact;" in drawn and "statistics first" not in new
                                 and drawn_at(drawn), new):
                 break
             latencies.append(drawn_at(drawn)[2])
+            m = re.search(r"computed (\d+) x (\d+)\)", drawn)
+            common.check(f"pan by {dx}: only the band the last preview did not cover is computed",
+                         m and int(m.group(1)) == abs(dx) and int(m.group(2)) == drawn_at(drawn)[1],
+                         drawn)
             preview_vs(f"pan by {dx}: the 1:1 preview equals the same region of the CLI's result",
                        test_dir, drawn, truth)
         if latencies:
@@ -354,7 +358,7 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
         drawn = wait_for(lambda: preview_settled(gimp.log, count), 120)
         new = "".join(preview_lines(gimp.log)[count:])
         common.check("stroke size 2: a 1:1 preview of the half-size copy with its statistics "
-                     "(computed first)", drawn and ", exact)" in drawn and "network x0.500" in new
+                     "(computed first)", drawn and ", exact;" in drawn and "network x0.500" in new
                      and "whole-image statistics first" in new, "\n".join(preview_lines(gimp.log)[count:]))
         if area is not None and drawn:
             x, y, w, h = area
@@ -363,7 +367,7 @@ def styles_dialog(args, display, work, test_dir, plugin_folder, models):
             drawn = wait_for(lambda: preview_settled(gimp.log, count), 60)
             new = "".join(preview_lines(gimp.log)[count:])
             common.check("stroke size 2, a pan: the cached statistics, no second measurement",
-                         drawn and ", exact)" in drawn and "statistics first" not in new, new)
+                         drawn and ", exact;" in drawn and "statistics first" not in new, new)
 
         press(display, window, "alt+o")  # OK (Return would open the focused zoom list)
         facts_path = os.path.join(test_dir, "facts.txt")
