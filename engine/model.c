@@ -529,7 +529,9 @@ static ImpastoStatus stylize_transposed (ImpastoModel *m, const ImpastoImage *in
     transpose_image (in, 0, in->width, &tin);
     ImpastoModel tm = *m; /* the same model, its transposed steps */
     tm.steps = m->tsteps;
+    m->kept = (ImpBufferCache) { 0 }; /* the copy has the kept buffers for the run, then m again */
     st = stylize_oriented (&tm, &tin, &tout, &to, err);
+    m->kept = tm.kept;
     if (!st)
       st = transpose_back (&tout, out, o, err);
   }
