@@ -14,8 +14,9 @@
  * (impasto_stylize_region), so the preview equals that region of the final layer.  The statistics
  * cost one run over the area, once per style and stroke size (a stats job, not cancelled by a pan
  * or a zoom); the area's pixels are read once, and with a stroke size that resamples, the
- * resampled copy the network sees is made once too (the worker keeps it here).  Zoomed out the
- * preview is computed on its own copy as before, and says so.
+ * resampled copy the network sees is made once too (the worker keeps it here).  The last 1:1
+ * result is kept: a pan computes only the band that comes into sight (docs/tiling.md).  Zoomed
+ * out the preview is computed on its own copy as before, and says so.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
