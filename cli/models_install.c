@@ -1053,6 +1053,9 @@ impasto_models_install_async (const gchar *what, const gchar *dest_folder, const
   a->cancellable = cancellable != NULL ? g_object_ref (cancellable) : g_cancellable_new ();
   GTask *task = g_task_new (NULL, a->cancellable, callback, user_data);
   g_task_set_source_tag (task, impasto_models_install_async);
+  /* the worker's own outcome, not GIO's "Operation was cancelled": a cancel that came too late has
+   * still installed the model, and an early one says that nothing was installed */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, a, async_install_free);
   a->task = task;
   g_task_run_in_thread (task, install_thread);

@@ -129,7 +129,12 @@ impasto_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   if (run_mode == GIMP_RUN_INTERACTIVE)
     {
       gimp_ui_init (IMPASTO_BINARY);
-      if (!impasto_dialog_run (procedure, config, drawable, styles))
+      /* "Get more styles…" installs where the plug-in and `impasto models install` look */
+      gchar *user_models = impasto_user_models_folder (gimp_directory ());
+      const gboolean ok = impasto_dialog_run (procedure, config, drawable, &styles, scan_styles,
+                                              user_models);
+      g_free (user_models);
+      if (!ok)
         {
           impasto_style_list_free (styles);
           return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);

@@ -18,6 +18,11 @@
  * result is kept: a pan computes only the band that comes into sight (docs/tiling.md).  Zoomed
  * out the preview is computed on its own copy as before, and says so.
  *
+ * "Get more styles…" beside the style list (built with libcurl) opens the catalogue window
+ * (impasto-catalogue.c); after an install the model folders are scanned again, the style list is
+ * rebuilt and the new style chosen.  Preview jobs may still point into the old list or borrow a
+ * model cached under the same name, so those are kept until the dialog ends.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "impasto-dialog.h"
@@ -29,6 +34,9 @@
 #include "i18n.h"
 #include "plugin-defs.h"
 #include "render.h"
+#ifdef IMPASTO_HAVE_MODELS_INSTALL
+#include "impasto-catalogue.h"
+#endif
 
 #define PREVIEW_WIDTH  480     /* preview area in screen pixels (the dialog keeps this size) */
 #define PREVIEW_HEIGHT 360
@@ -54,7 +62,16 @@ typedef struct {
   GimpProcedureConfig    *config;
   GtkWidget              *dialog;
   GimpDrawable           *drawable;
-  const ImpastoStyleList *styles;
+  const ImpastoStyleList *styles;    /* the newest list (*styles_io) */
+  ImpastoStyleList      **styles_io;
+  ImpastoRescanFunc       rescan;
+  const gchar            *install_folder; /* where "Get more styles…" installs; NULL: no button */
+  GPtrArray              *retired;   /* lists replaced after an install: preview jobs may point
+                                      * into them (a pack's networks), so they live until the end */
+  GPtrArray              *retired_models, *retired_stats; /* cached for a style an install
+                                      * replaced; a running job may borrow them: freed at the end */
+  gboolean                filled;    /* the full dialog is built (not the no-models text) */
+  GtkWidget              *body, *empty;
   gint                    layer_w, layer_h;
 
   GtkWidget  *combo;      /* the style list */
@@ -301,14 +318,18 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
   const gboolean cancelled = g_atomic_int_get (&job->cancelled) != 0;
 
   state->running = NULL;
-  if (job->owns_model && state->running_id != NULL)
+  /* The style may have been replaced meanwhile (a style of the same name installed from the
+   * catalogue): what the job loaded or measured then belongs to the old one. */
+  const ImpastoStyle *now = impasto_style_list_find (state->styles, state->running_id);
+  const gboolean same_style = now != NULL && g_strcmp0 (now->path, job->model_path) == 0;
+  if (job->owns_model && same_style)
     g_hash_table_replace (state->models, g_strdup (state->running_id),
                           impasto_job_steal_model (job));
 
   if (job->want_stats)
     {
       /* Kept even when the view moved meanwhile: they belong to the style, not the view. */
-      if (job->status == IMPASTO_OK && state->running_key != NULL)
+      if (job->status == IMPASTO_OK && same_style && state->running_key != NULL)
         {
           g_hash_table_replace (state->stats, g_strdup (state->running_key), job->stats_out);
           job->stats_out = NULL;
@@ -325,7 +346,11 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
   else if (!state->closing && !cancelled && !state->pending)
     {
       if (job->status == IMPASTO_OK && job->whole != NULL)
-        exact_done (state, job);
+        {
+          if (!same_style) /* shown, but not joined to later views of the new style */
+            g_clear_pointer (&state->running_settings, g_free);
+          exact_done (state, job);
+        }
       else if (job->status == IMPASTO_OK)
         show_after (state, &job->out, job->x, job->y, job->scale, FALSE, job->out.width,
                     job->out.height);
@@ -653,8 +678,9 @@ start_preview (PreviewState *state)
   state->started_us = requested_us;
   set_busy (state, TRUE);
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-    g_printerr ("impasto: preview started (%d x %d, network x%.3f%s)\n", width, height, net_scale,
-                !exact ? "" : job->want_stats ? ", whole-image statistics first" : ", whole-image statistics");
+    g_printerr ("impasto: preview started (%d x %d, network x%.3f%s%s)\n", width, height, net_scale,
+                !exact ? "" : job->want_stats ? ", whole-image statistics first" : ", whole-image statistics",
+                job->model != NULL ? ", model cached" : "");
   impasto_job_start (job);
 }
 
@@ -890,10 +916,10 @@ choose_initial_style (PreviewState *state)
 
 /* The style list: thumbnail and display name; rows without a thumbnail keep its room so every
  * row has the same height, and the list keeps one width whatever is chosen. */
-static GtkWidget *
-make_style_combo (PreviewState *state)
+static void
+fill_style_store (PreviewState *state, GtkListStore *store)
 {
-  GtkListStore *store = gtk_list_store_new (N_COLS, G_TYPE_STRING, G_TYPE_STRING, GDK_TYPE_PIXBUF);
+  gtk_list_store_clear (store);
   GdkPixbuf *blank = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, LIST_THUMB_EDGE, LIST_THUMB_EDGE);
   gdk_pixbuf_fill (blank, 0);
   for (guint i = 0; i < state->styles->styles->len; i++)
@@ -910,7 +936,13 @@ make_style_combo (PreviewState *state)
       g_clear_object (&thumb);
     }
   g_object_unref (blank);
+}
 
+static GtkWidget *
+make_style_combo (PreviewState *state)
+{
+  GtkListStore *store = gtk_list_store_new (N_COLS, G_TYPE_STRING, G_TYPE_STRING, GDK_TYPE_PIXBUF);
+  fill_style_store (state, store);
   GtkWidget *combo = gtk_combo_box_new_with_model (GTK_TREE_MODEL (store));
   g_object_unref (store);
   gtk_combo_box_set_id_column (GTK_COMBO_BOX (combo), COL_ID);
@@ -928,6 +960,114 @@ make_style_combo (PreviewState *state)
   g_free (id);
   g_signal_connect (combo, "changed", G_CALLBACK (combo_changed), state);
   return combo;
+}
+
+static void fill_dialog (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state);
+
+#ifdef IMPASTO_HAVE_MODELS_INSTALL
+/* A style was installed from the catalogue window: scan the folders again, rebuild the style list
+ * and choose the new style (no restart: the model argument is a plain string). */
+static void
+style_installed (const gchar *name, gpointer user_data)
+{
+  PreviewState *state = user_data;
+  ImpastoStyleList *fresh = state->rescan ();
+  g_ptr_array_add (state->retired, *state->styles_io);
+  *state->styles_io = fresh;
+  state->styles = fresh;
+  /* A model of that name cached from another folder is not the one just installed; a running
+   * preview may still borrow it. */
+  gpointer key = NULL, old = NULL;
+  if (g_hash_table_steal_extended (state->models, name, &key, &old))
+    {
+      g_ptr_array_add (state->retired_models, old);
+      g_free (key);
+    }
+  /* its statistics at every stroke size (stats_key: the name, a newline, the size) */
+  GHashTableIter stats_iter;
+  g_hash_table_iter_init (&stats_iter, state->stats);
+  while (g_hash_table_iter_next (&stats_iter, &key, &old))
+    {
+      const gsize n = strlen (name);
+      if (strncmp (key, name, n) == 0 && ((const gchar *) key)[n] == '\n')
+        {
+          g_ptr_array_add (state->retired_stats, old);
+          g_hash_table_iter_steal (&stats_iter);
+          g_free (key);
+        }
+    }
+  /* and the last 1:1 result, if it was this style's (its settings start like its statistics) */
+  if (state->last_key != NULL && strncmp (state->last_key, name, strlen (name)) == 0 &&
+      state->last_key[strlen (name)] == '\n')
+    g_clear_pointer (&state->last_key, g_free);
+  const gboolean found = impasto_style_list_find (fresh, name) != NULL;
+  if (!state->filled)
+    {
+      if (!found)
+        return;
+      /* the first style: the no-models text gives way to the whole dialog */
+      g_object_set (state->config, "model", name, NULL);
+      gtk_widget_destroy (state->empty);
+      state->empty = NULL;
+      fill_dialog (GIMP_PROCEDURE_DIALOG (state->dialog), state->body, state);
+    }
+  else
+    {
+      gchar *before = config_model_id (state);
+      fill_style_store (state, GTK_LIST_STORE (gtk_combo_box_get_model (GTK_COMBO_BOX (state->combo))));
+      if (found)
+        g_object_set (state->config, "model", name, NULL);
+      gchar *now = config_model_id (state);
+      gtk_combo_box_set_active_id (GTK_COMBO_BOX (state->combo), now);
+      if (g_strcmp0 (before, now) == 0) /* else config_changed did all this */
+        {
+          update_style_info (state);
+          update_ok_sensitivity (state);
+          invalidate_preview (state);
+        }
+      g_free (before);
+      g_free (now);
+    }
+  if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
+    {
+      gchar *id = config_model_id (state), *label = NULL;
+      const ImpastoStyle *style = impasto_style_list_find (fresh, id);
+      GtkTreeIter iter;
+      if (gtk_combo_box_get_active_iter (GTK_COMBO_BOX (state->combo), &iter))
+        gtk_tree_model_get (gtk_combo_box_get_model (GTK_COMBO_BOX (state->combo)), &iter, COL_LABEL,
+                            &label, -1);
+      g_printerr ("impasto: style list refreshed (%u styles; chosen %s from %s, listed as \"%s\")\n",
+                  fresh->styles->len, id, style != NULL ? style->folder : "nowhere",
+                  label != NULL ? label : "");
+      g_free (label);
+      g_free (id);
+    }
+}
+
+static void
+get_more_styles (GtkButton *button, PreviewState *state)
+{
+  impasto_catalogue_window_run (GTK_WINDOW (state->dialog), state->install_folder, style_installed,
+                                state);
+}
+#endif
+
+/* "Get more styles…" beside the style list; NULL when the plug-in was built without libcurl. */
+static GtkWidget *
+make_get_more_button (PreviewState *state)
+{
+#ifdef IMPASTO_HAVE_MODELS_INSTALL
+  if (state->install_folder == NULL || state->rescan == NULL)
+    return NULL;
+  GtkWidget *button = gtk_button_new_with_mnemonic (_("Ge_t more styles…"));
+  gtk_widget_set_tooltip_text (button, _("Download a style from Impasto's catalogue of published "
+                                         "networks"));
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  g_signal_connect (button, "clicked", G_CALLBACK (get_more_styles), state);
+  return button;
+#else
+  return NULL;
+#endif
 }
 
 static GtkWidget *
@@ -960,7 +1100,12 @@ make_settings (GimpProcedureDialog *dialog, PreviewState *state)
   state->combo = make_style_combo (state);
   gtk_label_set_mnemonic_widget (GTK_LABEL (label), state->combo);
   gtk_box_pack_start (GTK_BOX (vbox), label, FALSE, FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (vbox), state->combo, FALSE, FALSE, 0);
+  GtkWidget *combo_row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_box_pack_start (GTK_BOX (combo_row), state->combo, TRUE, TRUE, 0);
+  GtkWidget *more = make_get_more_button (state);
+  if (more != NULL)
+    gtk_box_pack_start (GTK_BOX (combo_row), more, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (vbox), combo_row, FALSE, FALSE, 0);
 
   /* Fixed sizes, so the dialog does not change width with the chosen style. */
   GtkWidget *style_row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
@@ -1065,8 +1210,9 @@ make_preview (PreviewState *state)
 
 /* Dialog body when no model is installed: say where to put them. */
 static void
-fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, const ImpastoStyleList *styles)
+fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state)
 {
+  const ImpastoStyleList *styles = state->styles;
   GString *folders = g_string_new (NULL);
   for (guint i = 0; i < styles->folders->len; i++)
     g_string_append_printf (folders, "\n  %s", (const gchar *) g_ptr_array_index (styles->folders, i));
@@ -1077,12 +1223,24 @@ fill_no_models (GimpProcedureDialog *dialog, GtkWidget *box, const ImpastoStyleL
                                    "afterwards, reinstall or touch the plug-in file and restart "
                                    "GIMP."),
                                  folders->str);
+  state->empty = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
   GtkWidget *label = gtk_label_new (text);
   gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
   gtk_label_set_selectable (GTK_LABEL (label), TRUE);
   gtk_label_set_xalign (GTK_LABEL (label), 0.0f);
-  gtk_box_pack_start (GTK_BOX (box), label, FALSE, FALSE, 0);
-  gtk_widget_show (label);
+  gtk_box_pack_start (GTK_BOX (state->empty), label, FALSE, FALSE, 0);
+  GtkWidget *more = make_get_more_button (state);
+  if (more != NULL)
+    {
+      gtk_widget_set_halign (more, GTK_ALIGN_START);
+      gtk_box_pack_start (GTK_BOX (state->empty), more, FALSE, FALSE, 0);
+    }
+  gtk_box_pack_start (GTK_BOX (box), state->empty, FALSE, FALSE, 0);
+  gtk_widget_show_all (state->empty);
+  /* The text has the focus, not the button: Return stays with the (insensitive) OK instead of
+   * opening the catalogue; the button's mnemonic and Tab reach it. */
+  gtk_widget_grab_focus (label);
+  gtk_label_select_region (GTK_LABEL (label), 0, 0);
   gtk_dialog_set_response_sensitive (GTK_DIALOG (dialog), GTK_RESPONSE_OK, FALSE);
   g_free (text);
   g_string_free (folders, TRUE);
@@ -1096,6 +1254,7 @@ fill_dialog (GimpProcedureDialog *dialog, GtkWidget *box, PreviewState *state)
   gtk_box_pack_start (GTK_BOX (hbox), make_preview (state), TRUE, TRUE, 0);
   gtk_box_pack_start (GTK_BOX (hbox), make_settings (dialog, state), FALSE, FALSE, 0);
   gtk_widget_show_all (hbox);
+  state->filled = TRUE;
   update_style_info (state);
   update_ok_sensitivity (state);
 
@@ -1127,12 +1286,19 @@ free_stats (gpointer stats)
 
 gboolean
 impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
-                    GimpDrawable *drawable, const ImpastoStyleList *styles)
+                    GimpDrawable *drawable, ImpastoStyleList **styles,
+                    ImpastoRescanFunc rescan, const gchar *install_folder)
 {
   PreviewState state = {
     .config = config,
     .drawable = drawable,
-    .styles = styles,
+    .styles = *styles,
+    .styles_io = styles,
+    .rescan = rescan,
+    .install_folder = install_folder,
+    .retired = g_ptr_array_new_with_free_func ((GDestroyNotify) impasto_style_list_free),
+    .retired_models = g_ptr_array_new_with_free_func (free_model),
+    .retired_stats = g_ptr_array_new_with_free_func (free_stats),
     .layer_w = gimp_drawable_get_width (drawable),
     .layer_h = gimp_drawable_get_height (drawable),
     .divider = 0.5,
@@ -1145,7 +1311,7 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
                                      &state.whole_h) || state.whole_w <= 0 || state.whole_h <= 0)
     state.whole_w = state.whole_h = 0;
 
-  if (styles->styles->len > 0)
+  if (state.styles->styles->len > 0)
     choose_initial_style (&state);
   GtkWidget *dialog = gimp_procedure_dialog_new (procedure, config, _("Style Transfer"));
   state.dialog = dialog;
@@ -1154,16 +1320,17 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))), box, TRUE,
                       TRUE, 0);
   gtk_widget_show (box);
+  state.body = box;
 
-  if (styles->styles->len == 0)
-    fill_no_models (GIMP_PROCEDURE_DIALOG (dialog), box, styles);
+  if (state.styles->styles->len == 0)
+    fill_no_models (GIMP_PROCEDURE_DIALOG (dialog), box, &state);
   else
     fill_dialog (GIMP_PROCEDURE_DIALOG (dialog), box, &state);
 
   gtk_widget_show (dialog);
   gboolean ok = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
 
-  if (styles->styles->len > 0)
+  if (state.filled)
     {
       g_signal_handlers_disconnect_by_func (config, config_changed, &state);
       finish_previews (&state);
@@ -1179,5 +1346,8 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   impasto_image_clear (&state.scaled);
   impasto_image_clear (&state.last);
   g_free (state.last_key);
-  return ok && styles->styles->len > 0;
+  g_ptr_array_unref (state.retired_models);
+  g_ptr_array_unref (state.retired_stats);
+  g_ptr_array_unref (state.retired);
+  return ok && state.filled;
 }

@@ -6,9 +6,11 @@
 
 Extracts the strings from the files in po/POTFILES with xgettext (as the meson pot target does),
 then requires a non-empty, non-fuzzy translation in each po/LANG.po whose printf directives match
-the original's.  Then the dialog's mnemonics: in English and in every language, the access keys of
-our labels (every string with a mnemonic except the menu label) must differ from each other and
-from those of the buttons GIMP's procedure dialog adds (from GIMP's own gimp30-libgimp catalogue).
+the original's.  Then the mnemonics, window by window: in English and in every language, the access
+keys of the dialog's labels (every string with a mnemonic except the menu label) must differ from
+each other and from those of the buttons GIMP's procedure dialog adds (from GIMP's own
+gimp30-libgimp catalogue); those of a window of its own (OWN_WINDOWS: the catalogue window) from
+each other.
 Exit status 0 / 1, 77 when xgettext is missing.
 """
 import ast
@@ -58,6 +60,9 @@ NOT_IN_DIALOG = {"Style _Transfer…"}
 GIMP_DIALOG = ["_Help", "_Reset", "_Cancel", "_OK", "_Load Saved Settings", "_Save Settings",
                "Reset to _Factory Defaults"]
 GIMP_LOCALE = "/usr/share/locale"
+# Sources that make a window of their own (not GIMP's procedure dialog): the keys of their labels
+# need only differ from each other.
+OWN_WINDOWS = {"ui/impasto-catalogue.c": "catalogue window"}
 
 
 def mnemonic(label):
@@ -66,14 +71,14 @@ def mnemonic(label):
     return m.group(1).lower() if m else None
 
 
-def check_mnemonics(lang, ours, translate):
-    """Our dialog labels' keys are unique and differ from GIMP's dialog buttons' keys.
+def check_mnemonics(lang, ours, translate, window="dialog", gimp_buttons=GIMP_DIALOG):
+    """Our labels' keys are unique and differ from GIMP's dialog buttons' keys.
     translate(msgid) -> (ours translated, GIMP's translated or None when GIMP's catalogue is missing)."""
     keys = {}
     for msgid in ours:
         keys.setdefault(mnemonic(translate(msgid, False)), []).append(translate(msgid, False))
     gimp = []
-    for msgid in GIMP_DIALOG:
+    for msgid in gimp_buttons:
         text = translate(msgid, True)
         if text is None:
             print(f"FAIL - {lang}: GIMP's catalogue gimp30-libgimp.mo is missing")
@@ -85,10 +90,23 @@ def check_mnemonics(lang, ours, translate):
         if key is None or len(labels) > 1 or clash:
             failed += 1
             print(f"FAIL - {lang}: mnemonic {key!r} of {labels} clashes "
-                  f"{'with GIMP ' + str(clash) if clash else 'within the dialog'}")
-    print(f"{'ok  ' if not failed else 'FAIL'} - {lang}: {len(ours)} dialog mnemonics unique "
-          f"(with GIMP's {', '.join(gimp)})")
+                  f"{'with GIMP ' + str(clash) if clash else 'within the ' + window}")
+    print(f"{'ok  ' if not failed else 'FAIL'} - {lang}: {len(ours)} {window} mnemonics unique"
+          + (f" (with GIMP's {', '.join(gimp)})" if gimp else ""))
     return failed
+
+
+def extract(root, sources):
+    """msgids of the given sources, as the meson pot target extracts them."""
+    pot = subprocess.run(["xgettext", "--from-code=UTF-8", "--keyword=_", "--keyword=N_",
+                          "--language=C", "--no-location", "-o", "-", *sources],
+                         cwd=root, check=True, capture_output=True, text=True).stdout
+    return list(parse_po(pot))
+
+
+def labels(msgids):
+    # Labels are short; long texts (blurbs) may hold names like IMPASTO_MODEL_PATH.
+    return [m for m in msgids if len(m) < 60 and mnemonic(m) and m not in NOT_IN_DIALOG]
 
 
 def main():
@@ -98,12 +116,9 @@ def main():
         return 1
     po = os.path.join(root, "po")
     sources = [l.strip() for l in open(os.path.join(po, "POTFILES")) if l.strip()]
-    pot = subprocess.run(["xgettext", "--from-code=UTF-8", "--keyword=_", "--keyword=N_",
-                          "--language=C", "--no-location", "-o", "-", *sources],
-                         cwd=root, check=True, capture_output=True, text=True).stdout
-    msgids = [m for m in parse_po(pot)]
-    # Labels are short; long texts (blurbs) may hold names like IMPASTO_MODEL_PATH.
-    dialog = [m for m in msgids if len(m) < 60 and mnemonic(m) and m not in NOT_IN_DIALOG]
+    msgids = extract(root, sources)
+    dialog = labels(extract(root, [f for f in sources if f not in OWN_WINDOWS]))
+    windows = {name: labels(extract(root, [f])) for f, name in OWN_WINDOWS.items() if f in sources}
     failed = 0
     langs = [l.strip() for l in open(os.path.join(po, "LINGUAS")) if l.strip()]
     for lang in langs:
@@ -120,11 +135,14 @@ def main():
 
         mo = os.path.join(GIMP_LOCALE, lang, "LC_MESSAGES", "gimp30-libgimp.mo")
         gimp_cat = gettext.GNUTranslations(open(mo, "rb")) if os.path.exists(mo) else None
-        failed += check_mnemonics(
-            lang, dialog,
-            lambda m, is_gimp: (gimp_cat.gettext(m) if gimp_cat else None) if is_gimp
-            else (catalogue.get(m, ("", False))[0] or m))
+        translate = (lambda m, is_gimp: (gimp_cat.gettext(m) if gimp_cat else None) if is_gimp
+                     else (catalogue.get(m, ("", False))[0] or m))
+        failed += check_mnemonics(lang, dialog, translate)
+        for name, window in windows.items():
+            failed += check_mnemonics(lang, window, translate, name, ())
     failed += check_mnemonics("en", dialog, lambda m, is_gimp: m)
+    for name, window in windows.items():
+        failed += check_mnemonics("en", window, lambda m, is_gimp: m, name, ())
     print(f"{len(langs) * len(msgids) - failed} passed, {failed} failed")
     return 1 if failed or not msgids or len(langs) < 3 or len(dialog) < 5 else 0
 

@@ -30,7 +30,8 @@ config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
 config.set_property("image", image)
 config.set_core_object_array("drawables", [layer])
 if not os.environ.get("IMPASTO_TEST_NO_MODELS"):
-    config.set_property("model", "udnie-9")  # the model with a sidecar and thumbnail
+    # the model with a sidecar and thumbnail, unless the driver wants another
+    config.set_property("model", os.environ.get("IMPASTO_TEST_MODEL", "udnie-9"))
 result = proc.run(config)  # returns when the dialog is closed
 
 fact("status", result.index(0).value_nick)
