@@ -99,10 +99,18 @@ static ImpastoStatus check_size (ImpExec *x, const ImpStep *s, bool whole)
 
 static void exec_cleanup (ImpExec *x, int keep)
 {
-  for (int v = 0; v < x->m->graph->n_values; v++)
-    if (v != keep && x->slots[v].capacity)
-      imp_free (x->slots[v].t.data);
-  imp_cache_clear (&x->cache);
+  ImpastoModel *m = x->m;
+  for (int v = 0; v < m->graph->n_values; v++)
+    if (v != keep && x->slots[v].capacity) {
+      if (m->keep_buffers)
+        imp_cache_give (&x->cache, x->slots[v].t.data, x->slots[v].capacity);
+      else
+        imp_free (x->slots[v].t.data);
+    }
+  if (m->keep_buffers)
+    m->kept = x->cache;
+  else
+    imp_cache_clear (&x->cache);
   imp_free (x->slots);
 }
 
@@ -169,6 +177,10 @@ ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *value
   x.slots = imp_alloc0 ((size_t) g->n_values, sizeof (ImpSlot), "value slots", err);
   if (!x.slots)
     return IMPASTO_E_NOMEM;
+  if (m->keep_buffers) { /* the last region's buffers (model.h) */
+    x.cache = m->kept;
+    m->kept = (ImpBufferCache) { 0 };
+  }
   double total, done = 0;
   total = 0;
   ImpastoStatus st = plan_shapes (&x, n_in, values, inputs, true, &total);

@@ -214,7 +214,9 @@ void impasto_stats_free (ImpastoStats *stats);
  * the margin its receptive field needs, with options->stats (of in, from impasto_stats_compute;
  * may be NULL only for a model without instance norms).  Refused (IMPASTO_E_UNSUPPORTED) for a
  * model with an op that mixes the whole image in other ways (GlobalAveragePool).  options->rows
- * must be NULL (a region is small: it is returned whole). */
+ * must be NULL (a region is small: it is returned whole).  The model keeps the region's working
+ * buffers for the next region (a preview's next view costs no fresh memory); they are freed with
+ * the model or by its next impasto_stylize. */
 ImpastoStatus impasto_stylize_region (ImpastoModel *model, const ImpastoImage *in, int x, int y,
                                       ImpastoImage *out, const ImpastoOptions *options,
                                       ImpastoError *err);

@@ -227,6 +227,7 @@ void impasto_model_free (ImpastoModel *m)
   imp_model_release_steps (m);
   imp_graph_free (m->graph);
   imp_pool_free (m->pool);
+  imp_cache_clear (&m->kept);
   free (m);
 }
 
@@ -528,7 +529,9 @@ static ImpastoStatus stylize_transposed (ImpastoModel *m, const ImpastoImage *in
     transpose_image (in, 0, in->width, &tin);
     ImpastoModel tm = *m; /* the same model, its transposed steps */
     tm.steps = m->tsteps;
+    m->kept = (ImpBufferCache) { 0 }; /* the copy has the kept buffers for the run, then m again */
     st = stylize_oriented (&tm, &tin, &tout, &to, err);
+    m->kept = tm.kept;
     if (!st)
       st = transpose_back (&tout, out, o, err);
   }
@@ -571,6 +574,8 @@ bool imp_model_bn_image (const ImpastoModel *m, const ImpastoOptions *o)
 ImpastoStatus imp_model_stylize (ImpastoModel *m, const ImpastoImage *in, ImpastoImage *out,
                                  const ImpastoOptions *o, ImpastoError *err)
 {
+  if (!m->keep_buffers) /* not a preview's region: its buffers would only add to this run's */
+    imp_cache_clear (&m->kept);
   imp_model_ensure_pool (m, o->threads);
   m->bn_image = imp_model_bn_image (m, o);
   int64_t ph = IMP_MAX (round_up (in->height, m->size_multiple), m->min_size);

@@ -6,6 +6,7 @@
 #include "graph.h"
 #include "kernels.h"
 #include "pool.h"
+#include "util.h"
 
 typedef struct ImpOp ImpOp; /* op.h: what an operator is and how it runs */
 
@@ -84,6 +85,12 @@ struct ImpastoModel {
    * input's own (options->stats), and where impasto_stats_compute has them recorded. */
   const ImpastoStats *stats_use;
   ImpastoStats *stats_record;
+  /* Regions (impasto_stylize_region) come one after another at about the same size, for a
+   * preview: with keep_buffers set for the call, the whole-image executor leaves its freed
+   * activations in kept for the next call, so that their pages are not faulted in again (freed
+   * with the model, or by the next call without keep_buffers). */
+  bool keep_buffers;
+  ImpBufferCache kept;
   uint64_t serial;    /* unique per load in this process: statistics name the model they are of */
 };
 

@@ -331,7 +331,9 @@ ImpastoStatus impasto_stylize_region (ImpastoModel *m, const ImpastoImage *in, i
   else
     res.data = buf;
   m->stats_use = o->stats;
+  m->keep_buffers = true;
   st = imp_model_stylize (m, &crop, &res, o, err);
+  m->keep_buffers = false;
   m->stats_use = NULL;
   size_t row = (size_t) out->width * (size_t) out->channels * elem_size (out);
   for (int r = 0; !st && r < out->height; r++)

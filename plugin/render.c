@@ -166,20 +166,22 @@ impasto_net_scale (const ImpastoParams *params, gint width, gint height)
   return MAX (1.0 / stroke, MIN (1.0, MIN_NET_EDGE / shortest));
 }
 
-/* Resample src into dst (same channels and type; the sizes give the factor) with GEGL: reduced by
- * gegl_buffer_get's box filter, enlarged by gegl:scale-size's linear sampler (gegl_buffer_get's
- * bilinear filter darkens the edges: it ignores the clamping abyss). */
+/* Pixels [x, x + dst->width) x [y, y + dst->height) of src resampled to width x height (same
+ * channels and type) with GEGL: reduced by gegl_buffer_get's box filter, enlarged by
+ * gegl:scale-size's linear sampler (gegl_buffer_get's bilinear filter darkens the edges: it
+ * ignores the clamping abyss).  Only the pixels the rectangle needs are computed, and they are the
+ * same as in the whole resampled image (the 1:1 preview at a stroke size relies on that). */
 static void
-resample (const ImpastoImage *src, ImpastoImage *dst)
+resample_rect (const ImpastoImage *src, gint width, gint height, gint x, gint y, ImpastoImage *dst)
 {
   const Babl *format = impasto_image_format (src);
   const gint dst_stride = (gint) (dst->stride * element_size (dst));
   GeglBuffer *buffer = gegl_buffer_linear_new_from_data (
       image_pixels (src), format, GEGL_RECTANGLE (0, 0, src->width, src->height),
       (gint) (src->stride * element_size (src)), NULL, NULL);
-  const gdouble scale = (gdouble) dst->width / src->width;
+  const gdouble scale = (gdouble) width / src->width;
   if (scale <= 1.0)
-    gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, dst->width, dst->height), scale, format,
+    gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, dst->width, dst->height), scale, format,
                      image_pixels (dst), dst_stride, GEGL_ABYSS_CLAMP | GEGL_BUFFER_FILTER_BOX);
   else
     {
@@ -187,15 +189,28 @@ resample (const ImpastoImage *src, ImpastoImage *dst)
       GeglNode *source = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer",
                                               buffer, NULL);
       GeglNode *enlarge = gegl_node_new_child (
-          graph, "operation", "gegl:scale-size", "x", (gdouble) dst->width, "y",
-          (gdouble) dst->height, "sampler", GEGL_SAMPLER_LINEAR, "abyss-policy", GEGL_ABYSS_CLAMP,
-          NULL);
+          graph, "operation", "gegl:scale-size", "x", (gdouble) width, "y", (gdouble) height,
+          "sampler", GEGL_SAMPLER_LINEAR, "abyss-policy", GEGL_ABYSS_CLAMP, NULL);
       gegl_node_link (source, enlarge);
-      gegl_node_blit (enlarge, 1.0, GEGL_RECTANGLE (0, 0, dst->width, dst->height), format,
+      gegl_node_blit (enlarge, 1.0, GEGL_RECTANGLE (x, y, dst->width, dst->height), format,
                       image_pixels (dst), dst_stride, GEGL_BLIT_DEFAULT);
       g_object_unref (graph);
     }
   g_object_unref (buffer);
+}
+
+/* Resample src into dst (same channels and type; the sizes give the factor). */
+static void
+resample (const ImpastoImage *src, ImpastoImage *dst)
+{
+  resample_rect (src, dst->width, dst->height, 0, 0, dst);
+}
+
+void
+impasto_net_size (gint width, gint height, gdouble net_scale, gint *net_width, gint *net_height)
+{
+  *net_width = MAX (1, (gint) lround (width * net_scale));
+  *net_height = MAX (1, (gint) lround (height * net_scale));
 }
 
 /* out = in + strength * (out - in) on the colour channels; alpha copied from in (the network ran
@@ -275,16 +290,118 @@ engine_run (ImpastoJob *job, const ImpastoImage *in, ImpastoImage *out, gdouble 
   return impasto_stylize (job->model, in, out, &options, &job->error);
 }
 
-/* The 1:1 preview's two halves: whole's statistics (once per style), or a region with them,
- * which equals the same region of the final layer. */
+static ImpastoStatus
+job_fail (ImpastoJob *job, ImpastoStatus status, const gchar *message)
+{
+  job->error.code = status;
+  g_snprintf (job->error.message, sizeof job->error.message, "%s", message);
+  return status;
+}
+
+static gboolean
+stroke_resamples (const ImpastoJob *job)
+{
+  return fabs (job->net_scale - 1.0) >= 1e-6;
+}
+
+/* whole as the network sees it: itself, or at a stroke size resampled as the final render
+ * resamples it, into the caller's cache job->scaled (made when its size is not the one wanted:
+ * the resampling depends on the sizes alone). */
+static const ImpastoImage *
+net_whole (ImpastoJob *job)
+{
+  if (!stroke_resamples (job))
+    return job->whole;
+  gint w, h;
+  impasto_net_size (job->whole->width, job->whole->height, job->net_scale, &w, &h);
+  ImpastoImage *scaled = job->scaled;
+  if (scaled->width == w && scaled->height == h)
+    return scaled;
+  impasto_image_clear (scaled);
+  if (!image_alloc (scaled, w, h, job->whole->channels, job->whole->type == IMPASTO_PIXEL_U8))
+    {
+      impasto_image_clear (scaled);
+      job_fail (job, IMPASTO_E_NOMEM, "not enough memory for the network's copy of the image");
+      return NULL;
+    }
+  resample (job->whole, scaled);
+  return scaled;
+}
+
+/* The region of the final result at a stroke size.  The network's copy net of whole is stylised
+ * where the resampling back reads it for this region (the region's footprint in net plus the
+ * sampler's reach), with net's statistics; that part is put into an otherwise empty image of
+ * net's size and resampled back exactly as the final render resamples the whole result, for the
+ * region's pixels only; then blended with in as stylize_scaled blends. */
+static ImpastoStatus
+region_scaled (ImpastoJob *job, const ImpastoImage *net, const ImpastoOptions *options)
+{
+  const gdouble fx = (gdouble) net->width / job->whole->width;
+  const gdouble fy = (gdouble) net->height / job->whole->height;
+  /* box reduction reads 1 / scale source pixels per pixel, the linear sampler one either side */
+  const gint margin = (gint) ceil (MAX (fx, fy)) + 2;
+  const gint x0 = MAX (0, (gint) floor (job->region_x * fx) - margin);
+  const gint y0 = MAX (0, (gint) floor (job->region_y * fy) - margin);
+  const gint x1 = MIN (net->width, (gint) ceil ((job->region_x + job->out.width) * fx) + margin);
+  const gint y1 = MIN (net->height, (gint) ceil ((job->region_y + job->out.height) * fy) + margin);
+  const gboolean u8 = job->out.type == IMPASTO_PIXEL_U8;
+  const gint c = job->out.channels;
+  ImpastoImage part = { 0 }, canvas = { 0 };
+  gsize bytes;
+  if (!image_alloc (&part, x1 - x0, y1 - y0, c, u8)
+      || !g_size_checked_mul (&bytes, (gsize) net->width * (gsize) c, (gsize) net->height)
+      || !g_size_checked_mul (&bytes, bytes, u8 ? 1 : sizeof (gfloat)))
+    {
+      impasto_image_clear (&part);
+      return job_fail (job, IMPASTO_E_NOMEM, "not enough memory for the preview");
+    }
+  /* zero pages that nothing reads: only the part's rows are ever touched */
+  void *pixels = g_try_malloc0 (bytes);
+  if (pixels == NULL)
+    {
+      impasto_image_clear (&part);
+      return job_fail (job, IMPASTO_E_NOMEM, "not enough memory for the preview");
+    }
+  canvas = (ImpastoImage) { .width = net->width, .height = net->height, .channels = c,
+                            .stride = (size_t) net->width * (size_t) c,
+                            .type = u8 ? IMPASTO_PIXEL_U8 : IMPASTO_PIXEL_FLOAT };
+  if (u8)
+    canvas.data_u8 = pixels;
+  else
+    canvas.data = pixels;
+  ImpastoStatus status = impasto_stylize_region (job->model, net, x0, y0, &part, options,
+                                                 &job->error);
+  if (status == IMPASTO_OK)
+    {
+      const gsize elem = element_size (&part), row = (gsize) part.width * (gsize) c * elem;
+      for (gint r = 0; r < part.height; r++)
+        memcpy ((gchar *) pixels + (((gsize) (y0 + r) * canvas.stride) + (gsize) x0 * (gsize) c) * elem,
+                (const gchar *) image_pixels (&part) + (gsize) r * part.stride * elem, row);
+      resample_rect (&canvas, job->whole->width, job->whole->height, job->region_x,
+                     job->region_y, &job->out);
+      blend_with_source (&job->in, &job->out, job->params.strength);
+    }
+  impasto_image_clear (&part);
+  g_free (pixels);
+  return status;
+}
+
+/* The 1:1 preview's two halves: the statistics of what the network sees of whole (once per style
+ * and stroke size), or a region with them, which equals the same region of the final layer. */
 static ImpastoStatus
 engine_run_whole (ImpastoJob *job)
 {
   ImpastoOptions options;
-  engine_options (job, &options, job->params.strength);
+  /* at a stroke size the blend follows at full size, as in stylize_scaled */
+  engine_options (job, &options, stroke_resamples (job) ? 1.0 : job->params.strength);
+  const ImpastoImage *net = net_whole (job);
+  if (net == NULL)
+    return job->error.code;
   if (job->want_stats)
-    return impasto_stats_compute (job->model, job->whole, &options, &job->stats_out, &job->error);
+    return impasto_stats_compute (job->model, net, &options, &job->stats_out, &job->error);
   options.stats = job->stats;
+  if (stroke_resamples (job))
+    return region_scaled (job, net, &options);
   return impasto_stylize_region (job->model, job->whole, job->region_x, job->region_y, &job->out,
                                  &options, &job->error);
 }
@@ -297,8 +414,8 @@ stylize_scaled (ImpastoJob *job)
   if (fabs (job->net_scale - 1.0) < 1e-6)
     return engine_run (job, &job->in, &job->out, job->params.strength);
 
-  const gint w = MAX (1, (gint) lround (job->in.width * job->net_scale));
-  const gint h = MAX (1, (gint) lround (job->in.height * job->net_scale));
+  gint w, h;
+  impasto_net_size (job->in.width, job->in.height, job->net_scale, &w, &h);
   const gboolean u8 = job->in.type == IMPASTO_PIXEL_U8;
   ImpastoImage small_in = { 0 }, small_out = { 0 };
   ImpastoStatus status;

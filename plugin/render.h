@@ -59,10 +59,14 @@ struct ImpastoJob {
   gdouble       x, y;        /* where in the drawable in comes from (layer pixels) */
   gdouble       scale;       /* pixels of in per layer pixel (the preview reads reduced copies) */
   /* The 1:1 preview (issue 12).  With whole set (borrowed: the pixels the final render
-   * stylises, as it reads them), the worker leaves in alone and either, with want_stats, computes
-   * whole's normalisation statistics into stats_out, or writes into out the region of the final
-   * result at (region_x, region_y) of whole, normalised with stats (borrowed). */
+   * stylises, as it reads them), the worker either, with want_stats, computes the normalisation
+   * statistics of what the network sees of whole into stats_out, or writes into out the region of
+   * the final result at (region_x, region_y) of whole (in: the same region of whole), normalised
+   * with stats (borrowed).  With a stroke size (net_scale != 1) the network sees whole resampled
+   * as the final render resamples it: scaled (borrowed, the caller's cache; the worker makes it
+   * when its size is not whole's times net_scale). */
   const ImpastoImage *whole;
+  ImpastoImage *scaled;
   gboolean      want_stats;
   ImpastoStats *stats_out;
   const ImpastoStats *stats;
@@ -99,6 +103,11 @@ ImpastoModel *impasto_job_steal_model (ImpastoJob *job);
 
 /* The worker itself: load the model if needed and stylise in into out.  Runs in any thread. */
 void impasto_job_run (ImpastoJob *job);
+
+/* The size of the copy of a width x height image the network sees at net_scale (as the final
+ * render resamples it). */
+void impasto_net_size (gint width, gint height, gdouble net_scale, gint *net_width,
+                       gint *net_height);
 
 /* Pixels for width x height x channels (bytes when u8, else floats); FALSE when too big. */
 gboolean impasto_image_alloc (ImpastoImage *image, gint width, gint height, gint channels,

@@ -334,8 +334,12 @@ static ImpastoImage crop_of (const ImpastoImage *im, int x, int y, int w, int h)
  * gray, statistics from a whole and from a banded run), and their errors. */
 static void test_regions (ImpastoModel *m, const char *other_path)
 {
+  /* one after another on the same model, as a preview pans: each region reuses the last one's
+   * buffers (model.h, kept), also across the narrow ones at the left edge, which run transposed
+   * (twice: the second reuses what the first kept) */
   static const int boxes[][4] = { { 37, 21, 101, 77 }, { 0, 0, 300, 200 }, { 250, 150, 50, 50 },
-                                  { 133, 0, 1, 200 } };
+                                  { 133, 0, 1, 200 }, { 0, 0, 20, 200 }, { 0, 0, 20, 200 },
+                                  { 37, 21, 101, 77 } };
   for (int channels = 1; channels <= 3; channels += 2)
     for (int tile = 0; tile <= 32; tile += 32) {
       ImpastoImage in = make_image (300, 200, channels), whole = like (&in);

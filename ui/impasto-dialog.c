@@ -12,9 +12,11 @@
  * At 1:1 the preview is the result (issue 12): the network runs on the visible region plus its
  * receptive margin with the normalisation statistics of the whole area the final render stylises
  * (impasto_stylize_region), so the preview equals that region of the final layer.  The statistics
- * cost one run over the area, once per style (a stats job, not cancelled by a pan or a zoom); the
- * area's pixels are read once.  Zoomed out, or with a stroke size that resamples, the preview is
- * computed on its own copy as before, and says so.
+ * cost one run over the area, once per style and stroke size (a stats job, not cancelled by a pan
+ * or a zoom); the area's pixels are read once, and with a stroke size that resamples, the
+ * resampled copy the network sees is made once too (the worker keeps it here).  The last 1:1
+ * result is kept: a pan computes only the band that comes into sight (docs/tiling.md).  Zoomed
+ * out the preview is computed on its own copy as before, and says so.
  *
  * "Get more styles…" beside the style list (built with libcurl) opens the catalogue window
  * (impasto-catalogue.c); after an install the model folders are scanned again, the style list is
@@ -27,6 +29,7 @@
 
 #include <libgimp/gimpui.h>
 #include <math.h>
+#include <string.h>
 
 #include "i18n.h"
 #include "plugin-defs.h"
@@ -96,9 +99,21 @@ typedef struct {
   ImpastoImage whole;
   gint        whole_x, whole_y, whole_w, whole_h; /* whole_w == 0: nothing to stylise */
   gboolean    whole_u8;
-  GHashTable *stats;      /* style id -> ImpastoStats* */
+  GHashTable *stats;      /* stats_key () -> ImpastoStats* */
+  ImpastoImage scaled;    /* whole as the network sees it at the last stroke size that resamples
+                           * (made and replaced by the worker; untouched here while a job runs) */
+  /* The last 1:1 preview: the final result's pixels in a rectangle of the layer, and the settings
+   * they were computed with.  A pan computes only the band of the new view they do not cover
+   * (regions equal the final result, so the pieces join without seams). */
+  ImpastoImage last;      /* width 0: none */
+  gint        last_x, last_y;
+  gchar      *last_key;
+  /* the rectangle the running job's part belongs to (part_w 0: the job computes it all) */
+  gint        part_x, part_y, part_w, part_h;
   ImpastoJob *running;    /* the preview job in its thread, or NULL */
   gchar      *running_id;
+  gchar      *running_key; /* the statistics the running job computes, or NULL */
+  gchar      *running_settings; /* what an exact region job computes with (last_key to be) */
   gboolean    pending;    /* the view or a setting changed while a job ran: render again */
   gboolean    closing;
   gint64      started_us; /* when the running job started (for the test log) */
@@ -221,6 +236,81 @@ update_view (PreviewState *state)
 
 /* ---------------------------------------------------------------- preview jobs */
 
+/* Show image (a preview's result at (x, y) in layer pixels, scale) as the "after" picture. */
+static void
+show_after (PreviewState *state, const ImpastoImage *image, gdouble x, gdouble y, gdouble scale,
+            gboolean exact, gint computed_w, gint computed_h)
+{
+  picture_set (&state->after, image_surface (image), x, y, scale);
+  gtk_widget_queue_draw (state->area);
+  set_status (state, state->note);
+  /* For the dialog test, which waits for the preview and finds the area to drag in. */
+  if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
+    {
+      gint ax = 0, ay = 0;
+      gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
+      g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d; "
+                  "layer %.0f,%.0f scale %.3f%s; computed %d x %d)\n",
+                  image->width, image->height,
+                  (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
+                  area_width (state), area_height (state), x, y, scale, exact ? ", exact" : "",
+                  computed_w, computed_h);
+      /* and compares the last one with the final layer */
+      const gchar *dump = g_getenv ("IMPASTO_PREVIEW_DUMP");
+      if (dump != NULL)
+        cairo_surface_write_to_png (state->after.surface, dump);
+    }
+}
+
+/* Rows [y, y + h) x columns [x, x + w) of src at (sx, sy) into dst at (dx, dy) (8-bit images
+ * with the same channels). */
+static void
+copy_pixels (const ImpastoImage *src, gint sx, gint sy, ImpastoImage *dst, gint dx, gint dy,
+             gint w, gint h)
+{
+  const gsize px = (gsize) src->channels;
+  for (gint r = 0; r < h; r++)
+    memcpy (dst->data_u8 + (gsize) (dy + r) * dst->stride + (gsize) dx * px,
+            src->data_u8 + (gsize) (sy + r) * src->stride + (gsize) sx * px, (gsize) w * px);
+}
+
+/* The exact preview job's result: alone, or the part of the view last did not cover, joined to
+ * last's pixels; it becomes last. */
+static void
+exact_done (PreviewState *state, ImpastoJob *job)
+{
+  ImpastoImage joined = { 0 };
+  if (state->part_w > 0 && state->last.width > 0 &&
+      impasto_image_alloc (&joined, state->part_w, state->part_h, job->out.channels, TRUE))
+    {
+      /* the overlap from last, the rest from the job */
+      const gint x0 = MAX (state->part_x, state->last_x), y0 = MAX (state->part_y, state->last_y);
+      const gint x1 = MIN (state->part_x + state->part_w, state->last_x + state->last.width);
+      const gint y1 = MIN (state->part_y + state->part_h, state->last_y + state->last.height);
+      copy_pixels (&state->last, x0 - state->last_x, y0 - state->last_y, &joined,
+                   x0 - state->part_x, y0 - state->part_y, x1 - x0, y1 - y0);
+      copy_pixels (&job->out, 0, 0, &joined, (gint) job->x - state->part_x,
+                   (gint) job->y - state->part_y, job->out.width, job->out.height);
+      impasto_image_clear (&state->last);
+      state->last = joined;
+      state->last_x = state->part_x;
+      state->last_y = state->part_y;
+    }
+  else
+    {
+      impasto_image_clear (&state->last);
+      state->last = job->out;
+      job->out = (ImpastoImage) { 0 };
+      state->last_x = (gint) job->x;
+      state->last_y = (gint) job->y;
+    }
+  g_free (state->last_key);
+  state->last_key = g_steal_pointer (&state->running_settings);
+  show_after (state, &state->last, state->last_x, state->last_y, 1.0, TRUE,
+              state->part_w > 0 ? (gint) job->in.width : state->last.width,
+              state->part_w > 0 ? (gint) job->in.height : state->last.height);
+}
+
 static void
 preview_job_done (ImpastoJob *job, gpointer user_data)
 {
@@ -239,9 +329,9 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
   if (job->want_stats)
     {
       /* Kept even when the view moved meanwhile: they belong to the style, not the view. */
-      if (job->status == IMPASTO_OK && same_style)
+      if (job->status == IMPASTO_OK && same_style && state->running_key != NULL)
         {
-          g_hash_table_replace (state->stats, g_strdup (state->running_id), job->stats_out);
+          g_hash_table_replace (state->stats, g_strdup (state->running_key), job->stats_out);
           job->stats_out = NULL;
           state->pending = TRUE; /* now the region itself */
         }
@@ -255,28 +345,15 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
     }
   else if (!state->closing && !cancelled && !state->pending)
     {
-      if (job->status == IMPASTO_OK)
+      if (job->status == IMPASTO_OK && job->whole != NULL)
         {
-          picture_set (&state->after, image_surface (&job->out), job->x, job->y, job->scale);
-          gtk_widget_queue_draw (state->area);
-          set_status (state, state->note);
-          /* For the dialog test, which waits for the preview and finds the area to drag in. */
-          if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
-            {
-              gint ax = 0, ay = 0;
-              gtk_widget_translate_coordinates (state->area, state->dialog, 0, 0, &ax, &ay);
-              g_printerr ("impasto: preview drawn (%d x %d, %.0f ms; area at %d,%d size %dx%d; "
-                          "layer %.0f,%.0f scale %.3f%s)\n",
-                          job->out.width, job->out.height,
-                          (g_get_monotonic_time () - state->started_us) / 1000.0, ax, ay,
-                          area_width (state), area_height (state), job->x, job->y, job->scale,
-                          job->whole != NULL ? ", exact" : "");
-              /* and compares the last one with the final layer */
-              const gchar *dump = g_getenv ("IMPASTO_PREVIEW_DUMP");
-              if (dump != NULL)
-                cairo_surface_write_to_png (state->after.surface, dump);
-            }
+          if (!same_style) /* shown, but not joined to later views of the new style */
+            g_clear_pointer (&state->running_settings, g_free);
+          exact_done (state, job);
         }
+      else if (job->status == IMPASTO_OK)
+        show_after (state, &job->out, job->x, job->y, job->scale, FALSE, job->out.width,
+                    job->out.height);
       else
         {
           gchar *text = g_strdup_printf (_("Preview with %s failed: %s"), state->running_id,
@@ -286,6 +363,8 @@ preview_job_done (ImpastoJob *job, gpointer user_data)
         }
     }
   g_clear_pointer (&state->running_id, g_free);
+  g_clear_pointer (&state->running_key, g_free);
+  g_clear_pointer (&state->running_settings, g_free);
   impasto_job_free (job);
 
   if (state->pending && !state->closing)
@@ -341,14 +420,21 @@ ensure_whole (PreviewState *state)
   return TRUE;
 }
 
-/* Whether this preview can be the result itself: 1:1, the network at the image's own scale, a
+/* The network's copy of the stylised area at a stroke size is kept for the 1:1 preview up to
+ * this many pixels (more: a stroke size far below 1 on a big image; the preview is then
+ * approximate). */
+#define SCALED_MAX_PIXELS 64e6
+
+/* Whether this preview can be the result itself: 1:1 and not reduced for the preview's budget, a
  * network to run, and the view meeting the stylised area (the view is then clipped to it). */
 static gboolean
-exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, gdouble *x,
-              gdouble *y, gint *width, gint *height)
+exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, gboolean reduced,
+              gdouble *x, gdouble *y, gint *width, gint *height)
 {
-  if (scale < 1.0 || params->strength <= 0.0 || state->whole_w == 0 ||
-      fabs (impasto_net_scale (params, state->whole_w, state->whole_h) - 1.0) > 1e-6)
+  if (scale < 1.0 || reduced || params->strength <= 0.0 || state->whole_w == 0)
+    return FALSE;
+  const gdouble net = impasto_net_scale (params, state->whole_w, state->whole_h);
+  if (fabs (net - 1.0) > 1e-6 && net * net * state->whole_w * state->whole_h > SCALED_MAX_PIXELS)
     return FALSE;
   const gint x0 = MAX ((gint) *x, state->whole_x), y0 = MAX ((gint) *y, state->whole_y);
   const gint x1 = MIN ((gint) *x + *width, state->whole_x + state->whole_w);
@@ -362,9 +448,82 @@ exact_region (PreviewState *state, const ImpastoParams *params, gdouble scale, g
   return TRUE;
 }
 
+/* What the statistics are cached under: the style and the size of the copy the network sees
+ * (the stroke size's resampling depends on that size alone). */
+static gchar *
+stats_key (PreviewState *state, const gchar *id, const ImpastoParams *params)
+{
+  gint w, h;
+  impasto_net_size (state->whole_w, state->whole_h,
+                    impasto_net_scale (params, state->whole_w, state->whole_h), &w, &h);
+  return g_strdup_printf ("%s\n%dx%d", id, w, h);
+}
+
+/* The region of whole at (x, y) into image (same channels and type), instead of asking GIMP. */
+static void
+copy_from_whole (PreviewState *state, gint x, gint y, const ImpastoImage *image)
+{
+  const gsize elem = image->type == IMPASTO_PIXEL_U8 ? 1 : sizeof (gfloat);
+  const gchar *src = image->type == IMPASTO_PIXEL_U8 ? (const gchar *) state->whole.data_u8
+                                                     : (const gchar *) state->whole.data;
+  gchar *dst = image->type == IMPASTO_PIXEL_U8 ? (gchar *) image->data_u8 : (gchar *) image->data;
+  const gsize px = (gsize) image->channels * elem;
+  for (gint r = 0; r < image->height; r++)
+    memcpy (dst + (gsize) r * image->stride * elem,
+            src + ((gsize) (y - state->whole_y + r) * state->whole.stride) * elem
+                + (gsize) (x - state->whole_x) * px,
+            (gsize) image->width * px);
+}
+
+/* The part of the view (x, y, w, h) that the last preview does not cover, when that is one band
+ * (a pan along one axis, or a view inside the last: *pw 0); FALSE when it is not (a diagonal pan,
+ * no overlap: the whole view is computed). */
+static gboolean
+uncovered (PreviewState *state, gint x, gint y, gint w, gint h, gint *px, gint *py, gint *pw,
+           gint *ph)
+{
+  const gint lx0 = state->last_x, ly0 = state->last_y;
+  const gint lx1 = lx0 + state->last.width, ly1 = ly0 + state->last.height;
+  const gint ix0 = MAX (x, lx0), iy0 = MAX (y, ly0), ix1 = MIN (x + w, lx1), iy1 = MIN (y + h, ly1);
+  if (ix1 <= ix0 || iy1 <= iy0)
+    return FALSE;
+  const gboolean cols = ix0 == x && ix1 == x + w, rows = iy0 == y && iy1 == y + h;
+  *px = x, *py = y, *pw = w, *ph = h;
+  if (cols && rows)
+    *pw = *ph = 0;
+  else if (cols && iy0 == y) /* covered on top: the band below */
+    *py = iy1, *ph = y + h - iy1;
+  else if (cols && iy1 == y + h)
+    *ph = iy0 - y;
+  else if (rows && ix0 == x)
+    *px = ix1, *pw = x + w - ix1;
+  else if (rows && ix1 == x + w)
+    *pw = ix0 - x;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* The "before" picture of the view (x, y, w, h) at 1:1 from the pixels in memory. */
+static void
+before_from_whole (PreviewState *state, gint x, gint y, gint w, gint h)
+{
+  ImpastoImage view = { 0 };
+  if (!impasto_image_alloc (&view, w, h, state->whole.channels, TRUE))
+    return;
+  if (state->whole.type == IMPASTO_PIXEL_U8)
+    copy_from_whole (state, x, y, &view);
+  else
+    impasto_read_pixels (state->drawable, x, y, 1.0, FALSE, &view);
+  picture_set (&state->before, image_surface (&view), x, y, 1.0);
+  impasto_image_clear (&view);
+}
+
 static void
 start_preview (PreviewState *state)
 {
+  /* the latency the dialog test reports: from the request, GEGL reads included */
+  const gint64 requested_us = g_get_monotonic_time ();
   gchar *id = config_model_id (state);
   const ImpastoStyle *style = impasto_style_list_find (state->styles, id);
   if (style == NULL)
@@ -396,12 +555,56 @@ start_preview (PreviewState *state)
 
   /* an arbitrary-style pack's preview is computed on the view alone */
   const gboolean pack = g_strcmp0 (style->family, "magenta") == 0 || g_strcmp0 (style->family, "adain") == 0;
-  const gboolean exact = !pack && exact_region (state, &params, scale, &x, &y, &width, &height);
-  const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, id) : NULL;
+  const gboolean exact = !pack && exact_region (state, &params, scale, reduced, &x, &y, &width,
+                                                &height);
+  gchar *key = exact ? stats_key (state, id, &params) : NULL;
+  const ImpastoStats *stats = exact ? g_hash_table_lookup (state->stats, key) : NULL;
+
+  /* A region with the statistics at hand: only the part of it the last preview with the same
+   * settings does not cover. */
+  gchar *settings = NULL;
+  gint part_x = (gint) x, part_y = (gint) y, part_w = width, part_h = height;
+  state->part_w = 0;
+  if (stats != NULL)
+    {
+      settings = g_strdup_printf ("%s\n%.9g %d %d %d", key, params.strength,
+                                  params.preserve_colors, params.tile_size, params.batchnorm);
+      if (state->last.width > 0 && g_strcmp0 (settings, state->last_key) == 0 &&
+          uncovered (state, (gint) x, (gint) y, width, height, &part_x, &part_y, &part_w,
+                     &part_h))
+        {
+          state->part_x = (gint) x;
+          state->part_y = (gint) y;
+          state->part_w = width;
+          state->part_h = height;
+        }
+      if (part_w == 0) /* all of it computed already */
+        {
+          ImpastoImage view = { 0 };
+          if (impasto_image_alloc (&view, width, height, state->last.channels, TRUE))
+            {
+              copy_pixels (&state->last, (gint) x - state->last_x, (gint) y - state->last_y,
+                           &view, 0, 0, width, height);
+              before_from_whole (state, (gint) x, (gint) y, width, height);
+              g_free (state->note);
+              state->note = NULL;
+              state->started_us = requested_us;
+              show_after (state, &view, x, y, 1.0, TRUE, 0, 0);
+              impasto_image_clear (&view);
+              g_free (settings);
+              g_free (key);
+              g_free (id);
+              set_busy (state, FALSE);
+              return;
+            }
+          part_x = (gint) x, part_y = (gint) y, part_w = width, part_h = height;
+          state->part_w = 0;
+        }
+    }
 
   GError *error = NULL;
-  ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), width,
-                                     height, impasto_drawable_channels (state->drawable), TRUE,
+  ImpastoJob *job = impasto_job_new (style->path, g_hash_table_lookup (state->models, id), part_w,
+                                     part_h, impasto_drawable_channels (state->drawable), TRUE,
                                      &params, &error);
   if (job != NULL && !impasto_job_read_style (job, G_OBJECT (state->config), style, &error))
     g_clear_pointer (&job, impasto_job_free); /* the preview says what is missing */
@@ -410,8 +613,15 @@ start_preview (PreviewState *state)
       set_status (state, error->message);
       g_error_free (error);
       g_free (id);
+      g_free (key);
+      g_free (settings);
       set_busy (state, FALSE);
       return;
+    }
+  if (exact)
+    {
+      x = part_x;
+      y = part_y;
     }
   job->x = x;
   job->y = y;
@@ -420,13 +630,22 @@ start_preview (PreviewState *state)
   if (exact)
     {
       job->whole = &state->whole;
+      job->scaled = &state->scaled;
+      job->net_scale = impasto_net_scale (&params, state->whole_w, state->whole_h);
       job->want_stats = (stats == NULL);
       job->stats = stats;
       job->region_x = (gint) x - state->whole_x;
       job->region_y = (gint) y - state->whole_y;
     }
-  impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
-  picture_set (&state->before, image_surface (&job->in), x, y, scale);
+  /* the pixels in memory already, not a second transfer from GIMP */
+  if (exact && job->in.type == state->whole.type)
+    copy_from_whole (state, (gint) x, (gint) y, &job->in);
+  else
+    impasto_read_pixels (state->drawable, x, y, scale, FALSE, &job->in);
+  if (state->part_w > 0)
+    before_from_whole (state, state->part_x, state->part_y, state->part_w, state->part_h);
+  else
+    picture_set (&state->before, image_surface (&job->in), x, y, scale);
   gtk_widget_queue_draw (state->area);
 
   g_free (state->note);
@@ -451,7 +670,12 @@ start_preview (PreviewState *state)
   job->done_data = state;
   state->running = job;
   state->running_id = id;
-  state->started_us = g_get_monotonic_time ();
+  state->running_settings = settings;
+  if (job->want_stats)
+    state->running_key = key;
+  else
+    g_free (key);
+  state->started_us = requested_us;
   set_busy (state, TRUE);
   if (g_getenv ("IMPASTO_PREVIEW_LOG") != NULL)
     g_printerr ("impasto: preview started (%d x %d, network x%.3f%s%s)\n", width, height, net_scale,
@@ -469,11 +693,16 @@ invalidate_preview (PreviewState *state)
     return;
   if (state->running != NULL)
     {
-      /* The statistics of the style still chosen stay worth finishing whatever the view. */
+      /* The statistics of the style and stroke size still chosen stay worth finishing
+       * whatever the view. */
       gchar *id = config_model_id (state);
-      if (!state->running->want_stats || g_strcmp0 (id, state->running_id) != 0)
+      ImpastoParams params = { 0 };
+      g_object_get (state->config, "stroke-size", &params.stroke_size, NULL);
+      gchar *key = stats_key (state, id, &params);
+      if (!state->running->want_stats || g_strcmp0 (key, state->running_key) != 0)
         impasto_job_cancel (state->running);
       g_free (id);
+      g_free (key);
       state->pending = TRUE;
       return;
     }
@@ -754,11 +983,23 @@ style_installed (const gchar *name, gpointer user_data)
       g_ptr_array_add (state->retired_models, old);
       g_free (key);
     }
-  if (g_hash_table_steal_extended (state->stats, name, &key, &old))
+  /* its statistics at every stroke size (stats_key: the name, a newline, the size) */
+  GHashTableIter stats_iter;
+  g_hash_table_iter_init (&stats_iter, state->stats);
+  while (g_hash_table_iter_next (&stats_iter, &key, &old))
     {
-      g_ptr_array_add (state->retired_stats, old);
-      g_free (key);
+      const gsize n = strlen (name);
+      if (strncmp (key, name, n) == 0 && ((const gchar *) key)[n] == '\n')
+        {
+          g_ptr_array_add (state->retired_stats, old);
+          g_hash_table_iter_steal (&stats_iter);
+          g_free (key);
+        }
     }
+  /* and the last 1:1 result, if it was this style's (its settings start like its statistics) */
+  if (state->last_key != NULL && strncmp (state->last_key, name, strlen (name)) == 0 &&
+      state->last_key[strlen (name)] == '\n')
+    g_clear_pointer (&state->last_key, g_free);
   const gboolean found = impasto_style_list_find (fresh, name) != NULL;
   if (!state->filled)
     {
@@ -1102,6 +1343,9 @@ impasto_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config,
   g_hash_table_unref (state.models);
   g_hash_table_unref (state.stats);
   impasto_image_clear (&state.whole);
+  impasto_image_clear (&state.scaled);
+  impasto_image_clear (&state.last);
+  g_free (state.last_key);
   g_ptr_array_unref (state.retired_models);
   g_ptr_array_unref (state.retired_stats);
   g_ptr_array_unref (state.retired);
