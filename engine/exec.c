@@ -166,6 +166,11 @@ ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *value
 {
   const ImpGraph *g = m->graph;
   ImpExec x = { .m = m, .err = err };
+  /* Big enough to recycle any one tensor of a whole-image run (imp_stream_wanted sends larger
+   * ones to the banded executor): a freed buffer that is not kept comes back as fresh pages,
+   * which cost a fault and a clear each.  CycleGAN ngf 64 at 1024 x 1024 has two
+   * [64, 1024, 1024] values (256 MiB, over the default limit) far apart. */
+  x.cache.limit = IMP_WHOLE_MAX_FLOATS;
   x.slots = imp_alloc0 ((size_t) g->n_values, sizeof (ImpSlot), "value slots", err);
   if (!x.slots)
     return IMPASTO_E_NOMEM;
@@ -177,18 +182,22 @@ ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *value
   /* pass 2: run */
   for (int i = 0; !st && i < m->n_steps; i++) {
     const ImpStep *s = &m->steps[i];
-    struct timespec t0, t1;
-    if (profile)
+    struct timespec t0, t1, c0, c1;
+    if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t0);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
+    }
     st = s->op->run (&x, s);
     if (st && st != IMPASTO_E_CANCELLED)
       imp_node_context (g, s->node, err);
     if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t1);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
       const ImpTensor *o = &x.slots[s->output].t;
-      fprintf (stderr, "impasto profile: step %2d %-22s -> [%lld, %lld, %lld] %8.2f ms\n", i,
-               g->nodes[s->node].op_type, (long long) o->dims[1], (long long) o->dims[2],
-               (long long) o->dims[3], (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+      /* CPU time too (all threads): on a busy machine the wall time says little */
+      fprintf (stderr, "impasto profile: step %2d %-22s -> [%lld, %lld, %lld] %8.2f ms, CPU %8.2f ms\n",
+               i, g->nodes[s->node].op_type, (long long) o->dims[1], (long long) o->dims[2],
+               (long long) o->dims[3], imp_ms_between (&t0, &t1), imp_ms_between (&c0, &c1));
     }
     for (int k = 0; !st && k < s->n_inputs; k++)
       release (&x, s->inputs[k]);

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -90,6 +93,24 @@ bool imp_dims_count (const int64_t *dims, int rank, size_t *out)
   return true;
 }
 
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+/* Activations, packed weights and scratch are tens to hundreds of MB, first touched right after
+ * they are allocated: with 4 KiB pages that is one page fault per 4 KiB, and faults are dear on
+ * this project's VM (~13 us each).  Where transparent huge pages are "madvise" (Debian's
+ * default) they must be asked for; the 2 MiB-aligned inside of the block is.  CycleGAN ngf 64
+ * at 1024 x 1024 went from 217,000 faults and 12.2 s of CPU time (2.6-2.9 s of it system) to
+ * 62,000 and 8.5 s (1.4-1.7 s system).  Advisory only: an error changes nothing. */
+#define HUGE_MIN_BYTES ((size_t) 4 << 20)
+#define HUGE_PAGE ((uintptr_t) 2 << 20)
+static void advise_huge (void *p, size_t bytes)
+{
+  uintptr_t a = ((uintptr_t) p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  uintptr_t b = ((uintptr_t) p + bytes) & ~(HUGE_PAGE - 1);
+  if (b > a)
+    (void) madvise ((void *) a, b - a, MADV_HUGEPAGE);
+}
+#endif
+
 void *imp_alloc (size_t count, size_t elem_size, const char *what, ImpastoError *err)
 {
   size_t bytes;
@@ -103,6 +124,10 @@ void *imp_alloc (size_t count, size_t elem_size, const char *what, ImpastoError 
   void *p = aligned_alloc (64, bytes);
   if (!p)
     imp_fail (err, IMPASTO_E_NOMEM, "%s: out of memory allocating %zu bytes", what, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  else if (bytes >= HUGE_MIN_BYTES)
+    advise_huge (p, bytes);
+#endif
   return p;
 }
 
