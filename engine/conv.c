@@ -121,12 +121,6 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
     return NULL;
   conv->s = *s;
   conv->k = (int) k;
-  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group; the copy
-   * gives it 64-byte alignment and makes the conv independent of the model's buffers. */
-  conv->weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
-  if (!conv->weight)
-    goto fail;
-  memcpy (conv->weight, weight, n_weight * sizeof (float));
   if (bias) {
     conv->bias = imp_alloc ((size_t) s->out_c, sizeof (float), "conv bias", err);
     if (!conv->bias)
@@ -135,23 +129,10 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
   }
   conv->direct = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1
                  && s->pad_t == 0 && s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0;
-  if (!conv->direct && s->group == 1 && s->kw > 1 && s->out_c <= FOLD_MAX_OUT_C) {
-    /* W [oc, ci, ky, kx] -> Wf [(oc, kx), (ci, ky)] */
-    conv->wfold = imp_alloc (n_weight, sizeof (float), "conv folded weight", err);
-    if (!conv->wfold)
-      goto fail;
-    for (int oc = 0; oc < s->out_c; oc++)
-      for (int ci = 0; ci < s->in_c; ci++)
-        for (int ky = 0; ky < s->kh; ky++)
-          for (int kx = 0; kx < s->kw; kx++)
-            conv->wfold[((size_t) oc * s->kw + kx) * (size_t) (s->in_c * s->kh)
-                        + (size_t) ci * s->kh + ky]
-                = weight[(((size_t) oc * s->in_c + ci) * s->kh + ky) * s->kw + kx];
-  }
 
   /* ---- fast paths: 3x3 stride-1 convs to engine/winograd.c, skinny 9x9 ones to
    * engine/conv_direct.c, 3x3 stride-2 ones to engine/conv_s2.c.  When one cannot be prepared the
-   * im2col path below, which handles every shape, stays in use. */
+   * im2col path, which handles every shape, is used. */
   if (imp_winograd_eligible (s)) {
     ImpastoError wg_err;
     conv->wg = imp_winograd_new (s, weight, bias, &wg_err);
@@ -164,6 +145,29 @@ ImpConv *imp_conv_new (const ImpConvShape *s, const float *weight, const float *
   if (imp_conv_s2_eligible (s)) {
     ImpastoError s2_err;
     conv->s2 = imp_conv_s2_new (s, weight, bias, &s2_err);
+  }
+  /* The im2col path's weights, only when no fast path took the conv (they pack their own: a
+   * copy of every ResNet-block weight of CycleGAN ngf 64 was 42 MB for nothing).  ONNX weight
+   * [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group; the copy gives it
+   * 64-byte alignment and makes the conv independent of the model's buffers. */
+  if (!conv->wg && !conv->c9 && !conv->s2) {
+    conv->weight = imp_alloc (n_weight, sizeof (float), "conv weight", err);
+    if (!conv->weight)
+      goto fail;
+    memcpy (conv->weight, weight, n_weight * sizeof (float));
+    if (!conv->direct && s->group == 1 && s->kw > 1 && s->out_c <= FOLD_MAX_OUT_C) {
+      /* W [oc, ci, ky, kx] -> Wf [(oc, kx), (ci, ky)] */
+      conv->wfold = imp_alloc (n_weight, sizeof (float), "conv folded weight", err);
+      if (!conv->wfold)
+        goto fail;
+      for (int oc = 0; oc < s->out_c; oc++)
+        for (int ci = 0; ci < s->in_c; ci++)
+          for (int ky = 0; ky < s->kh; ky++)
+            for (int kx = 0; kx < s->kw; kx++)
+              conv->wfold[((size_t) oc * s->kw + kx) * (size_t) (s->in_c * s->kh)
+                          + (size_t) ci * s->kh + ky]
+                  = weight[(((size_t) oc * s->in_c + ci) * s->kh + ky) * s->kw + kx];
+    }
   }
   return conv;
 
