@@ -386,9 +386,26 @@ ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpG
   return IMPASTO_E_UNSUPPORTED;
 }
 
+static ImpastoStatus conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
+                               double *sums, bool *have, ImpPool *pool, ImpastoError *err);
+
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
                             ImpPool *pool, ImpastoError *err)
 {
+  bool have;
+  return conv_run (conv, h, w, x, y, NULL, &have, pool, err);
+}
+
+ImpastoStatus imp_conv_run_sums (const ImpConv *conv, int h, int w, const float *x, float *y,
+                                 double *sums, bool *have, ImpPool *pool, ImpastoError *err)
+{
+  return conv_run (conv, h, w, x, y, sums, have, pool, err);
+}
+
+static ImpastoStatus conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
+                               double *sums, bool *have, ImpPool *pool, ImpastoError *err)
+{
+  *have = false;
   const ImpConvShape *s = &conv->s;
   int64_t oh, ow;
   if (!imp_conv_out_size (s, h, w, &oh, &ow))
@@ -402,6 +419,10 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
   if (ohw > INT_MAX || (int64_t) h * w > INT_MAX)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv: %dx%d image too large", h, w);
 
+  if (conv->wg && sums) {
+    *have = true;
+    return imp_winograd_run_sums (conv->wg, h, w, x, y, sums, pool, err);
+  }
   if (conv->wg)
     return imp_winograd_run (conv->wg, h, w, x, y, pool, err);
   if (conv->c9)

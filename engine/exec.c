@@ -21,7 +21,11 @@
 static void release (ImpExec *x, int v)
 {
   ImpSlot *s = &x->slots[v];
-  if (--s->uses == 0 && s->capacity) {
+  if (--s->uses <= 0) { /* < 0: its buffer was taken over in place (imp_exec_alloc_inplace) */
+    imp_free (s->sums);
+    s->sums = NULL;
+  }
+  if (s->uses == 0 && s->capacity) {
     imp_cache_give (&x->cache, s->t.data, s->capacity);
     s->t.data = NULL;
     s->capacity = 0;
@@ -99,9 +103,11 @@ static ImpastoStatus check_size (ImpExec *x, const ImpStep *s, bool whole)
 
 static void exec_cleanup (ImpExec *x, int keep)
 {
-  for (int v = 0; v < x->m->graph->n_values; v++)
+  for (int v = 0; v < x->m->graph->n_values; v++) {
     if (v != keep && x->slots[v].capacity)
       imp_free (x->slots[v].t.data);
+    imp_free (x->slots[v].sums);
+  }
   imp_cache_clear (&x->cache);
   imp_free (x->slots);
 }
@@ -128,6 +134,8 @@ static ImpastoStatus plan_shapes (ImpExec *x, int n, const int *values, const Im
     const ImpStep *s = &m->steps[i];
     for (int k = 0; k < s->n_inputs; k++)
       x->slots[s->inputs[k]].uses++;
+    if (s->op == &imp_op_instnorm || s->op == &imp_op_batchnorm)
+      x->slots[s->inputs[0]].want_sums = true;
     if (!(st = infer_step (x, s)) && !(st = check_size (x, s, whole)))
       *total += s->cost * (double) imp_tensor_count (&x->slots[s->output].t) + 1;
   }

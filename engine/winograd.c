@@ -55,7 +55,9 @@
  * blocks keep V and M in L2 but re-stream all of U (36 * in_c * out_c floats, 2.4 MB at 128x128)
  * from L3 for every block; measured best on a Zen 4 (1 MB L2) was about 2 MB, i.e. 64 tiles
  * at 128 -> 128 channels. */
+#ifndef WG_BLOCK_BYTES
 #define WG_BLOCK_BYTES (2048 * 1024)
+#endif
 #define WG_MAX_TILES 256
 
 /* M[xi] for one xi: u [n_ob, ic, 8], v [n_panels, ic, 16] -> m [n_panels, n_ob * 8, 16] */
@@ -497,6 +499,7 @@ typedef struct {
   size_t scratch_floats;
   int *colmaps;            /* per thread: colmap_ints */
   size_t colmap_ints;
+  double *part;            /* NULL, or per task [2, out_c]: channel sums, sums of squares of y */
 } WgRun;
 
 /* Per-thread scratch (floats), each part a multiple of 16 floats (64 bytes). */
@@ -566,6 +569,27 @@ static void gather_row (const float *src, int x0, int span, int j0, int j1, cons
   for (int j = j1; j < span; j++)
     dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
   dst[span] = dst[span + 1] = 0.0f; /* loaded, never used (bt_row_avx2) */
+}
+
+/* *s += sum of row[0 .. n), *q += sum of squares, accumulated in double (8 lanes: vectorises). */
+WG_CLONES
+static void row_sums (const float *row, int n, double *s, double *q)
+{
+  double as[8] = { 0 }, aq[8] = { 0 };
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) {
+      const double v = row[i + l];
+      as[l] += v;
+      aq[l] += v * v;
+    }
+  for (; i < n; i++) {
+    const double v = row[i];
+    as[0] += v;
+    aq[0] += v * v;
+  }
+  *s += ((as[0] + as[1]) + (as[2] + as[3])) + ((as[4] + as[5]) + (as[6] + as[7]));
+  *q += ((aq[0] + aq[1]) + (aq[2] + aq[3])) + ((aq[4] + aq[5]) + (aq[6] + aq[7]));
 }
 
 static void wg_task (void *ctx, int64_t task, int thread)
@@ -640,11 +664,14 @@ static void wg_task (void *ctx, int64_t task, int thread)
   for (int xi = 0; xi < WG_XI; xi++)
     wg->gemm (wg->u + xi * u_xi, v + xi * v_xi, m + xi * m_xi, ic, oc8 / WG_OCB, n_panels);
 
-  /* 3. output transform + bias -> y */
+  /* 3. output transform + bias -> y; with run->part, the block's channel sums while its rows
+   * are in cache (an instance norm that follows needs no pass of its own to gather them) */
   const size_t oplane = (size_t) run->oh * (size_t) run->ow;
   const int ox0 = tx0 * WG_OUT, valid_cols = IMP_MIN (WG_OUT * cols, run->ow - ox0);
+  double *part = run->part ? run->part + (size_t) task * 2 * (size_t) oc : NULL;
   for (int o = 0; o < oc; o++) {
     float *yo = run->y + (size_t) o * oplane;
+    double sum = 0.0, sumsq = 0.0;
     for (int r = 0; r < rows; r++) {
       const int oy0 = (ty0 + r) * WG_OUT;
       const bool direct = oy0 + WG_OUT <= run->oh && valid_cols == WG_OUT * cols;
@@ -657,6 +684,12 @@ static void wg_task (void *ctx, int64_t task, int thread)
         for (int k = 0; k < WG_OUT && oy0 + k < run->oh; k++)
           memcpy (yo + (size_t) (oy0 + k) * run->ow + ox0, out_rows[k],
                   (size_t) valid_cols * sizeof (float));
+      for (int k = 0; part && k < WG_OUT && oy0 + k < run->oh; k++)
+        row_sums (out_rows[k], valid_cols, &sum, &sumsq);
+    }
+    if (part) {
+      part[o] = sum;
+      part[oc + o] = sumsq;
     }
   }
 }
@@ -719,14 +752,23 @@ static void scratch_give (float *p, size_t bytes)
 }
 
 static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
-                                   const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err);
+                                   const ImpGather *g, float *y, double *sums, ImpPool *pool,
+                                   ImpastoError *err);
 
 ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
                                 ImpPool *pool, ImpastoError *err)
 {
   if (!x)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
-  return winograd_run (wg, h, w, x, NULL, y, pool, err);
+  return winograd_run (wg, h, w, x, NULL, y, NULL, pool, err);
+}
+
+ImpastoStatus imp_winograd_run_sums (const ImpWinograd *wg, int h, int w, const float *x, float *y,
+                                     double *sums, ImpPool *pool, ImpastoError *err)
+{
+  if (!x || !sums)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
+  return winograd_run (wg, h, w, x, NULL, y, sums, pool, err);
 }
 
 ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, const ImpGather *g,
@@ -734,11 +776,12 @@ ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, cons
 {
   if (!g || !g->x || !g->rows || !g->cols || g->src_h < 1 || g->src_w < 1)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: bad gather");
-  return winograd_run (wg, h, w, g->x, g, y, pool, err);
+  return winograd_run (wg, h, w, g->x, g, y, NULL, pool, err);
 }
 
 static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
-                                   const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err)
+                                   const ImpGather *g, float *y, double *sums, ImpPool *pool,
+                                   ImpastoError *err)
 {
   WgRun run = { .wg = wg, .g = g, .h = h, .w = w, .x = x, .y = y };
   ImpastoStatus st = imp_conv_fast_check ("winograd", wg ? &wg->shape : NULL, wg && x && y, h, w,
@@ -768,7 +811,24 @@ static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const fl
     return err ? err->code : IMPASTO_E_NOMEM;
   run.colmaps = (int *) (run.scratch + all_floats); /* int and float are both 4 bytes */
   int64_t n_tasks = (int64_t) ((run.tiles_y + run.band_rows - 1) / run.band_rows) * run.n_segs;
+  if (sums) { /* per-task partial sums, reduced in task order: the same result on any thread count */
+    run.part = imp_alloc ((size_t) n_tasks, 2 * (size_t) s->out_c * sizeof (double),
+                          "winograd channel sums", err);
+    if (!run.part) {
+      scratch_give (run.scratch, bytes);
+      return err ? err->code : IMPASTO_E_NOMEM;
+    }
+  }
   imp_pool_run (pool, n_tasks, wg_task, &run);
   scratch_give (run.scratch, bytes);
+  if (sums) {
+    const size_t n2 = 2 * (size_t) s->out_c;
+    for (size_t i = 0; i < n2; i++)
+      sums[i] = 0.0;
+    for (int64_t t = 0; t < n_tasks; t++)
+      for (size_t i = 0; i < n2; i++)
+        sums[i] += run.part[(size_t) t * n2 + i];
+    imp_free (run.part);
+  }
   return IMPASTO_OK;
 }
