@@ -55,9 +55,7 @@
  * blocks keep V and M in L2 but re-stream all of U (36 * in_c * out_c floats, 2.4 MB at 128x128)
  * from L3 for every block; measured best on a Zen 4 (1 MB L2) was about 2 MB, i.e. 64 tiles
  * at 128 -> 128 channels. */
-#ifndef WG_BLOCK_BYTES
 #define WG_BLOCK_BYTES (2048 * 1024)
-#endif
 #define WG_MAX_TILES 256
 
 /* M[xi] for one xi: u [n_ob, ic, 8], v [n_panels, ic, 16] -> m [n_panels, n_ob * 8, 16] */
