@@ -137,23 +137,10 @@ ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, cons
   }
   conv->direct = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1
                  && s->pad_t == 0 && s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0;
-  if (!conv->direct && s->group == 1 && s->kw > 1 && s->out_c <= FOLD_MAX_OUT_C) {
-    /* W [oc, ci, ky, kx] -> Wf [(oc, kx), (ci, ky)] */
-    conv->wfold = imp_alloc (n_weight, sizeof (float), "conv folded weight", err);
-    if (!conv->wfold)
-      goto fail;
-    for (int oc = 0; oc < s->out_c; oc++)
-      for (int ci = 0; ci < s->in_c; ci++)
-        for (int ky = 0; ky < s->kh; ky++)
-          for (int kx = 0; kx < s->kw; kx++)
-            conv->wfold[((size_t) oc * s->kw + kx) * (size_t) (s->in_c * s->kh)
-                        + (size_t) ci * s->kh + ky]
-                = weight[(((size_t) oc * s->in_c + ci) * s->kh + ky) * s->kw + kx];
-  }
 
   /* ---- fast paths: 3x3 stride-1 convs to engine/winograd.c, skinny 9x9 ones to
    * engine/conv_direct.c, 3x3 stride-2 ones to engine/conv_s2.c.  When one cannot be prepared the
-   * im2col path below, which handles every shape, stays in use. */
+   * im2col path, which handles every shape, is used. */
   if (imp_winograd_eligible (s)) {
     ImpastoError wg_err;
     conv->wg = imp_winograd_new (s, weight, bias, &wg_err);
@@ -167,10 +154,11 @@ ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, cons
     ImpastoError s2_err;
     conv->s2 = imp_conv_s2_new (s, weight, bias, &s2_err);
   }
-  /* ONNX weight [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group, which the
-   * im2col path multiplies.  A fast path keeps its own packed copy, so this one is needed only
-   * without one; a borrowed weight (the model's constant, which outlives its convs) is not
-   * copied at all: on pix2pix ngf 64 the copies were 78 MB of fresh pages at every load. */
+  /* The im2col path's weights, only when no fast path took the conv (they pack their own: a
+   * copy of every ResNet-block weight of CycleGAN ngf 64 was 42 MB for nothing).  ONNX weight
+   * [out_c, in_c/group, kh, kw] is already row-major W_g [M, K] per group, which the im2col path
+   * multiplies; a borrowed weight (the model's constant, which outlives its convs) is not copied
+   * at all: on pix2pix ngf 64 the copies were 78 MB of fresh pages at every load. */
   if (!conv->wg && !conv->c9 && !conv->s2) {
     if (borrow) {
       conv->weight = weight;
@@ -180,6 +168,19 @@ ImpConv *imp_conv_new_borrowed (const ImpConvShape *s, const float *weight, cons
         goto fail;
       memcpy (conv->own_weight, weight, n_weight * sizeof (float));
       conv->weight = conv->own_weight;
+    }
+    if (!conv->direct && s->group == 1 && s->kw > 1 && s->out_c <= FOLD_MAX_OUT_C) {
+      /* W [oc, ci, ky, kx] -> Wf [(oc, kx), (ci, ky)] */
+      conv->wfold = imp_alloc (n_weight, sizeof (float), "conv folded weight", err);
+      if (!conv->wfold)
+        goto fail;
+      for (int oc = 0; oc < s->out_c; oc++)
+        for (int ci = 0; ci < s->in_c; ci++)
+          for (int ky = 0; ky < s->kh; ky++)
+            for (int kx = 0; kx < s->kw; kx++)
+              conv->wfold[((size_t) oc * s->kw + kx) * (size_t) (s->in_c * s->kh)
+                          + (size_t) ci * s->kh + ky]
+                  = weight[(((size_t) oc * s->in_c + ci) * s->kh + ky) * s->kw + kx];
     }
   }
   return conv;
@@ -405,9 +406,26 @@ ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpG
   return IMPASTO_E_UNSUPPORTED;
 }
 
+static ImpastoStatus conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
+                               double *sums, bool *have, ImpPool *pool, ImpastoError *err);
+
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
                             ImpPool *pool, ImpastoError *err)
 {
+  bool have;
+  return conv_run (conv, h, w, x, y, NULL, &have, pool, err);
+}
+
+ImpastoStatus imp_conv_run_sums (const ImpConv *conv, int h, int w, const float *x, float *y,
+                                 double *sums, bool *have, ImpPool *pool, ImpastoError *err)
+{
+  return conv_run (conv, h, w, x, y, sums, have, pool, err);
+}
+
+static ImpastoStatus conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
+                               double *sums, bool *have, ImpPool *pool, ImpastoError *err)
+{
+  *have = false;
   const ImpConvShape *s = &conv->s;
   int64_t oh, ow;
   if (!imp_conv_out_size (s, h, w, &oh, &ow))
@@ -421,6 +439,10 @@ ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, f
   if (ohw > INT_MAX || (int64_t) h * w > INT_MAX)
     return imp_fail (err, IMPASTO_E_SHAPE, "conv: %dx%d image too large", h, w);
 
+  if (conv->wg && sums) {
+    *have = true;
+    return imp_winograd_run_sums (conv->wg, h, w, x, y, sums, pool, err);
+  }
   if (conv->wg)
     return imp_winograd_run (conv->wg, h, w, x, y, pool, err);
   if (conv->c9)

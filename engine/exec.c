@@ -21,7 +21,11 @@
 static void release (ImpExec *x, int v)
 {
   ImpSlot *s = &x->slots[v];
-  if (--s->uses == 0 && s->capacity) {
+  if (--s->uses <= 0) { /* < 0: its buffer was taken over in place (imp_exec_alloc_inplace) */
+    imp_free (s->sums);
+    s->sums = NULL;
+  }
+  if (s->uses == 0 && s->capacity) {
     imp_cache_give (&x->cache, s->t.data, s->capacity);
     s->t.data = NULL;
     s->capacity = 0;
@@ -100,13 +104,15 @@ static ImpastoStatus check_size (ImpExec *x, const ImpStep *s, bool whole)
 static void exec_cleanup (ImpExec *x, int keep)
 {
   ImpastoModel *m = x->m;
-  for (int v = 0; v < m->graph->n_values; v++)
+  for (int v = 0; v < m->graph->n_values; v++) {
     if (v != keep && x->slots[v].capacity) {
       if (m->keep_buffers)
         imp_cache_give (&x->cache, x->slots[v].t.data, x->slots[v].capacity);
       else
         imp_free (x->slots[v].t.data);
     }
+    imp_free (x->slots[v].sums);
+  }
   if (m->keep_buffers)
     m->kept = x->cache;
   else
@@ -136,6 +142,8 @@ static ImpastoStatus plan_shapes (ImpExec *x, int n, const int *values, const Im
     const ImpStep *s = &m->steps[i];
     for (int k = 0; k < s->n_inputs; k++)
       x->slots[s->inputs[k]].uses++;
+    if (s->op == &imp_op_instnorm || s->op == &imp_op_batchnorm)
+      x->slots[s->inputs[0]].want_sums = true;
     if (!(st = infer_step (x, s)) && !(st = check_size (x, s, whole)))
       *total += s->cost * (double) imp_tensor_count (&x->slots[s->output].t) + 1;
   }
@@ -174,6 +182,10 @@ ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *value
 {
   const ImpGraph *g = m->graph;
   ImpExec x = { .m = m, .err = err };
+  /* Big enough to recycle any one tensor of a whole-image run (imp_stream_wanted sends larger
+   * ones to the banded executor): a freed buffer that is not kept comes back as fresh pages,
+   * which cost a fault and a clear each.  CycleGAN ngf 64 at 1024 x 1024 has two
+   * [64, 1024, 1024] values (256 MiB, over the default limit) far apart. */
   x.slots = imp_alloc0 ((size_t) g->n_values, sizeof (ImpSlot), "value slots", err);
   if (!x.slots)
     return IMPASTO_E_NOMEM;
@@ -181,6 +193,7 @@ ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *value
     x.cache = m->kept;
     m->kept = (ImpBufferCache) { 0 };
   }
+  x.cache.limit = IMP_WHOLE_MAX_FLOATS;
   double total, done = 0;
   total = 0;
   ImpastoStatus st = plan_shapes (&x, n_in, values, inputs, true, &total);
@@ -189,18 +202,22 @@ ImpastoStatus imp_model_exec_inputs (ImpastoModel *m, int n_in, const int *value
   /* pass 2: run */
   for (int i = 0; !st && i < m->n_steps; i++) {
     const ImpStep *s = &m->steps[i];
-    struct timespec t0, t1;
-    if (profile)
+    struct timespec t0, t1, c0, c1;
+    if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t0);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
+    }
     st = s->op->run (&x, s);
     if (st && st != IMPASTO_E_CANCELLED)
       imp_node_context (g, s->node, err);
     if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t1);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
       const ImpTensor *o = &x.slots[s->output].t;
-      fprintf (stderr, "impasto profile: step %2d %-22s -> [%lld, %lld, %lld] %8.2f ms\n", i,
-               g->nodes[s->node].op_type, (long long) o->dims[1], (long long) o->dims[2],
-               (long long) o->dims[3], (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+      /* CPU time too (all threads): on a busy machine the wall time says little */
+      fprintf (stderr, "impasto profile: step %2d %-22s -> [%lld, %lld, %lld] %8.2f ms, CPU %8.2f ms\n",
+               i, g->nodes[s->node].op_type, (long long) o->dims[1], (long long) o->dims[2],
+               (long long) o->dims[3], imp_ms_between (&t0, &t1), imp_ms_between (&c0, &c1));
     }
     for (int k = 0; !st && k < s->n_inputs; k++)
       release (&x, s->inputs[k]);

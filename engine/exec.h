@@ -11,6 +11,9 @@ typedef struct {
   ImpTensor t;     /* dims, and data once computed (borrowed for constants and the input) */
   size_t capacity; /* floats owned in t.data; 0 when borrowed */
   int uses;        /* reads still to come */
+  bool want_sums;  /* a normalisation reads it: its producer may gather its channel sums */
+  double *sums;    /* [2, C]: sum and sum of squares per channel of a [1, C, ...] value, when its
+                      producer gathered them on the way (imp_exec_norm then needs no pass) */
 } ImpSlot;
 
 struct ImpExec {

@@ -41,6 +41,11 @@ const ImpConvShape *imp_conv_shape (const ImpConv *conv);
 ImpastoStatus imp_conv_run (const ImpConv *conv, int h, int w, const float *x, float *y,
                             ImpPool *pool, ImpastoError *err);
 
+/* imp_conv_run that also gives sums [2, out_c] (each output channel's sum and sum of squares, in
+ * double) when its algorithm gathers them on the way (Winograd): *have says whether it did. */
+ImpastoStatus imp_conv_run_sums (const ImpConv *conv, int h, int w, const float *x, float *y,
+                                 double *sums, bool *have, ImpPool *pool, ImpastoError *err);
+
 /* imp_conv_run on a gathered input; IMPASTO_E_UNSUPPORTED (err untouched) when this conv's
  * algorithm has no gather path (only Winograd has one). */
 ImpastoStatus imp_conv_run_gather (const ImpConv *conv, int h, int w, const ImpGather *g,
@@ -98,6 +103,10 @@ void imp_instnorm_ref (int c, size_t hw, const float *x, const float *scale, con
 /* Fast version; relu != 0 applies max(0, .) afterwards (fused InstanceNorm + Relu). */
 void imp_instnorm (int c, size_t hw, const float *x, const float *scale, const float *bias,
                    float eps, bool relu, float *y, ImpPool *pool);
+/* The same with the channel sums known (sums [2, c]: sum and sum of squares of x per channel,
+ * e.g. from imp_conv_run_sums): no pass to gather them. */
+void imp_instnorm_sums (int c, size_t hw, const float *x, const double *sums, const float *scale,
+                        const float *bias, float eps, bool relu, float *y, ImpPool *pool);
 
 /* Per-channel sums (for statistics gathered across tiles): sum[ch] += sum x, sumsq[ch] += sum x^2,
  * accumulated in double.  x [c, hw]. */

@@ -135,6 +135,10 @@ void imp_model_release_steps (ImpastoModel *model);
  * Fills the outputs' tensors.  Returns IMPASTO_E_UNSUPPORTED if the op cannot be folded. */
 ImpastoStatus imp_fold_node (ImpGraph *graph, const ImpNode *node, ImpastoError *err);
 
+/* The largest value (floats) of an automatic whole-image run: beyond it imp_stream_wanted runs the
+ * image banded (a whole run holds about three such values at once: under 1 GiB). */
+#define IMP_WHOLE_MAX_FLOATS (((size_t) 1 << 30) / sizeof (float) / 3)
+
 /* exec.c: run the steps on one input tensor [1, C, H, W]; out receives a newly allocated
  * [1, C', H', W'] tensor (imp_free its data). */
 typedef bool (*ImpProgressCb) (double fraction, void *user);

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <string.h>
 
 #define SLICE ((size_t) 65536)
 
@@ -165,12 +166,28 @@ void imp_channel_affine (int c, size_t hw, const float *x, const float *mul, con
 /* Small fixed-size channel counts use the stack; the model's norms have <= 128 channels. */
 #define STACK_CHANNELS 512
 
+static void instnorm (int c, size_t hw, const float *x, const double *known, const float *scale,
+                      const float *bias, float eps, bool relu, float *y, ImpPool *pool);
+
+void imp_instnorm (int c, size_t hw, const float *x, const float *scale, const float *bias,
+                   float eps, bool relu, float *y, ImpPool *pool)
+{
+  instnorm (c, hw, x, NULL, scale, bias, eps, relu, y, pool);
+}
+
+void imp_instnorm_sums (int c, size_t hw, const float *x, const double *sums, const float *scale,
+                        const float *bias, float eps, bool relu, float *y, ImpPool *pool)
+{
+  instnorm (c, hw, x, sums, scale, bias, eps, relu, y, pool);
+}
+
 /* Two passes: statistics (sum, sum of squares in double), then y = (x - mean) * mul + bias
  * (+ relu) with mul = scale / sqrt(var + eps); subtracting the mean first avoids the cancellation
  * of x * mul + (bias - mean * mul) when |mean| >> std.  E[x^2] - E[x]^2 in double is accurate
- * to ~1e-9 relative for float activations of moderate mean/std ratio, far below float precision. */
-void imp_instnorm (int c, size_t hw, const float *x, const float *scale, const float *bias,
-                   float eps, bool relu, float *y, ImpPool *pool)
+ * to ~1e-9 relative for float activations of moderate mean/std ratio, far below float precision.
+ * known: the sums [2, c] of x, or NULL to gather them here (a first pass). */
+static void instnorm (int c, size_t hw, const float *x, const double *known, const float *scale,
+                      const float *bias, float eps, bool relu, float *y, ImpPool *pool)
 {
   if (c <= 0 || hw == 0)
     return;
@@ -196,11 +213,14 @@ void imp_instnorm (int c, size_t hw, const float *x, const float *scale, const f
   }
   double *sumsq = sum + c;
   float *mean_f = mul + c;
-  for (int ch = 0; ch < c; ch++)
-    sum[ch] = sumsq[ch] = 0.0;
-
   SliceJob j = slice_job (c, hw, x, y);
-  gather_sums (&j, sum, sumsq, pool);
+  if (known) {
+    memcpy (sum, known, 2 * (size_t) c * sizeof (double));
+  } else {
+    for (int ch = 0; ch < c; ch++)
+      sum[ch] = sumsq[ch] = 0.0;
+    gather_sums (&j, sum, sumsq, pool);
+  }
   for (int ch = 0; ch < c; ch++) {
     double mean = sum[ch] / (double) hw;
     double var = sumsq[ch] / (double) hw - mean * mean;

@@ -148,7 +148,7 @@ bool imp_stream_wanted (ImpastoModel *m, int64_t ph, int64_t pw, int tile_size)
     largest = SIZE_MAX / 16;
   }
   imp_free (shapes);
-  return largest > ((size_t) 1 << 30) / sizeof (float) / 3;
+  return largest > IMP_WHOLE_MAX_FLOATS;
 }
 
 static void compute_last_uses (ImpStream *s)
@@ -248,19 +248,22 @@ ImpastoStatus imp_stream_run (ImpastoModel *m, const ImpastoImage *in, ImpastoIm
   }
   for (int i = 0; !rc && i < m->n_steps; i++) {
     ImpStep *st = &m->steps[i];
-    struct timespec t0, t1;
-    if (profile)
+    struct timespec t0, t1, c0, c1;
+    if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t0);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
+    }
     rc = run_step (&s, st);
     if (rc && rc != IMPASTO_E_CANCELLED)
       imp_node_context (g, st->node, err);
     if (profile) {
       clock_gettime (CLOCK_MONOTONIC, &t1);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
       const SVal *ov = &s.v[st->output];
-      fprintf (stderr, "impasto profile: band step %2d %-22s -> [%d, %lld, %lld] %s %8.2f ms\n", i,
-               g->nodes[st->node].op_type, ov->c, (long long) ov->h, (long long) ov->w,
+      fprintf (stderr, "impasto profile: band step %2d %-22s -> [%d, %lld, %lld] %s %8.2f ms, CPU %8.2f ms\n",
+               i, g->nodes[st->node].op_type, ov->c, (long long) ov->h, (long long) ov->w,
                ov->kind == SV_STORED ? (ov->store.ram ? "ram " : "file") : "view",
-               (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+               imp_ms_between (&t0, &t1), imp_ms_between (&c0, &c1));
     }
     for (int k = free_first[i]; !rc && k < free_first[i + 1]; k++) /* what no later step reads */
       value_free (&s, &s.v[free_list[k]]);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Fill err (may be NULL) with code and a printf-style one-line message; returns code. */
 ImpastoStatus imp_fail (ImpastoError *err, ImpastoStatus code, const char *fmt, ...)
@@ -41,6 +42,12 @@ void imp_free (void *p);
 
 /* Number of online CPUs (>= 1). */
 int imp_cpu_count (void);
+
+/* Milliseconds from *a to *b (IMPASTO_PROFILE). */
+static inline double imp_ms_between (const struct timespec *a, const struct timespec *b)
+{
+  return (double) (b->tv_sec - a->tv_sec) * 1e3 + (double) (b->tv_nsec - a->tv_nsec) * 1e-6;
+}
 
 /* A few freed buffers kept for reuse, so that large activations are not mmap'ed, faulted in and
  * unmapped again for every layer. */

@@ -208,17 +208,31 @@ static const double wg_g[WG_IN][3] = {
   { 0, 0, 1 },
 };
 
-/* g [3, 3] -> u[xi * stride] for xi in 0..35 */
-static void transform_kernel (const float *g, float *u, size_t stride)
+/* U = G g G^T for the kernels g = weight[o0 + l, c] of WG_OCB output channels side by side
+ * (lanes l >= n_o: zeros), written to u[xi * stride + l]: one 8-float group of the packed layout
+ * per xi.  Vectorised over the lanes (the load of a ResNet generator at ngf 64 made 1.2 million
+ * transforms: 0.3 s one at a time); in double, the same arithmetic as one kernel at a time. */
+WG_CLONES
+static void transform_kernels (const float *weight, size_t ic, size_t c, size_t o0, int n_o,
+                               float *u, size_t stride)
 {
-  double t[WG_IN][3]; /* G g */
+  double g[9][WG_OCB];
+  for (int k = 0; k < 9; k++)
+    for (int l = 0; l < WG_OCB; l++)
+      g[k][l] = l < n_o ? weight[((o0 + (size_t) l) * ic + c) * 9 + (size_t) k] : 0.0;
+  double t[WG_IN][3][WG_OCB]; /* G g */
   for (int i = 0; i < WG_IN; i++)
-    for (int c = 0; c < 3; c++)
-      t[i][c] = wg_g[i][0] * g[c] + wg_g[i][1] * g[3 + c] + wg_g[i][2] * g[6 + c];
+    for (int col = 0; col < 3; col++)
+      for (int l = 0; l < WG_OCB; l++)
+        t[i][col][l] = wg_g[i][0] * g[col][l] + wg_g[i][1] * g[3 + col][l]
+                       + wg_g[i][2] * g[6 + col][l];
   for (int i = 0; i < WG_IN; i++)
-    for (int j = 0; j < WG_IN; j++)
-      u[(size_t) (i * WG_IN + j) * stride]
-          = (float) (t[i][0] * wg_g[j][0] + t[i][1] * wg_g[j][1] + t[i][2] * wg_g[j][2]);
+    for (int j = 0; j < WG_IN; j++) {
+      float *dst = u + (size_t) (i * WG_IN + j) * stride;
+      for (int l = 0; l < WG_OCB; l++)
+        dst[l] = (float) (t[i][0][l] * wg_g[j][0] + t[i][1][l] * wg_g[j][1]
+                          + t[i][2][l] * wg_g[j][2]);
+    }
 }
 
 ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const float *bias,
@@ -248,17 +262,17 @@ ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const
     imp_winograd_free (wg);
     return NULL;
   }
-  wg->u = imp_alloc0 (plane, WG_XI * sizeof (float), "winograd weights", err);
+  wg->u = imp_alloc (plane, WG_XI * sizeof (float), "winograd weights", err); /* all written */
   wg->bias = imp_alloc0 (oc, sizeof (float), "winograd bias", err);
   if (!wg->u || !wg->bias) {
     imp_winograd_free (wg);
     return NULL;
   }
-  /* U[xi][o / 8][c][o % 8] */
-  for (size_t o = 0; o < oc; o++)
+  /* U[xi][o / 8][c][o % 8]; the output channels past oc get zeros */
+  for (size_t o0 = 0; o0 < oc8; o0 += WG_OCB)
     for (size_t c = 0; c < ic; c++)
-      transform_kernel (weight + (o * ic + c) * 9,
-                        wg->u + (o / WG_OCB) * ic * WG_OCB + c * WG_OCB + o % WG_OCB, plane);
+      transform_kernels (weight, ic, c, o0, (int) IMP_MIN ((size_t) WG_OCB, oc - IMP_MIN (oc, o0)),
+                         wg->u + o0 * ic + c * WG_OCB, plane);
   if (bias)
     memcpy (wg->bias, bias, oc * sizeof (float));
   return wg;
@@ -483,6 +497,7 @@ typedef struct {
   size_t scratch_floats;
   int *colmaps;            /* per thread: colmap_ints */
   size_t colmap_ints;
+  double *part;            /* NULL, or per task [2, out_c]: channel sums, sums of squares of y */
 } WgRun;
 
 /* Per-thread scratch (floats), each part a multiple of 16 floats (64 bytes). */
@@ -552,6 +567,27 @@ static void gather_row (const float *src, int x0, int span, int j0, int j1, cons
   for (int j = j1; j < span; j++)
     dst[j] = colmap[j] < 0 ? 0.0f : src[colmap[j]];
   dst[span] = dst[span + 1] = 0.0f; /* loaded, never used (bt_row_avx2) */
+}
+
+/* *s += sum of row[0 .. n), *q += sum of squares, accumulated in double (8 lanes: vectorises). */
+WG_CLONES
+static void row_sums (const float *row, int n, double *s, double *q)
+{
+  double as[8] = { 0 }, aq[8] = { 0 };
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) {
+      const double v = row[i + l];
+      as[l] += v;
+      aq[l] += v * v;
+    }
+  for (; i < n; i++) {
+    const double v = row[i];
+    as[0] += v;
+    aq[0] += v * v;
+  }
+  *s += ((as[0] + as[1]) + (as[2] + as[3])) + ((as[4] + as[5]) + (as[6] + as[7]));
+  *q += ((aq[0] + aq[1]) + (aq[2] + aq[3])) + ((aq[4] + aq[5]) + (aq[6] + aq[7]));
 }
 
 static void wg_task (void *ctx, int64_t task, int thread)
@@ -626,11 +662,14 @@ static void wg_task (void *ctx, int64_t task, int thread)
   for (int xi = 0; xi < WG_XI; xi++)
     wg->gemm (wg->u + xi * u_xi, v + xi * v_xi, m + xi * m_xi, ic, oc8 / WG_OCB, n_panels);
 
-  /* 3. output transform + bias -> y */
+  /* 3. output transform + bias -> y; with run->part, the block's channel sums while its rows
+   * are in cache (an instance norm that follows needs no pass of its own to gather them) */
   const size_t oplane = (size_t) run->oh * (size_t) run->ow;
   const int ox0 = tx0 * WG_OUT, valid_cols = IMP_MIN (WG_OUT * cols, run->ow - ox0);
+  double *part = run->part ? run->part + (size_t) task * 2 * (size_t) oc : NULL;
   for (int o = 0; o < oc; o++) {
     float *yo = run->y + (size_t) o * oplane;
+    double sum = 0.0, sumsq = 0.0;
     for (int r = 0; r < rows; r++) {
       const int oy0 = (ty0 + r) * WG_OUT;
       const bool direct = oy0 + WG_OUT <= run->oh && valid_cols == WG_OUT * cols;
@@ -643,6 +682,12 @@ static void wg_task (void *ctx, int64_t task, int thread)
         for (int k = 0; k < WG_OUT && oy0 + k < run->oh; k++)
           memcpy (yo + (size_t) (oy0 + k) * run->ow + ox0, out_rows[k],
                   (size_t) valid_cols * sizeof (float));
+      for (int k = 0; part && k < WG_OUT && oy0 + k < run->oh; k++)
+        row_sums (out_rows[k], valid_cols, &sum, &sumsq);
+    }
+    if (part) {
+      part[o] = sum;
+      part[oc + o] = sumsq;
     }
   }
 }
@@ -705,14 +750,23 @@ static void scratch_give (float *p, size_t bytes)
 }
 
 static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
-                                   const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err);
+                                   const ImpGather *g, float *y, double *sums, ImpPool *pool,
+                                   ImpastoError *err);
 
 ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
                                 ImpPool *pool, ImpastoError *err)
 {
   if (!x)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
-  return winograd_run (wg, h, w, x, NULL, y, pool, err);
+  return winograd_run (wg, h, w, x, NULL, y, NULL, pool, err);
+}
+
+ImpastoStatus imp_winograd_run_sums (const ImpWinograd *wg, int h, int w, const float *x, float *y,
+                                     double *sums, ImpPool *pool, ImpastoError *err)
+{
+  if (!x || !sums)
+    return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: NULL argument");
+  return winograd_run (wg, h, w, x, NULL, y, sums, pool, err);
 }
 
 ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, const ImpGather *g,
@@ -720,11 +774,12 @@ ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, cons
 {
   if (!g || !g->x || !g->rows || !g->cols || g->src_h < 1 || g->src_w < 1)
     return imp_fail (err, IMPASTO_E_ARGUMENT, "winograd: bad gather");
-  return winograd_run (wg, h, w, g->x, g, y, pool, err);
+  return winograd_run (wg, h, w, g->x, g, y, NULL, pool, err);
 }
 
 static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const float *x,
-                                   const ImpGather *g, float *y, ImpPool *pool, ImpastoError *err)
+                                   const ImpGather *g, float *y, double *sums, ImpPool *pool,
+                                   ImpastoError *err)
 {
   WgRun run = { .wg = wg, .g = g, .h = h, .w = w, .x = x, .y = y };
   ImpastoStatus st = imp_conv_fast_check ("winograd", wg ? &wg->shape : NULL, wg && x && y, h, w,
@@ -754,7 +809,24 @@ static ImpastoStatus winograd_run (const ImpWinograd *wg, int h, int w, const fl
     return err ? err->code : IMPASTO_E_NOMEM;
   run.colmaps = (int *) (run.scratch + all_floats); /* int and float are both 4 bytes */
   int64_t n_tasks = (int64_t) ((run.tiles_y + run.band_rows - 1) / run.band_rows) * run.n_segs;
+  if (sums) { /* per-task partial sums, reduced in task order: the same result on any thread count */
+    run.part = imp_alloc ((size_t) n_tasks, 2 * (size_t) s->out_c * sizeof (double),
+                          "winograd channel sums", err);
+    if (!run.part) {
+      scratch_give (run.scratch, bytes);
+      return err ? err->code : IMPASTO_E_NOMEM;
+    }
+  }
   imp_pool_run (pool, n_tasks, wg_task, &run);
   scratch_give (run.scratch, bytes);
+  if (sums) {
+    const size_t n2 = 2 * (size_t) s->out_c;
+    for (size_t i = 0; i < n2; i++)
+      sums[i] = 0.0;
+    for (int64_t t = 0; t < n_tasks; t++)
+      for (size_t i = 0; i < n2; i++)
+        sums[i] += run.part[(size_t) t * n2 + i];
+    imp_free (run.part);
+  }
   return IMPASTO_OK;
 }

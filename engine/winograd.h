@@ -40,6 +40,11 @@ ImpWinograd *imp_winograd_new (const ImpConvShape *s, const float *weight, const
 ImpastoStatus imp_winograd_run (const ImpWinograd *wg, int h, int w, const float *x, float *y,
                                 ImpPool *pool, ImpastoError *err);
 
+/* The same, also giving sums [2, out_c]: every output channel's sum and sum of squares
+ * (accumulated in double; an instance norm of y needs no pass of its own to gather them). */
+ImpastoStatus imp_winograd_run_sums (const ImpWinograd *wg, int h, int w, const float *x, float *y,
+                                     double *sums, ImpPool *pool, ImpastoError *err);
+
 /* The same on a gathered input (conv_common.h, ImpGather): g->rows has h entries, g->cols w, each
  * an index into g->x [in_c, src_h, src_w] (rows may be -1: a zero row). */
 ImpastoStatus imp_winograd_run_gather (const ImpWinograd *wg, int h, int w, const ImpGather *g,

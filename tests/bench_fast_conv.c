@@ -4,7 +4,8 @@
  * runs them.  Not a test: prints milliseconds (median of several runs) and effective GFLOP/s
  * (direct-conv FLOPs: 2 * out_c * in_c * k * k * oh * ow), and how far the two results differ.
  *
- * Usage: bench_fast_conv [threads (default 2)] [runs (default 5)] [size (default 1024)]
+ * Usage: bench_fast_conv [threads (default 2)] [runs (default 5)] [size (default 1024)] [cyclegan]
+ * (cyclegan: the layers of the CycleGAN ResNet generator at ngf 64 instead of fast-neural-style's)
  * IMPASTO_BENCH_CPU=1: process CPU time / threads instead of wall time (for a loaded machine). */
 #include "conv_direct.h"
 #include "conv_s2.h"
@@ -200,6 +201,17 @@ int main (int argc, char **argv)
     cpu_divisor = imp_pool_threads (pool);
   printf ("threads %d, median of %d runs, %s\n", imp_pool_threads (pool), runs,
           cpu_divisor ? "CPU time / threads" : "wall time");
+  if (argc > 4 && !strcmp (argv[4], "cyclegan")) {
+    /* the CycleGAN ResNet generator's layers at ngf 64 (its 3x3 stride-1 convs are all
+     * 256 -> 256 at a quarter of the size) */
+    bench (&conv9, pool, runs, 3, 64, 7, 1, size);
+    bench (&conv_s2, pool, runs, 64, 128, 3, 2, size);
+    bench (&conv_s2, pool, runs, 128, 256, 3, 2, size / 2);
+    bench (&winograd, pool, runs, 256, 256, 3, 1, size / 4);
+    bench (&conv9, pool, runs, 64, 3, 7, 1, size);
+    imp_pool_free (pool);
+    return 0;
+  }
   /* the network's layers at a size x size input */
   bench (&conv9, pool, runs, 3, 32, 9, 1, size);
   bench (&conv_s2, pool, runs, 32, 64, 3, 2, size);

@@ -602,6 +602,19 @@ static void test_instnorm (void)
     double q = worst_ratio (yb, ya, mag, n, 1e-4, &at);
     check (q <= 1.0, "instnorm c %d hw %zu relu %d in-place %d: error ratio %.3g at %zu", c, hw,
            relu, in_place, q, at);
+    /* with the channel sums given (as a Winograd conv gathers them): the same bound */
+    double known[12];
+    for (int ch = 0; ch < c; ch++) {
+      known[ch] = known[c + ch] = 0.0;
+      for (size_t i = 0; i < hw; i++) {
+        known[ch] += x[ch * hw + i];
+        known[c + ch] += (double) x[ch * hw + i] * x[ch * hw + i];
+      }
+    }
+    imp_instnorm_sums (c, hw, x, known, scale, bias, eps, relu, yb, rnd (0, 3) ? pool2 : NULL);
+    q = worst_ratio (yb, ya, mag, n, 1e-4, &at);
+    check (q <= 1.0, "instnorm (sums given) c %d hw %zu relu %d: error ratio %.3g at %zu", c, hw,
+           relu, q, at);
 
     /* per-channel sums: accumulate onto existing values */
     double sum[6], sumsq[6];

@@ -112,6 +112,56 @@ static void test_not_eligible (void)
          && strstr (err.message, "3x3"), "new refuses ineligible shape with a message");
 }
 
+/* imp_winograd_run_sums: y exactly as imp_winograd_run's, and the channel sums and sums of
+ * squares of y as a naive double loop over y gives them (up to the order of the additions:
+ * 1e-9 of the sum of |terms|; a row or tile counted twice or missed is off by ~1/oh of it). */
+static void run_sums_case (ImpPool *pool, int in_c, int out_c, int h, int w, int pad,
+                           ImpPadMode mode)
+{
+  char what[256];
+  snprintf (what, sizeof what, "sums %d->%d %dx%d pad %d %s%s", in_c, out_c, h, w, pad,
+            mode_name (mode), pool ? " pool" : "");
+  ImpConvShape s = { .in_c = in_c, .out_c = out_c, .group = 1, .kh = 3, .kw = 3, .stride_h = 1,
+                     .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = pad, .pad_l = pad,
+                     .pad_b = pad, .pad_r = pad, .pad_mode = mode };
+  int oh = h + 2 * pad - 2, ow = w + 2 * pad - 2;
+  size_t nx = (size_t) in_c * h * w, ny = (size_t) out_c * oh * ow, nw = (size_t) out_c * in_c * 9;
+  float *x = malloc (nx * sizeof *x), *wt = malloc (nw * sizeof *wt);
+  float *bias = malloc ((size_t) out_c * sizeof *bias);
+  float *y = malloc (ny * sizeof *y), *y2 = malloc (ny * sizeof *y2);
+  double *sums = malloc (2 * (size_t) out_c * sizeof *sums);
+  for (size_t i = 0; i < nx; i++)
+    x[i] = 10.0f * rnd_float ();
+  for (size_t i = 0; i < nw; i++)
+    wt[i] = 0.1f * rnd_float ();
+  for (int i = 0; i < out_c; i++)
+    bias[i] = rnd_float ();
+  ImpastoError err = { 0 };
+  ImpWinograd *wg = imp_winograd_new (&s, wt, bias, &err);
+  bool ok = wg && imp_winograd_run (wg, h, w, x, y, pool, &err) == IMPASTO_OK
+            && imp_winograd_run_sums (wg, h, w, x, y2, sums, pool, &err) == IMPASTO_OK
+            && memcmp (y, y2, ny * sizeof *y) == 0;
+  for (int o = 0; ok && o < out_c; o++) {
+    double sum = 0, sumsq = 0, mag = 0;
+    for (size_t i = 0; i < (size_t) oh * ow; i++) {
+      double v = y[(size_t) o * oh * ow + i];
+      sum += v;
+      sumsq += v * v;
+      mag += fabs (v);
+    }
+    ok = fabs (sums[o] - sum) <= 1e-9 * mag + 1e-300
+         && fabs (sums[out_c + o] - sumsq) <= 1e-9 * sumsq + 1e-300;
+  }
+  check (ok, what);
+  imp_winograd_free (wg);
+  free (x);
+  free (wt);
+  free (bias);
+  free (y);
+  free (y2);
+  free (sums);
+}
+
 /* All cases once per micro-kernel flavour (IMPASTO_WINOGRAD_ISA caps the one _new picks); the
  * random sweep is shorter for the flavours the engine would not pick on this machine. */
 int main (void)
@@ -153,6 +203,12 @@ int main (void)
         run_gather_case (pool, 3, 4, 6, 33, 11, 65, pad, modes[mi], true);
         run_gather_case (NULL, 4, 3, 7, 9, 12, 15, pad, modes[mi], false);
       }
+    /* channel sums gathered by the output transform: partial edge tiles, several blocks and
+     * column segments, one thread and two */
+    run_sums_case (pool, 3, 5, 9, 11, 1, IMP_PAD_REFLECT);
+    run_sums_case (NULL, 7, 12, 22, 37, 0, IMP_PAD_CONSTANT);
+    run_sums_case (pool, 64, 24, 30, 290, 2, IMP_PAD_EDGE);
+    run_sums_case (pool, 256, 16, 18, 70, 1, IMP_PAD_REFLECT);
     /* wide enough for several column segments: segments start on odd image columns */
     run_gather_case (pool, 128, 128, 6, 150, 12, 300, 1, IMP_PAD_REFLECT, true);
   }

@@ -92,6 +92,21 @@ static ImpastoStatus run (ImpExec *x, const ImpStep *s)
   ImpastoStatus st = imp_exec_alloc (x, s);
   size_t in_item = imp_tensor_count (in) / (size_t) in->dims[0];
   size_t out_item = imp_tensor_count (out) / (size_t) out->dims[0];
+  ImpSlot *o = &x->slots[s->output];
+  if (!st && in->dims[0] == 1 && o->want_sums) {
+    /* an instance norm reads the result: its channel sums on the way, when the algorithm can */
+    double *sums = imp_alloc ((size_t) out->dims[1], 2 * sizeof (double), "channel sums", x->err);
+    bool have = false;
+    if (!sums)
+      return IMPASTO_E_NOMEM;
+    st = imp_conv_run_sums (conv, (int) in->dims[2], (int) in->dims[3], in->data, out->data, sums,
+                            &have, x->m->pool, x->err);
+    if (!st && have)
+      o->sums = sums;
+    else
+      imp_free (sums);
+    return st;
+  }
   for (int64_t b = 0; !st && b < in->dims[0]; b++) /* [C, H, W] -> [M, OH, OW] per item */
     st = imp_conv_run (conv, (int) in->dims[2], (int) in->dims[3],
                        (const float *) in->data + (size_t) b * in_item,

@@ -7,6 +7,7 @@
 #include "stream.h"
 
 #include <math.h>
+#include <string.h>
 
 static ImpastoStatus build (ImpGraph *g, const ImpNode *n, ImpStep *s, ImpastoError *err)
 {
@@ -53,7 +54,8 @@ static void norm_affine (const ImpNorm *n, int c, const double *mean, const doub
 /* With statistics given or recorded (impasto_stats_compute, impasto_stylize_region): own sums
  * only when none are given, then the norm as an affine map. */
 static ImpastoStatus run_with_stats (ImpExec *x, const ImpStep *s, const ImpNorm *n,
-                                     const float *src, float *dst, int c, size_t hw)
+                                     const float *src, const double *known, float *dst, int c,
+                                     size_t hw)
 {
   ImpastoModel *m = x->m;
   double *mean = imp_alloc0 ((size_t) c, 2 * sizeof (double), "norm statistics", x->err);
@@ -61,7 +63,10 @@ static ImpastoStatus run_with_stats (ImpExec *x, const ImpStep *s, const ImpNorm
   ImpastoStatus st = mean && mul ? IMPASTO_OK : IMPASTO_E_NOMEM;
   double *var = mean ? mean + c : NULL;
   if (!st && !m->stats_use) {
-    imp_channel_sums (c, hw, src, mean, var, m->pool);
+    if (known)
+      memcpy (mean, known, 2 * (size_t) c * sizeof (double));
+    else
+      imp_channel_sums (c, hw, src, mean, var, m->pool);
     for (int ch = 0; ch < c; ch++) {
       mean[ch] /= (double) hw;
       var[ch] = var[ch] / (double) hw - mean[ch] * mean[ch];
@@ -85,6 +90,8 @@ ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const ImpNorm *n)
   ImpTensor *out = imp_exec_out (x, s);
   const float *src = in->data; /* read before the output may take the buffer over */
   int c = (int) in->dims[1];
+  /* the channel sums its producer gathered (a [1, C, ...] value), else NULL */
+  const double *known = x->slots[s->inputs[0]].sums;
   ImpastoStatus st = imp_exec_alloc_inplace (x, s, s->inputs[0]);
   if (st)
     return st;
@@ -92,13 +99,15 @@ ImpastoStatus imp_exec_norm (ImpExec *x, const ImpStep *s, const ImpNorm *n)
   if (!n->mul && (x->m->stats_use || x->m->stats_record)) {
     if (out->dims[0] != 1)
       return imp_fail (x->err, IMPASTO_E_SHAPE, "whole-image statistics need a batch of one image");
-    return run_with_stats (x, s, n, src, out->data, c, hw);
+    return run_with_stats (x, s, n, src, known, out->data, c, hw);
   }
   for (int64_t b = 0; b < out->dims[0]; b++) {
     const float *from = src + (size_t) b * item;
     float *to = (float *) out->data + (size_t) b * item;
     if (n->mul)
       imp_channel_affine (c, hw, from, n->mul, n->add, n->relu, to, x->m->pool);
+    else if (known && out->dims[0] == 1)
+      imp_instnorm_sums (c, hw, from, known, n->scale, n->bias, n->eps, n->relu, to, x->m->pool);
     else
       imp_instnorm (c, hw, from, n->scale, n->bias, n->eps, n->relu, to, x->m->pool);
   }
