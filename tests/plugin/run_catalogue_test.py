@@ -28,15 +28,12 @@ chosen and previewed, and OK uses it.
 Exit status: 0 passed, 1 failed (also without gimp-3.0, Xvfb, xdotool, xwd, convert, the shared
 data), 77 skipped (no shared data and IMPASTO_ALLOW_MISSING_DATA=1).
 """
-import argparse
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -334,49 +331,13 @@ def no_models_session(display, work, plugin_folder, catalogue):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--plugindir", required=True)
-    parser.add_argument("--screenshot", default="")
-    args = parser.parse_args()
     source = os.environ.get("IMPASTO_SOURCE", os.path.join(here, "..", ".."))
-    shared = os.environ.get("IMPASTO_SHARED", "")
-    models = os.path.realpath(os.path.join(shared, "models"))
-    missing = [t for t in gui.TOOLS if shutil.which(t) is None]
-    if missing:
-        return common.missing_tool(", ".join(missing))
-    if not os.path.exists(os.path.join(models, "mosaic-9.onnx")):
-        return common.missing_data(f"no shared models in {models}")
 
-    work = tempfile.mkdtemp(prefix="impasto-catalogue-test-")
-    test_dir = os.path.join(work, "dialog")
-    os.makedirs(test_dir)
-    photo = os.path.join(shared, "models-src", "images-content", "chelsea.png")
-    common.GdkPixbuf.Pixbuf.new_from_file(photo).scale_simple(
-        480, 320, common.GdkPixbuf.InterpType.BILINEAR).savev(
-        os.path.join(test_dir, "dialog-in.png"), "png", [], [])
-    dialog_models = os.path.join(work, "models")
-    gui.make_dialog_models(shared, models, dialog_models)
-    catalogue = make_catalogue(source, work)
-    plugin_folder = common.install(args.build, args.plugindir, work)
-
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
-                             "-nolisten", "tcp"], pass_fds=(write_end,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    with os.fdopen(read_end) as f:
-        display = ":" + f.readline().strip()
-    try:
-        if check("Xvfb started", display != ":"):
-            session(args, display, work, test_dir, plugin_folder, dialog_models, catalogue)
-            no_models_session(display, work, plugin_folder, catalogue)
-    finally:
-        xvfb.terminate()
-        xvfb.wait()
-        if not os.environ.get("IMPASTO_KEEP_TEST_DIR"):
-            shutil.rmtree(work, ignore_errors=True)
-    return common.summary()
+    def sessions(args, display, work, test_dir, plugin_folder, dialog_models):
+        catalogue = make_catalogue(source, work)
+        session(args, display, work, test_dir, plugin_folder, dialog_models, catalogue)
+        no_models_session(display, work, plugin_folder, catalogue)
+    return gui.run_gui_test("impasto-catalogue-test-", (480, 320), sessions)
 
 
 if __name__ == "__main__":

@@ -437,7 +437,11 @@ def no_models_dialog(display, work, plugin_folder):
     check_log(gimp, "no models")
 
 
-def main():
+def run_gui_test(prefix, photo_size, sessions):
+    """The frame of a dialog test under Xvfb: arguments, tools and data checked, a work folder with
+    the test photo (chelsea.png at photo_size) and the dialog's models, the plug-in installed, a
+    private X server; then sessions(args, display, work, test_dir, plugin_folder, dialog_models).
+    Returns the exit status."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
     parser.add_argument("--plugindir", required=True)
@@ -451,12 +455,12 @@ def main():
     if not os.path.exists(os.path.join(models, "mosaic-9.onnx")):
         return common.missing_data(f"no shared models in {models}")
 
-    work = tempfile.mkdtemp(prefix="impasto-dialog-test-")
+    work = tempfile.mkdtemp(prefix=prefix)
     test_dir = os.path.join(work, "dialog")
     os.makedirs(test_dir)
     photo = os.path.join(shared, "models-src", "images-content", "chelsea.png")
     common.GdkPixbuf.Pixbuf.new_from_file(photo).scale_simple(
-        960, 640, common.GdkPixbuf.InterpType.BILINEAR).savev(
+        photo_size[0], photo_size[1], common.GdkPixbuf.InterpType.BILINEAR).savev(
         os.path.join(test_dir, "dialog-in.png"), "png", [], [])
     dialog_models = os.path.join(work, "models")
     make_dialog_models(shared, models, dialog_models)
@@ -472,16 +476,21 @@ def main():
     with os.fdopen(read_end) as f:
         display = ":" + f.readline().strip()
     try:
-        if not common.check("Xvfb started", display != ":"):
-            return common.summary()
-        styles_dialog(args, display, work, test_dir, plugin_folder, dialog_models)
-        no_models_dialog(display, work, plugin_folder)
+        if common.check("Xvfb started", display != ":"):
+            sessions(args, display, work, test_dir, plugin_folder, dialog_models)
     finally:
         xvfb.terminate()
         xvfb.wait()
         if not os.environ.get("IMPASTO_KEEP_TEST_DIR"):
             shutil.rmtree(work, ignore_errors=True)
     return common.summary()
+
+
+def main():
+    def sessions(args, display, work, test_dir, plugin_folder, dialog_models):
+        styles_dialog(args, display, work, test_dir, plugin_folder, dialog_models)
+        no_models_dialog(display, work, plugin_folder)
+    return run_gui_test("impasto-dialog-test-", (960, 640), sessions)
 
 
 if __name__ == "__main__":
